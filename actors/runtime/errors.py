@@ -1,0 +1,19 @@
+"""Errors of the actor runtime."""
+
+from __future__ import annotations
+
+
+class ActorError(Exception):
+    """Root of the runtime's errors."""
+
+
+class ActorDeadError(ActorError):
+    """The actor stopped (or escalated) before it could handle the message."""
+
+
+class AskTimeoutError(ActorError, TimeoutError):
+    """No reply within the ask's timeout; the message may still be handled later."""
+
+
+class EscalatedError(ActorError):
+    """An actor kept failing within its restart window: its supervisor gave up on it."""

@@ -1,0 +1,260 @@
+"""The SQLite recorder: one file, WAL, group commit by a single writer task.
+
+Callers ``await append(...)``; their appends queue up while a commit is in flight and the next
+commit takes all of them in one transaction. Each caller is released when its batch is on disk
+(``synchronous=FULL``), so "appended" means "survives kill -9".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import aiosqlite
+
+from eventstore.errors import ConcurrencyError, NotAnEventLogError, StoreClosedError
+from eventstore.records import Event, NewEvent
+from eventstore.schema import check_file, migrate
+from eventstore.store import Now, PendingAppend, assign, utcnow
+from eventstore.upcasting import Upcasters, upcast
+
+_INSERT = (
+    "INSERT INTO events (seq, stream, version, type, schema_version, data, at, correlation_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COLUMNS = "seq, stream, version, type, schema_version, data, at, correlation_id"
+_READ_BATCH = 5000
+
+
+class SqliteEventStore:
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        now: Now,
+        upcasters: Upcasters,
+        poll_interval: float,
+    ) -> None:
+        self.path = path
+        self._writer_conn = writer
+        self._reader = reader
+        self._now = now
+        self._upcasters = upcasters
+        self._poll_interval = poll_interval
+        self._queue: list[tuple[PendingAppend, asyncio.Future[list[Event]]]] = []
+        self._wakeup = asyncio.Event()
+        self._committed = asyncio.Condition()
+        self._versions: dict[str, int] = {}
+        self._next_seq = 1
+        self._closed = False
+        self._writer_task: asyncio.Task[None] | None = None
+        #: Commits and events per commit, for benchmarks and the latency profile.
+        self.commits = 0
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        now: Now = utcnow,
+        upcasters: Upcasters | None = None,
+        poll_interval: float = 0.5,
+    ) -> SqliteEventStore:
+        """Open (creating owner-only) and migrate; refuse files that are not ours or too new."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_file(path)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+        def _migrate() -> None:
+            conn = sqlite3.connect(path, isolation_level=None)
+            try:
+                migrate(conn, path)
+            except sqlite3.DatabaseError as exc:
+                raise NotAnEventLogError(f"{path} cannot be read as an event log: {exc}") from exc
+            finally:
+                conn.close()
+
+        await asyncio.to_thread(_migrate)
+        writer = await aiosqlite.connect(path)
+        reader = await aiosqlite.connect(path)
+        for conn in (writer, reader):
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute("PRAGMA busy_timeout=5000")
+        store = cls(
+            path, writer, reader, now=now, upcasters=upcasters or {}, poll_interval=poll_interval
+        )
+        store._next_seq = await store.last_seq() + 1
+        store._writer_task = asyncio.create_task(store._write_loop(), name="eventstore-writer")
+        return store
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
+    ) -> list[Event]:
+        if self._closed:
+            raise StoreClosedError("event store is closed")
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._queue.append((PendingAppend(stream, events, expected_version), future))
+        self._wakeup.set()
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[PendingAppend, asyncio.Future[list[Event]]]]) -> None:
+        pending = [item for item, _ in batch]
+        try:
+            await self._load_versions({p.stream for p in pending})
+            versions = dict(self._versions)
+            outcomes, next_seq = assign(pending, versions, self._next_seq, self._now())
+            rows = [
+                (
+                    e.seq,
+                    e.stream,
+                    e.version,
+                    e.type,
+                    e.schema_version,
+                    json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
+                    e.at.isoformat(),
+                    e.correlation_id,
+                )
+                for outcome in outcomes
+                if not isinstance(outcome, ConcurrencyError)
+                for e in outcome
+            ]
+            if rows:
+                await self._writer_conn.executemany(_INSERT, rows)
+                await self._writer_conn.commit()
+                self.commits += 1
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await self._writer_conn.rollback()
+            self._versions.clear()
+            self._next_seq = await self.last_seq() + 1
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else StoreClosedError())
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._versions = versions
+        self._next_seq = next_seq
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, ConcurrencyError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        async with self._committed:
+            self._committed.notify_all()
+
+    async def _load_versions(self, streams: set[str]) -> None:
+        unknown = [s for s in streams if s not in self._versions]
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._writer_conn.execute(
+                "SELECT stream, MAX(version) FROM events "
+                f"WHERE stream IN ({marks}) GROUP BY stream",
+                chunk,
+            ) as cursor:
+                found = dict(await cursor.fetchall())
+            for stream in chunk:
+                self._versions[stream] = found.get(stream, 0)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _event(self, row: tuple) -> Event:
+        seq, stream, version, type_, schema_version, data, at, correlation_id = row
+        payload = json.loads(data)
+        if self._upcasters:
+            schema_version, payload = upcast(self._upcasters, type_, schema_version, payload)
+        return Event(
+            seq, stream, version, type_, schema_version, payload,
+            datetime.fromisoformat(at), correlation_id,
+        )  # fmt: skip
+
+    async def read_stream(self, stream: str, *, after_version: int = 0) -> list[Event]:
+        async with self._reader.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version",
+            (stream, after_version),
+        ) as cursor:
+            return [self._event(row) for row in await cursor.fetchall()]
+
+    async def read_all(
+        self, *, after_seq: int = 0, stream_prefix: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Every event after ``after_seq`` in global order, read in batches (fine for 1M)."""
+        where, params = "seq > ?", [after_seq]
+        if stream_prefix is not None:
+            where += " AND stream >= ? AND stream < ?"
+            params += [stream_prefix, stream_prefix + "\U0010ffff"]
+        while True:
+            async with self._reader.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq LIMIT {_READ_BATCH}",
+                params,
+            ) as cursor:
+                rows = await cursor.fetchall()
+            for row in rows:
+                yield self._event(row)
+            if len(rows) < _READ_BATCH:
+                return
+            params[0] = rows[-1][0]
+
+    async def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        """Catch up, then follow new commits (ours at once, other processes' by polling)."""
+        seen = after_seq
+        while not self._closed:
+            async for event in self.read_all(after_seq=seen):
+                seen = event.seq
+                yield event
+            async with self._committed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._committed.wait(), self._poll_interval)
+
+    async def stream_version(self, stream: str) -> int:
+        async with self._reader.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else 0
+
+    async def last_seq(self) -> int:
+        async with self._reader.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else 0
+
+    async def close(self) -> None:
+        """Commit what is queued, then close; later appends fail with StoreClosedError."""
+        if self._closed:
+            return
+        self._closed = True
+        while self._queue:
+            batch, self._queue = self._queue, []
+            await self._commit(batch)
+        if self._writer_task is not None:
+            self._writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer_task
+        async with self._committed:
+            self._committed.notify_all()
+        await self._writer_conn.close()
+        await self._reader.close()

@@ -1,0 +1,65 @@
+"""The ``pocketcode`` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from service.config import Settings, load_settings, startup_problems
+from service.errors import PocketcodeError
+from service.logs import configure_logging
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _fail(message: str) -> int:
+    print(f"pocketcode: {message}", file=sys.stderr)
+    return 2
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    problems = startup_problems(settings)
+    if problems:
+        print("pocketcode cannot start:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    from service.app import run_telegram
+
+    return await run_telegram(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pocketcode", description="Drive Claude Code from Telegram."
+    )
+    parser.add_argument("--config", type=Path, help="YAML config file (env POCKETCODE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the Telegram bot").set_defaults(handler=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except PocketcodeError as exc:
+        return _fail(str(exc))
+    secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
+    configure_logging(level=settings.log.level, fmt=settings.log.format, secrets=secrets)
+    handler: Command = args.handler
+    try:
+        return asyncio.run(handler(settings, args))
+    except PocketcodeError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

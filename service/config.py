@@ -1,0 +1,178 @@
+"""Settings: a YAML file, then environment variables on top. The token never lives in YAML.
+
+The token comes from ``TELEGRAM_BOT_TOKEN`` or from ``telegram.token_file``, a file only its owner
+can read; it is held as a ``SecretStr`` so it cannot leak through a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from service.errors import ConfigError
+
+PUBLIC_API_BASE = "https://api.telegram.org"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pocketcode"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramSettings(_Section):
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    api_base: str = PUBLIC_API_BASE
+    allowed_users: frozenset[int] = frozenset()
+    allow_groups: bool = False
+    edit_interval_s: float = Field(1.0, gt=0)
+    use_drafts: bool = True
+    upload_limit_mb: int = Field(20, gt=0)
+
+    @field_validator("allowed_users", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+
+class ClaudeSettings(_Section):
+    bin: str = "claude"
+    idle_timeout_s: float = Field(1800, gt=0)
+    max_processes: int = Field(4, ge=1)
+    turn_timeout_s: float = Field(1800, gt=0)
+    permission_timeout_s: float = Field(300, gt=0)
+    max_cost_usd: float | None = Field(None, gt=0)
+
+
+class LogSettings(_Section):
+    level: str = "info"
+    format: str = Field("auto", pattern="^(auto|console|json)$")
+
+
+class Settings(_Section):
+    data_dir: Path = Field(default_factory=default_data_dir)
+    personas_dir: Path | None = None
+    telegram: TelegramSettings = TelegramSettings()
+    claude: ClaudeSettings = ClaudeSettings()
+    log: LogSettings = LogSettings()
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "var" / "pocketcode.db"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "sessions_archive"
+
+
+#: Environment variable -> (section, key). Environment wins over the file.
+ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
+    "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
+    "POCKETCODE_ALLOWED_USERS": ("telegram", "allowed_users"),
+    "POCKETCODE_TELEGRAM_API_BASE": ("telegram", "api_base"),
+    "POCKETCODE_DATA_DIR": (None, "data_dir"),
+    "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
+    "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
+    "POCKETCODE_LOG_LEVEL": ("log", "level"),
+    "POCKETCODE_LOG_FORMAT": ("log", "format"),
+}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must be a mapping of settings")
+    if isinstance(raw.get("telegram"), dict) and "token" in raw["telegram"]:
+        raise ConfigError(
+            f"config file {path} holds telegram.token: keep the token out of config files; "
+            "use TELEGRAM_BOT_TOKEN or telegram.token_file (a file only you can read)"
+        )
+    return raw
+
+
+def read_token_file(path: Path) -> str:
+    """Read the token from a file nobody but its owner can read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"token file {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"token file {path} is readable by others; run: chmod 600 {path}")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def load_settings(
+    config_file: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if env is None else env
+    if config_file is None and env.get("POCKETCODE_CONFIG"):
+        config_file = Path(env["POCKETCODE_CONFIG"])
+    raw: dict[str, Any] = _read_yaml(config_file) if config_file else {}
+    for var, (section, key) in ENV_KEYS.items():
+        if var in env and env[var] != "":
+            target = raw.setdefault(section, {}) if section else raw
+            if not isinstance(target, dict):
+                raise ConfigError(f"config section {section!r} must be a mapping")
+            target[key] = env[var]
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"bad configuration: {problems}") from None
+    tg = settings.telegram
+    if tg.token is None and tg.token_file is not None:
+        token = read_token_file(tg.token_file.expanduser())
+        settings = settings.model_copy(
+            update={"telegram": tg.model_copy(update={"token": SecretStr(token)})}
+        )
+    return settings
+
+
+def startup_problems(settings: Settings, *, need_token: bool = True) -> list[str]:
+    """Everything that stops the bot from starting, in plain words (empty when ready)."""
+    problems = []
+    if need_token and settings.telegram.token is None:
+        problems.append(
+            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather, then "
+            "export TELEGRAM_BOT_TOKEN=<token> (or set telegram.token_file in the config)"
+        )
+    if need_token and not settings.telegram.allowed_users:
+        problems.append(
+            "no allowed users: pocketcode denies everyone by default; set "
+            "POCKETCODE_ALLOWED_USERS to your Telegram user id (ask @userinfobot for it)"
+        )
+    if shutil.which(settings.claude.bin) is None:
+        problems.append(
+            f"the claude CLI ({settings.claude.bin!r}) was not found: install it with "
+            "`npm install -g @anthropic-ai/claude-code` and log in once with `claude`, "
+            "or set POCKETCODE_CLAUDE_BIN to its path"
+        )
+    return problems

@@ -1,0 +1,255 @@
+"""What ``pocketcode replay`` prints: filters and one-line-per-event formatting.
+
+Everything is a generator over events in log order, so a million-event log streams in
+constant memory (apart from one small counter per turn still being folded).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eventstore.records import Event
+from service.transcript import one_line, tool_summary
+
+FOLD_PREVIEW = 60
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass
+class EventFilter:
+    """Which events to show. All given criteria must hold.
+
+    ``chat_id`` matches the chat's own stream and the streams of sessions created in that
+    chat. That link is learnt from ``session.created`` events as they pass through
+    ``matches``, so feed events in log order and from the start of the log (``since``
+    only hides events; it does not stop the learning).
+    ``type_glob`` is a shell-style pattern (``session.turn_*``); commas separate several.
+    ``since`` is inclusive, ``until`` exclusive; naive datetimes are taken as UTC.
+    """
+
+    chat_id: int | str | None = None
+    session: str | None = None
+    type_glob: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    _chat_sessions: set[str] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._globs = [g.strip() for g in (self.type_glob or "").split(",") if g.strip()]
+        self._since = _aware(self.since) if self.since else None
+        self._until = _aware(self.until) if self.until else None
+
+    def matches(self, event: Event) -> bool:
+        if self.chat_id is not None:
+            if event.type == "session.created" and str(event.data.get("chat_id")) == str(
+                self.chat_id
+            ):
+                self._chat_sessions.add(event.stream)
+            if event.stream != f"chat:{self.chat_id}" and event.stream not in self._chat_sessions:
+                return False
+        if self.session is not None and event.stream != f"session:{self.session}":
+            return False
+        if self._globs and not any(fnmatch.fnmatchcase(event.type, g) for g in self._globs):
+            return False
+        at = _aware(event.at)
+        if self._since is not None and at < self._since:
+            return False
+        return not (self._until is not None and at >= self._until)
+
+    def select(self, events: Iterable[Event]) -> Iterator[Event]:
+        return (event for event in events if self.matches(event))
+
+
+def format_json(event: Event) -> str:
+    """The event as one compact JSON line (for ``replay --json`` and piping into jq)."""
+    return json.dumps(event.to_json(), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _stdin_summary(line: dict[str, Any]) -> str:
+    kind = str(line.get("type"))
+    if kind == "user":
+        content = (line.get("message") or {}).get("content")
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        return f"user {one_line(text, 80)!r}"
+    if kind == "control_request":
+        return f"control_request {(line.get('request') or {}).get('subtype')}"
+    if kind == "control_response":
+        answer = (line.get("response") or {}).get("response") or {}
+        behavior = answer.get("behavior")
+        return "control_response" + (f" {behavior}" if behavior else "")
+    return kind
+
+
+def _stream_event_summary(line: dict[str, Any]) -> str:
+    ev = line.get("event") or {}
+    delta = ev.get("delta") or {}
+    if delta.get("type") == "text_delta":
+        return f"stream_event text_delta {one_line(str(delta.get('text', '')), 60)!r}"
+    if delta.get("type") == "input_json_delta":
+        return f"stream_event input_json_delta {one_line(str(delta.get('partial_json')), 60)}"
+    return f"stream_event {ev.get('type')}"
+
+
+def _stdout_summary(line: dict[str, Any]) -> str:
+    kind = str(line.get("type"))
+    if kind == "stream_event":
+        return _stream_event_summary(line)
+    if kind == "system":
+        sub = line.get("subtype")
+        extra = line.get("status") or line.get("model") or line.get("attempt") or ""
+        return f"system {sub} {extra}".rstrip()
+    if kind == "assistant":
+        parts = []
+        for block in (line.get("message") or {}).get("content") or []:
+            if block.get("type") == "text":
+                parts.append(f"text {one_line(str(block.get('text', '')), 60)!r}")
+            elif block.get("type") == "tool_use":
+                parts.append(f"tool_use {tool_summary(str(block.get('name')), block.get('input'))}")
+            else:
+                parts.append(str(block.get("type")))
+        return "assistant " + "; ".join(parts)
+    if kind == "user":
+        parts = []
+        for block in (line.get("message") or {}).get("content") or []:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                status = "error" if block.get("is_error") else "ok"
+                content = block.get("content")
+                text = content if isinstance(content, str) else json.dumps(content)
+                parts.append(f"tool_result {status} {one_line(text, 50)!r}")
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(f"text {one_line(str(block.get('text', '')), 50)!r}")
+        return "user " + "; ".join(parts)
+    if kind == "result":
+        cost = line.get("total_cost_usd")
+        bits = [f"result {line.get('subtype')}"]
+        if line.get("is_error"):
+            bits.append("is_error")
+        if isinstance(cost, int | float):
+            bits.append(f"cost=${cost:.4f}")
+        bits.append(f"turns={line.get('num_turns')}")
+        if isinstance(line.get("result"), str):
+            bits.append(repr(one_line(line["result"], 60)))
+        return " ".join(bits)
+    if kind == "control_request":
+        req = line.get("request") or {}
+        return f"control_request {req.get('subtype')} {req.get('tool_name') or ''}".rstrip()
+    return kind
+
+
+def summarize(event: Event) -> str:
+    """A short, single-line description of the event's data."""
+    data, kind = event.data, event.type
+    line = data.get("line")
+    if kind == "session.stdout" and isinstance(line, dict):
+        return _stdout_summary(line)
+    if kind == "session.stdin" and isinstance(line, dict):
+        return _stdin_summary(line)
+    if kind == "session.turn_started":
+        merged = data.get("merged")
+        note = f" merged={merged}" if merged not in (None, 0, 1) else ""
+        return f"{data.get('turn_id')}{note} {one_line(str(data.get('text', '')), 60)!r}"
+    if kind == "session.turn_ended":
+        err = f" {one_line(str(data['error']), 80)!r}" if data.get("error") else ""
+        return f"{data.get('turn_id')} {data.get('outcome')}{err}"
+    if kind == "session.stdout_garbage":
+        return repr(one_line(str(data.get("text", "")), 80))
+    if kind == "session.process_started":
+        resume = f" resume={data['resume_id']}" if data.get("resume_id") else ""
+        return f"pid={data.get('pid')}{resume}"
+    if kind == "session.process_exited":
+        expected = "expected" if data.get("expected") else "UNEXPECTED"
+        return f"returncode={data.get('returncode')} {expected}"
+    if kind == "session.created":
+        return (
+            f"name={data.get('name')} persona={data.get('persona')} "
+            f"chat={data.get('chat_id')} cwd={data.get('cwd')}"
+        )
+    if kind == "chat.update_received":
+        return f"update={data.get('update_id')} {one_line(str(data.get('text', '')), 60)!r}"
+    return one_line(json.dumps(data, ensure_ascii=False, default=str), 100)
+
+
+def _stamp(at: datetime) -> str:
+    return _aware(at).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def format_line(event: Event) -> str:
+    """``seq time stream type summary``."""
+    return f"{event.seq:>8} {_stamp(event.at)} {event.stream} {event.type} {summarize(event)}"
+
+
+@dataclass
+class _Fold:
+    first: Event
+    deltas: int = 0
+    chars: int = 0
+    other: int = 0
+    preview: str = ""
+
+    def line(self) -> str:
+        preview = " ".join(self.preview.split())[:FOLD_PREVIEW]
+        more = "…" if self.chars > FOLD_PREVIEW else ""
+        text = f'… {self.deltas:,} deltas, {self.chars:,} chars: "{preview}{more}"'
+        if self.other:
+            text += f" (+{self.other:,} other stream events)"
+        e = self.first
+        return f"{e.seq:>8} {_stamp(e.at)} {e.stream} {e.type} {text}"
+
+
+def _is_stream_event(event: Event) -> bool:
+    line = event.data.get("line")
+    return (
+        event.type == "session.stdout"
+        and isinstance(line, dict)
+        and line.get("type") == "stream_event"
+    )
+
+
+def _ends_fold(event: Event) -> bool:
+    if event.type in ("session.turn_started", "session.turn_ended", "session.process_exited"):
+        return True
+    line = event.data.get("line")
+    return (
+        event.type == "session.stdout" and isinstance(line, dict) and line.get("type") == "result"
+    )
+
+
+def format_timeline(events: Iterable[Event], verbose: bool = False) -> Iterator[str]:
+    """One line per event; unless ``verbose``, a turn's streaming events fold into one line.
+
+    The folded line is printed when the turn ends (its ``result``, ``turn_ended``, the
+    process exiting, or the end of input) and carries the first folded event's seq and time.
+    """
+    if verbose:
+        yield from (format_line(event) for event in events)
+        return
+    folds: dict[str, _Fold] = {}
+    for event in events:
+        if _is_stream_event(event):
+            fold = folds.get(event.stream)
+            if fold is None:
+                fold = folds[event.stream] = _Fold(event)
+            ev = event.data["line"].get("event") or {}
+            delta = ev.get("delta") or {}
+            if ev.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
+                text = str(delta.get("text", ""))
+                fold.deltas += 1
+                fold.chars += len(text)
+                if len(fold.preview) < FOLD_PREVIEW + 1:
+                    fold.preview += text[: FOLD_PREVIEW + 1 - len(fold.preview)]
+            else:
+                fold.other += 1
+            continue
+        if _ends_fold(event) and event.stream in folds:
+            yield folds.pop(event.stream).line()
+        yield format_line(event)
+    for fold in folds.values():
+        yield fold.line()

@@ -1,0 +1,84 @@
+"""Settings: YAML then environment; the token only from env or an owner-only file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.config import load_settings, startup_problems
+from service.errors import ConfigError
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data_dir: /srv/a\ntelegram:\n  allowed_users: [1, 2]\n")
+    settings = load_settings(
+        cfg, env={"POCKETCODE_DATA_DIR": "/srv/b", "POCKETCODE_ALLOWED_USERS": "7, 8"}
+    )
+    assert settings.data_dir == Path("/srv/b")
+    assert settings.telegram.allowed_users == {7, 8}
+    assert settings.db_path == Path("/srv/b/var/pocketcode.db")
+
+
+def test_token_never_shows_in_repr(tmp_path: Path) -> None:
+    settings = load_settings(None, env={"TELEGRAM_BOT_TOKEN": TOKEN})
+    assert settings.telegram.token is not None
+    assert settings.telegram.token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings.model_dump())
+
+
+def test_token_in_yaml_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"telegram:\n  token: '{TOKEN}'\n")
+    with pytest.raises(ConfigError, match="keep the token out of config files") as err:
+        load_settings(cfg, env={})
+    assert TOKEN not in str(err.value)
+
+
+def test_token_file_must_be_owner_only(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o644)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"telegram:\n  token_file: {token_file}\n")
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_settings(cfg, env={})
+    token_file.chmod(0o600)
+    settings = load_settings(cfg, env={})
+    assert settings.telegram.token is not None
+    assert settings.telegram.token.get_secret_value() == TOKEN
+
+
+def test_bad_values_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"telegram\.allowed_users"):
+        load_settings(None, env={"POCKETCODE_ALLOWED_USERS": "me"})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("telegram: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(cfg, env={})
+
+
+def test_startup_problems_name_what_is_missing() -> None:
+    settings = load_settings(None, env={"POCKETCODE_CLAUDE_BIN": "/nonexistent/claude"})
+    problems = "\n".join(startup_problems(settings))
+    assert "TELEGRAM_BOT_TOKEN is not set" in problems
+    assert "no allowed users" in problems
+    assert "claude CLI ('/nonexistent/claude') was not found" in problems
+
+
+def test_run_without_token_exits_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("POCKETCODE_CLAUDE_BIN", sys.executable)
+    monkeypatch.setenv("POCKETCODE_ALLOWED_USERS", "1")
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN is not set" in err
+    assert "claude" not in err.split("TELEGRAM_BOT_TOKEN")[0]

@@ -200,7 +200,8 @@ async def test_registry_spawns_on_first_use_and_reaps_idle(
     assert sorted(registry) == ["a"]
     assert journals["b"].stops == 1
     fresh_b = registry.get("b")
-    assert fresh_b is not a and fresh_b.alive
+    assert fresh_b is not a
+    assert fresh_b.alive
     await run_until_idle(system)
     assert journals["b"].starts == 2
 

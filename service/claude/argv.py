@@ -1,0 +1,74 @@
+"""Command line for a long-lived stream-json `claude` process.
+
+Values are always passed as `--flag=value` so a value starting with `-` (a system prompt,
+say) can never be parsed as a flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BASE_FLAGS: tuple[str, ...] = (
+    "-p",
+    "--output-format=stream-json",
+    "--input-format=stream-json",
+    "--verbose",
+    "--include-partial-messages",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    """What a session's persona asks of the CLI; None/empty means "CLI default"."""
+
+    model: str | None = None
+    system_prompt: str | None = None
+    append_system_prompt: str | None = None
+    permission_mode: str | None = None
+    allowed_tools: tuple[str, ...] = ()
+    disallowed_tools: tuple[str, ...] = ()
+    max_turns: int | None = None
+    permission_prompt_tool: str | None = "stdio"
+
+
+def _opt(flag: str, value: str) -> str:
+    if "\x00" in value:
+        raise ValueError(f"{flag} value contains a NUL byte")
+    return f"{flag}={value}"
+
+
+def build_argv(
+    binary: str,
+    settings: AgentSettings,
+    *,
+    resume_id: str | None,
+    session_id: str | None = None,
+) -> list[str]:
+    """argv for `claude`; `resume_id` continues a conversation, `session_id` names a new one."""
+    if resume_id and session_id:
+        raise ValueError("pass either resume_id or session_id, not both")
+    argv = [binary, *BASE_FLAGS]
+    s = settings
+    if s.model:
+        argv.append(_opt("--model", s.model))
+    if s.system_prompt is not None:
+        argv.append(_opt("--system-prompt", s.system_prompt))
+    if s.append_system_prompt:
+        argv.append(_opt("--append-system-prompt", s.append_system_prompt))
+    if s.permission_mode:
+        argv.append(_opt("--permission-mode", s.permission_mode))
+    if s.allowed_tools:
+        argv.append(_opt("--allowedTools", ",".join(s.allowed_tools)))
+    if s.disallowed_tools:
+        argv.append(_opt("--disallowedTools", ",".join(s.disallowed_tools)))
+    if s.max_turns is not None:
+        if s.max_turns < 1:
+            raise ValueError("max_turns must be >= 1")
+        argv.append(_opt("--max-turns", str(s.max_turns)))
+    if s.permission_prompt_tool:
+        argv.append(_opt("--permission-prompt-tool", s.permission_prompt_tool))
+    if resume_id:
+        argv.append(_opt("--resume", resume_id))
+    elif session_id:
+        argv.append(_opt("--session-id", session_id))
+    return argv

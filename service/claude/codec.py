@@ -1,0 +1,354 @@
+"""Pure encode/decode of stream-json lines and typed views of the messages we act on.
+
+Why so careful: one malformed stdin line kills the real CLI (exit 1), and stdout may carry
+non-JSON noise or odd shapes. So we only ever serialise with `json`, and nothing that reads a
+message raises on an unexpected shape: accessors return None / empty instead.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUS_MAX = 80
+
+# ---------------------------------------------------------------------------- encode
+
+
+def encode(obj: Mapping[str, Any]) -> bytes:
+    """One JSON line (UTF-8, "\\n"-terminated). json.dumps escapes any newline in values.
+
+    Text with lone surrogates cannot be UTF-8: it is sent \\u-escaped (ASCII) instead.
+    """
+    try:
+        line = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return line + b"\n"
+
+
+def new_request_id(prefix: str = "req") -> str:
+    """A unique id for a control_request."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def user_turn(text: str) -> dict[str, Any]:
+    """A user message, exactly as the CLI expects it on stdin."""
+    return {
+        "type": "user",
+        "message": {"role": "user", "content": text},
+        "parent_tool_use_id": None,
+        "session_id": "default",
+    }
+
+
+def control_request(request_id: str, subtype: str, **fields: Any) -> dict[str, Any]:
+    """Generic control_request (`set_model`, `set_permission_mode`, ...)."""
+    return {
+        "type": "control_request",
+        "request_id": request_id,
+        "request": {"subtype": subtype, **fields},
+    }
+
+
+def interrupt_request(request_id: str) -> dict[str, Any]:
+    """Stop the running turn; the CLI answers, then emits an error_during_execution result."""
+    return control_request(request_id, "interrupt")
+
+
+def _control_response(request_id: str, response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": request_id, "response": response},
+    }
+
+
+def permission_allow(
+    request_id: str,
+    updated_input: Mapping[str, Any],
+    updated_permissions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Allow a can_use_tool request; `updated_permissions` (session rules) stop re-asking."""
+    body: dict[str, Any] = {"behavior": "allow", "updatedInput": dict(updated_input)}
+    if updated_permissions:
+        body["updatedPermissions"] = list(updated_permissions)
+    return _control_response(request_id, body)
+
+
+def permission_deny(request_id: str, message: str, interrupt: bool = False) -> dict[str, Any]:
+    """Deny a can_use_tool request; `interrupt=True` also ends the turn."""
+    body: dict[str, Any] = {"behavior": "deny", "message": message}
+    if interrupt:
+        body["interrupt"] = True
+    return _control_response(request_id, body)
+
+
+# ---------------------------------------------------------------------------- decode
+
+
+def decode(raw: bytes | str) -> dict[str, Any] | None:
+    """Parse one stdout line; None for blank, non-UTF-8, non-JSON or non-object lines."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+        if not text.strip():
+            return None
+        obj = json.loads(text)
+    except (ValueError, TypeError, RecursionError, AttributeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def msg_type(msg: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(type, subtype) of a message, e.g. ("system", "init")."""
+    return _str(msg.get("type")), _str(msg.get("subtype"))
+
+
+def session_id(msg: Mapping[str, Any]) -> str | None:
+    return _str(msg.get("session_id"))
+
+
+def is_init(msg: Mapping[str, Any]) -> bool:
+    return msg_type(msg) == ("system", "init")
+
+
+def is_result(msg: Mapping[str, Any]) -> bool:
+    return msg.get("type") == "result"
+
+
+def is_permission_request(msg: Mapping[str, Any]) -> bool:
+    return (
+        msg.get("type") == "control_request"
+        and _dict(msg.get("request")).get("subtype") == "can_use_tool"
+    )
+
+
+def is_control_response(msg: Mapping[str, Any], request_id: str | None = None) -> bool:
+    """A control_response, optionally the one answering `request_id`."""
+    if msg.get("type") != "control_response":
+        return False
+    return request_id is None or _dict(msg.get("response")).get("request_id") == request_id
+
+
+def text_delta(msg: Mapping[str, Any]) -> str | None:
+    """Streaming text of a stream_event content_block_delta/text_delta, else None."""
+    if msg.get("type") != "stream_event":
+        return None
+    event = _dict(msg.get("event"))
+    if event.get("type") != "content_block_delta":
+        return None
+    delta = _dict(event.get("delta"))
+    return _str(delta.get("text")) if delta.get("type") == "text_delta" else None
+
+
+def _assistant_blocks(msg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if msg.get("type") != "assistant":
+        return []
+    content = _dict(msg.get("message")).get("content")
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def tool_uses(msg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, input) of every tool_use block in an `assistant` message."""
+    return [
+        (b["name"], _dict(b.get("input")))
+        for b in _assistant_blocks(msg)
+        if b.get("type") == "tool_use" and isinstance(b.get("name"), str)
+    ]
+
+
+def assistant_text(msg: Mapping[str, Any]) -> str:
+    """Concatenated text blocks of an `assistant` message ("" if none)."""
+    return "".join(
+        b["text"]
+        for b in _assistant_blocks(msg)
+        if b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InitInfo:
+    session_id: str | None
+    model: str | None
+    cwd: str | None
+    permission_mode: str | None
+    tools: tuple[str, ...]
+
+
+def init_info(msg: Mapping[str, Any]) -> InitInfo | None:
+    if not is_init(msg):
+        return None
+    tools = msg.get("tools")
+    return InitInfo(
+        session_id=session_id(msg),
+        model=_str(msg.get("model")),
+        cwd=_str(msg.get("cwd")),
+        permission_mode=_str(msg.get("permissionMode")),
+        tools=tuple(t for t in tools if isinstance(t, str)) if isinstance(tools, list) else (),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRetry:
+    attempt: int | None
+    max_retries: int | None
+    retry_delay_ms: float | None
+    error_status: int | None
+    error: str | None
+
+
+def api_retry_info(msg: Mapping[str, Any]) -> ApiRetry | None:
+    """Fields of a `system/api_retry` line (the CLI is retrying an overloaded/failing API)."""
+    if msg_type(msg) != ("system", "api_retry"):
+        return None
+    return ApiRetry(
+        attempt=_int(msg.get("attempt")),
+        max_retries=_int(msg.get("max_retries")),
+        retry_delay_ms=_num(msg.get("retry_delay_ms")),
+        error_status=_int(msg.get("error_status")),
+        error=_str(msg.get("error")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionRequest:
+    request_id: str
+    tool_name: str
+    input: dict[str, Any]
+    tool_use_id: str | None
+    description: str | None = None
+    blocked_path: str | None = None
+    suggestions: tuple[dict[str, Any], ...] = ()
+
+
+def permission_request(msg: Mapping[str, Any]) -> PermissionRequest | None:
+    """A can_use_tool control_request, or None (also when id/tool name are missing)."""
+    if not is_permission_request(msg):
+        return None
+    req = _dict(msg.get("request"))
+    rid, name = _str(msg.get("request_id")), _str(req.get("tool_name"))
+    if rid is None or name is None:
+        return None
+    sugg = req.get("permission_suggestions")
+    return PermissionRequest(
+        request_id=rid,
+        tool_name=name,
+        input=_dict(req.get("input")),
+        tool_use_id=_str(req.get("tool_use_id")),
+        description=_str(req.get("description")),
+        blocked_path=_str(req.get("blocked_path")),
+        suggestions=tuple(s for s in sugg if isinstance(s, dict)) if isinstance(sugg, list) else (),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ResultInfo:
+    subtype: str | None
+    is_error: bool
+    text: str | None
+    session_id: str | None
+    total_cost_usd: float | None
+    num_turns: int | None
+    duration_ms: int | None
+    api_error_status: int | None
+    terminal_reason: str | None
+    usage: dict[str, Any] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+    permission_denials: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def interrupted(self) -> bool:
+        return self.terminal_reason == "aborted_streaming"
+
+
+def result_info(msg: Mapping[str, Any]) -> ResultInfo | None:
+    """Typed view of a `result` line; `text` is None after an interrupt."""
+    if not is_result(msg):
+        return None
+    errors, denials = msg.get("errors"), msg.get("permission_denials")
+    return ResultInfo(
+        subtype=_str(msg.get("subtype")),
+        is_error=msg.get("is_error") is True,
+        text=_str(msg.get("result")),
+        session_id=session_id(msg),
+        total_cost_usd=_num(msg.get("total_cost_usd")),
+        num_turns=_int(msg.get("num_turns")),
+        duration_ms=_int(msg.get("duration_ms")),
+        api_error_status=_int(msg.get("api_error_status")),
+        terminal_reason=_str(msg.get("terminal_reason")),
+        usage=_dict(msg.get("usage")),
+        errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
+        permission_denials=tuple(d for d in denials if isinstance(d, dict))
+        if isinstance(denials, list)
+        else (),
+    )
+
+
+# ---------------------------------------------------------------------------- status line
+
+_STATUS_KEYS: dict[str, tuple[str, ...]] = {
+    "Bash": ("command",),
+    "Read": ("file_path",),
+    "Write": ("file_path",),
+    "Edit": ("file_path",),
+    "MultiEdit": ("file_path",),
+    "NotebookEdit": ("notebook_path", "file_path"),
+    "Grep": ("pattern",),
+    "Glob": ("pattern",),
+    "LS": ("path",),
+    "WebFetch": ("url",),
+    "WebSearch": ("query",),
+    "Task": ("description", "prompt"),
+    "Agent": ("description", "prompt"),
+    "Skill": ("skill", "command"),
+}
+_PATH_KEYS = frozenset({"file_path", "notebook_path", "path"})
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tool_status(name: str, input: Mapping[str, Any], cwd: str | None = None) -> str:
+    """One short line like `Bash: ls -la` / `Edit: src/app.py` for a "what is it doing" view.
+
+    Paths under `cwd` are shown relative to it.
+    """
+    name = _shorten(str(name), STATUS_MAX)
+    detail: str | None = None
+    keys = _STATUS_KEYS.get(name, ())
+    for key in keys:
+        value = input.get(key)
+        if isinstance(value, str) and value.strip():
+            detail = value
+            if key in _PATH_KEYS and cwd:
+                prefix = cwd.rstrip("/") + "/"
+                if detail.startswith(prefix):
+                    detail = detail[len(prefix) :]
+            break
+    if detail is None and not keys:
+        detail = next((v for v in input.values() if isinstance(v, str) and v.strip()), None)
+    if not detail:
+        return name
+    return _shorten(f"{name}: {detail}", STATUS_MAX)

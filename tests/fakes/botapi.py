@@ -1,0 +1,1016 @@
+"""A Bot API stand-in: an aiohttp server that answers like Telegram, for end-to-end tests.
+
+Tests drive the real aiogram client against it::
+
+    async with FakeBotAPI() as api:
+        bot = Bot(api.token, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+
+Refusals use Telegram's exact descriptions and HTTP codes (see shared/telegram/README.md), HTML is
+checked by a port of tdlib's parser, flood control runs on an injectable clock, and faults
+(5xx answers, dropped connections) can be injected. The stand-in is stricter than Telegram in
+two places, on purpose: an unescaped '&' is refused, and the 4096 limit counts whitespace that
+Telegram would trim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import BodyPartReader, web
+
+
+def _u16len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+# --------------------------------------------------------------------------- HTML parse mode
+
+SUPPORTED = frozenset(
+    [
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
+    ]
+)
+_ENTITY_TYPE = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "s": "strikethrough",
+    "strike": "strikethrough", "del": "strikethrough", "u": "underline", "ins": "underline",
+    "tg-spoiler": "spoiler", "span": "spoiler", "code": "code", "pre": "pre",
+    "blockquote": "blockquote", "a": "text_link", "tg-emoji": "custom_emoji",
+}  # fmt: skip
+
+
+class EntityParseError(ValueError):
+    """Telegram would answer 400 `Bad Request: can't parse entities: <message>`."""
+
+
+@dataclass
+class _Open:
+    tag: str
+    argument: str
+    utf16_offset: int
+    expandable: bool = False
+
+
+@dataclass
+class Parsed:
+    """Visible text and its entities (offsets in UTF-16 code units)."""
+
+    text: str
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_space(c: str) -> bool:
+    return c in " \t\r\n\f\v"
+
+
+def _utf16(c: str) -> int:
+    return 2 if ord(c) > 0xFFFF else 1
+
+
+class _Parser:
+    def __init__(self, text: str, strict_ampersand: bool) -> None:
+        self.t = text
+        self.n = len(text)
+        self.strict = strict_ampersand
+
+    def at(self, i: int) -> str:
+        return self.t[i] if i < self.n else "\0"
+
+    def byte(self, i: int) -> int:
+        return len(self.t[:i].encode("utf-8"))
+
+    def entity(self, pos: int) -> tuple[str, int] | None:
+        """Decode an HTML entity at pos (which is '&'): (char, next pos) or None if unknown."""
+        end = pos + 1
+        res = 0
+        if self.at(end) == "#":
+            end += 1
+            hexa = self.at(end) == "x"
+            if hexa:
+                end += 1
+            digits = "0123456789abcdefABCDEF" if hexa else "0123456789"
+            while self.at(end) != "\0" and self.at(end) in digits:
+                res = res * (16 if hexa else 10) + int(self.at(end), 16)
+                end += 1
+                if res >= 0x10FFFF:
+                    return None
+            if res == 0 or res >= 0x10FFFF or 0xD800 <= res <= 0xDFFF:
+                return None
+        else:
+            while self.at(end).isascii() and self.at(end).isalpha():
+                end += 1
+            name = self.t[pos + 1 : end]
+            named = {"lt": 60, "gt": 62, "amp": 38, "quot": 34}
+            if name not in named:
+                return None
+            res = named[name]
+        if self.at(end) == ";":
+            end += 1
+        return chr(res), end
+
+    def err(self, msg: str) -> EntityParseError:
+        return EntityParseError(msg)
+
+    def parse(self) -> Parsed:
+        out: list[str] = []
+        utf16 = 0
+        stack: list[_Open] = []
+        entities: list[dict[str, Any]] = []
+        i = 0
+        while i < self.n:
+            c = self.t[i]
+            if c == "&":
+                dec = self.entity(i)
+                if dec is not None:
+                    out.append(dec[0])
+                    utf16 += _utf16(dec[0])
+                    i = dec[1]
+                    continue
+                if self.strict:
+                    raise self.err(f'Unescaped "&" at byte offset {self.byte(i)}')
+            if c != "<":
+                out.append(c)
+                utf16 += _utf16(c)
+                i += 1
+                continue
+            begin = i
+            i += 1
+            if self.at(i) != "/":
+                name_begin = i
+                while not _is_space(self.at(i)) and self.at(i) not in ">\0":
+                    i += 1
+                if self.at(i) == "\0":
+                    raise self.err(f"Unclosed start tag at byte offset {self.byte(begin)}")
+                tag = self.t[name_begin:i].lower()
+                if tag not in SUPPORTED:
+                    raise self.err(
+                        f'Unsupported start tag "{tag}" at byte offset {self.byte(begin)}'
+                    )
+                argument, expandable = "", False
+                while self.at(i) != ">":
+                    while self.at(i) != "\0" and _is_space(self.at(i)):
+                        i += 1
+                    if self.at(i) == ">":
+                        break
+                    attr_begin = i
+                    while not _is_space(self.at(i)) and self.at(i) not in "=>\0":
+                        i += 1
+                    attr = self.t[attr_begin:i]
+                    if not attr:
+                        raise self.err(
+                            f'Empty attribute name in the tag "{tag}" at byte offset '
+                            f"{self.byte(begin)}"
+                        )
+                    while self.at(i) != "\0" and _is_space(self.at(i)):
+                        i += 1
+                    if self.at(i) != "=":
+                        if self.at(i) == "\0":
+                            raise self.err(
+                                f'Unclosed start tag "{tag}" at byte offset {self.byte(begin)}'
+                            )
+                        if tag == "blockquote" and attr == "expandable":
+                            expandable = True
+                            continue
+                        raise self.err(
+                            "Expected equal sign in declaration of an attribute of the tag "
+                            f'"{tag}" at byte offset {self.byte(begin)}'
+                        )
+                    i += 1
+                    while self.at(i) != "\0" and _is_space(self.at(i)):
+                        i += 1
+                    if self.at(i) == "\0":
+                        raise self.err(f"Unclosed start tag at byte offset {self.byte(begin)}")
+                    value_chars: list[str] = []
+                    if self.at(i) not in "'\"":
+                        tok_begin = i
+                        while self.at(i).isascii() and (self.at(i).isalnum() or self.at(i) in ".-"):
+                            i += 1
+                        value_chars.append(self.t[tok_begin:i].lower())
+                        if not _is_space(self.at(i)) and self.at(i) != ">":
+                            offset = self.byte(tok_begin)
+                            raise self.err(f"Unexpected end of name token at byte offset {offset}")
+                    else:
+                        quote = self.at(i)
+                        i += 1
+                        while self.at(i) != quote and self.at(i) != "\0":
+                            if self.at(i) == "&":
+                                dec = self.entity(i)
+                                if dec is not None:
+                                    value_chars.append(dec[0])
+                                    i = dec[1]
+                                    continue
+                            value_chars.append(self.at(i))
+                            i += 1
+                        if self.at(i) == quote:
+                            i += 1
+                    if self.at(i) == "\0":
+                        raise self.err(f"Unclosed start tag at byte offset {self.byte(begin)}")
+                    value = "".join(value_chars)
+                    if (tag == "a" and attr == "href") or (
+                        tag == "tg-emoji" and attr == "emoji-id"
+                    ):
+                        argument = value
+                    elif tag == "code" and attr == "class" and value.startswith("language-"):
+                        argument = value[9:]
+                    elif tag == "span" and attr == "class" and value.startswith("tg-"):
+                        argument = value[3:]
+                if tag == "span" and argument != "spoiler":
+                    raise self.err(
+                        f'Tag "span" must have class "tg-spoiler" at byte offset {self.byte(begin)}'
+                    )
+                stack.append(_Open(tag, argument, utf16, expandable))
+                i += 1  # skip '>'
+            else:
+                if not stack:
+                    raise self.err(f"Unexpected end tag at byte offset {self.byte(begin)}")
+                i += 1
+                while not _is_space(self.at(i)) and self.at(i) not in ">\0":
+                    i += 1
+                end_name = self.t[begin + 2 : i]
+                while self.at(i) != "\0" and _is_space(self.at(i)):
+                    i += 1
+                if self.at(i) != ">":
+                    raise self.err(f"Unclosed end tag at byte offset {self.byte(begin)}")
+                top = stack.pop()
+                if end_name and end_name.lower() != top.tag:
+                    raise self.err(
+                        f"Unmatched end tag at byte offset {self.byte(begin)}, expected "
+                        f'"</{top.tag}>", found "</{end_name}>"'
+                    )
+                i += 1
+                length = utf16 - top.utf16_offset
+                if length > 0:
+                    ent: dict[str, Any] = {
+                        "type": _ENTITY_TYPE[top.tag], "offset": top.utf16_offset, "length": length,
+                    }  # fmt: skip
+                    if top.tag == "a":
+                        ent["url"] = top.argument
+                    elif top.tag == "tg-emoji":
+                        ent["custom_emoji_id"] = top.argument
+                    elif top.tag == "blockquote" and top.expandable:
+                        ent["type"] = "expandable_blockquote"
+                    if top.tag == "code" and top.argument and stack and stack[-1].tag == "pre":
+                        stack[-1].argument = top.argument
+                        continue
+                    if top.tag == "pre" and top.argument:
+                        ent["language"] = top.argument
+                    entities.append(ent)
+        if stack:
+            raise self.err(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
+        entities.sort(key=lambda e: (e["offset"], -e["length"]))
+        return Parsed("".join(out), entities)
+
+
+def parse_html(text: str, *, strict_ampersand: bool = True) -> Parsed:
+    """Parse `text` like Telegram's HTML mode; raise EntityParseError with Telegram's message.
+
+    Real Telegram keeps an unknown `&...` literally; with strict_ampersand (the default) the
+    stand-in refuses it, so code that forgets to escape '&' is caught in tests.
+    """
+    return _Parser(text, strict_ampersand).parse()
+
+
+# --------------------------------------------------------------------------- the server
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+_INT_FIELDS = frozenset(
+    [
+        "chat_id",
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "user_id",
+        "draft_id",
+        "cache_time",
+        "message_thread_id",
+        "reply_to_message_id",
+        "from_chat_id",
+    ]
+)
+_BOOL_FIELDS = frozenset(
+    [
+        "show_alert",
+        "disable_notification",
+        "can_stop",
+        "keep_on_stop",
+        "drop_pending_updates",
+        "protect_content",
+        "disable_web_page_preview",
+    ]
+)
+_JSON_FIELDS = frozenset(
+    [
+        "reply_markup",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "entities",
+        "caption_entities",
+        "link_preview_options",
+        "reply_parameters",
+    ]
+)
+
+
+class ManualClock:
+    """A clock tests move by hand: `clock()` reads it, `advance(s)` moves it."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FloodControl:
+    """Per-chat token bucket like Telegram's: ~1 message/s with a small burst, then 429.
+
+    After a refusal the chat stays blocked until retry_after has passed; calls made while
+    blocked are refused again and extend nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: float = 1.0,
+        burst: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        enabled: bool = True,
+    ) -> None:
+        self.rate, self.burst, self.clock, self.enabled = rate, burst, clock, enabled
+        self._tokens: dict[int | str, tuple[float, float]] = {}  # chat -> (tokens, at)
+        self._blocked_until: dict[int | str, float] = {}
+
+    def configure(
+        self, *, rate: float | None = None, burst: int | None = None, enabled: bool | None = None
+    ) -> None:
+        """Tune per test; resets the buckets."""
+        if rate is not None:
+            self.rate = rate
+        if burst is not None:
+            self.burst = burst
+        if enabled is not None:
+            self.enabled = enabled
+        self._tokens.clear()
+        self._blocked_until.clear()
+
+    def check(self, chat: int | str) -> int | None:
+        """Take one send for `chat`; return retry_after seconds if refused, else None."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        until = self._blocked_until.get(chat, 0.0)
+        if now < until:
+            return max(1, math.ceil(until - now))
+        tokens, at = self._tokens.get(chat, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._tokens[chat] = (tokens - 1.0, now)
+            return None
+        wait = max(1, math.ceil((1.0 - tokens) / self.rate))
+        self._blocked_until[chat] = now + wait
+        self._tokens[chat] = (tokens, now)
+        return wait
+
+
+@dataclass
+class StoredMessage:
+    """One message as the chat shows it now."""
+
+    message_id: int
+    chat_id: int | str
+    date: int
+    from_bot: bool
+    text: str | None = None  # visible text after entity parsing
+    source: str | None = None  # text exactly as sent
+    parse_mode: str | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    reply_markup: dict[str, Any] | None = None
+    document: dict[str, Any] | None = None
+    caption: str | None = None
+    edited: int = 0
+    deleted: bool = False
+
+
+class ApiError(Exception):
+    """Refusal to answer with Telegram's JSON error shape."""
+
+    def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
+        super().__init__(description)
+        self.status, self.description, self.parameters = status, description, parameters
+
+
+def _bad(desc: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {desc}")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Form fields arrive as strings (aiogram JSON-dumps non-strings); restore their types."""
+    if not isinstance(value, str):
+        return value
+    if key in _INT_FIELDS:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if key in _BOOL_FIELDS:
+        return value.lower() in ("true", "1")
+    if key in _JSON_FIELDS:
+        try:
+            return json.loads(value)
+        except ValueError as e:
+            raise _bad(f"can't parse {key} JSON object") from e
+    return value
+
+
+@dataclass
+class _Fault:
+    remaining: int
+    status: int
+    methods: frozenset[str] | None
+
+
+class FakeBotAPI:
+    """In-process Bot API stand-in for end-to-end tests with the real aiogram client."""
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-token_abcdefghijklmnop",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        flood: FloodControl | None = None,
+        strict_ampersand: bool = True,
+    ) -> None:
+        self.token = token
+        self.clock = clock
+        self.flood = flood or FloodControl(clock=clock)
+        self.strict_ampersand = strict_ampersand
+        self.bot_user = {
+            "id": int(token.split(":")[0]), "is_bot": True, "first_name": "Pocket",
+            "username": "pocket_test_bot", "can_join_groups": True,
+            "can_read_all_group_messages": False, "supports_inline_queries": False,
+        }  # fmt: skip
+        self.log: list[tuple[str, dict[str, Any], int]] = []  # (method, params, http status)
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.drafts: dict[int, dict[int, str]] = {}
+        self.answered_callbacks: list[dict[str, Any]] = []
+        self.chat_actions: list[tuple[int | str, str]] = []
+        self.blocked_chats: set[int | str] = set()
+        self._messages: dict[int | str, dict[int, StoredMessage]] = {}
+        self._chat_types: dict[int | str, str] = {}
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self._updates: list[dict[str, Any]] = []
+        self._next_update = 1
+        self._next_file = 1
+        self._poll_generation = 0
+        self._faults: list[_Fault] = []
+        self._outage: str | None = None
+        self._cond = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._closing = False
+        self.waiting_polls = 0  # getUpdates requests now waiting for an update
+        self._bg: set[asyncio.Task[None]] = set()
+        self.draft_history: list[tuple[int, int, str]] = []
+        self.base_url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> FakeBotAPI:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        self._closing = True  # releases pending long polls at once
+        async with self._cond:
+            self._cond.notify_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeBotAPI:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ fault injection
+    def fail_next(
+        self, n: int = 1, status: int = 502, *, methods: Iterable[str] | None = None
+    ) -> None:
+        """Answer the next `n` requests (optionally only of `methods`) with HTTP `status`."""
+        names = frozenset(m.lower() for m in methods) if methods else None
+        self._faults.append(_Fault(n, status, names))
+
+    def set_outage(self, on: bool, kind: Literal["502", "drop"] = "502") -> None:
+        """While on, every request answers 502 or has its connection closed."""
+        self._outage = kind if on else None
+
+    # ------------------------------------------------------------------ test-side API
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every request received, in order, as (method, params)."""
+        return [(m, p) for m, p, _ in self.log]
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        return [p for m, p, _ in self.log if m == method]
+
+    def _chat_obj(self, chat_id: int | str) -> dict[str, Any]:
+        kind = self._chat_types.get(chat_id) or (
+            "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
+        )
+        if kind == "private":
+            return {"id": chat_id, "type": "private", "first_name": "User"}
+        return {"id": chat_id, "type": kind, "title": f"Chat {chat_id}"}
+
+    def _user_obj(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+
+    def _new_message_id(self, chat_id: int | str) -> int:
+        return max(self._messages.setdefault(chat_id, {}), default=0) + 1
+
+    def _push_update(self, payload: dict[str, Any]) -> int:
+        update_id = self._next_update
+        self._next_update += 1
+        self._updates.append({"update_id": update_id, **payload})
+        self._wake()
+        return update_id
+
+    def _user_message(
+        self, chat_id: int, user_id: int, chat_type: str, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._chat_types.setdefault(chat_id, chat_type)
+        mid = self._new_message_id(chat_id)
+        stored = StoredMessage(mid, chat_id, int(time.time()), False, text=extra.get("text"))
+        self._messages[chat_id][mid] = stored
+        return {
+            "message_id": mid, "date": stored.date, "chat": self._chat_obj(chat_id),
+            "from": self._user_obj(user_id), **extra,
+        }  # fmt: skip
+
+    def push_message(
+        self, chat_id: int, user_id: int, text: str, *, chat_type: str = "private"
+    ) -> int:
+        """Queue an incoming text message (commands get a bot_command entity); return update_id."""
+        extra: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            cmd = text.split()[0]
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": _u16len(cmd)}]
+        msg = self._user_message(chat_id, user_id, chat_type, extra)
+        return self._push_update({"message": msg})
+
+    def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> int:
+        """Queue a button press on a bot message; return update_id."""
+        stored = self._messages.get(chat_id, {}).get(message_id)
+        message = (
+            self._message_json(stored)
+            if stored is not None
+            else {"message_id": message_id, "date": 0, "chat": self._chat_obj(chat_id)}
+        )
+        cq = {
+            "id": f"cq{self._next_update}", "from": self._user_obj(user_id), "message": message,
+            "chat_instance": f"ci{chat_id}", "data": data,
+        }  # fmt: skip
+        return self._push_update({"callback_query": cq})
+
+    def _store_file(self, content: bytes, folder: str, name: str) -> tuple[str, str]:
+        n = self._next_file
+        self._next_file += 1
+        file_id = f"FILE{n:06d}"
+        ext = name.rsplit(".", 1)[-1] if "." in name else "bin"
+        self._files[file_id] = (f"{folder}/file_{n}.{ext}", content)
+        return file_id, f"U{n:06d}"
+
+    def push_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        filename: str,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        mime_type: str = "application/octet-stream",
+        chat_type: str = "private",
+    ) -> int:
+        """Queue an incoming document; its bytes are served via getFile; return update_id."""
+        file_id, unique = self._store_file(content, "documents", filename)
+        doc = {
+            "file_id": file_id, "file_unique_id": unique, "file_name": filename,
+            "mime_type": mime_type, "file_size": len(content),
+        }  # fmt: skip
+        extra: dict[str, Any] = {"document": doc}
+        if caption:
+            extra["caption"] = caption
+        return self._push_update(
+            {"message": self._user_message(chat_id, user_id, chat_type, extra)}
+        )
+
+    def push_photo(
+        self, chat_id: int, user_id: int, content: bytes, *, caption: str | None = None
+    ) -> int:
+        """Queue an incoming photo (one size); return update_id."""
+        file_id, unique = self._store_file(content, "photos", "photo.jpg")
+        size = {"file_id": file_id, "file_unique_id": unique, "width": 640, "height": 480,
+                "file_size": len(content)}  # fmt: skip
+        extra: dict[str, Any] = {"photo": [size]}
+        if caption:
+            extra["caption"] = caption
+        return self._push_update(
+            {"message": self._user_message(chat_id, user_id, "private", extra)}
+        )
+
+    def chat_messages(self, chat_id: int | str) -> list[StoredMessage]:
+        """Messages the chat shows now (after edits and deletes), oldest first."""
+        return [m for _, m in sorted(self._messages.get(chat_id, {}).items()) if not m.deleted]
+
+    def bot_messages(self, chat_id: int | str) -> list[StoredMessage]:
+        return [m for m in self.chat_messages(chat_id) if m.from_bot]
+
+    def pending_updates(self) -> list[dict[str, Any]]:
+        return list(self._updates)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until predicate() holds; re-checked after every request and push."""
+        async with self._cond:
+            await asyncio.wait_for(self._cond.wait_for(predicate), timeout)
+
+    def _wake(self) -> None:
+        async def notify() -> None:
+            async with self._cond:
+                self._cond.notify_all()
+
+        task = asyncio.get_running_loop().create_task(notify())
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    # ------------------------------------------------------------------ HTTP
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        raw: dict[str, Any] = dict(request.query)
+        ctype = request.content_type
+        if request.method == "POST" and request.can_read_body:
+            if ctype == "application/json":
+                body = await request.json()
+                if isinstance(body, dict):
+                    raw.update(body)
+            elif ctype == "multipart/form-data":
+                reader = await request.multipart()
+                while (part := await reader.next()) is not None:
+                    if isinstance(part, BodyPartReader) and part.name:
+                        if part.filename is not None:
+                            raw[part.name] = {
+                                "filename": part.filename,
+                                "content": await part.read(),
+                            }
+                        else:
+                            raw[part.name] = await part.text()
+            else:
+                raw.update(await request.post())
+        return {k: _coerce(k, v) for k, v in raw.items()}
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        try:
+            if self._outage == "drop" and request.transport is not None:
+                request.transport.close()
+                return web.Response()
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            params = await self._params(request)
+            status = 200
+            try:
+                self._inject_faults(method)
+                result = await self._dispatch(method, params)
+                body: dict[str, Any] = {"ok": True, "result": result}
+            except ApiError as e:
+                status = e.status
+                body = {"ok": False, "error_code": e.status, "description": e.description}
+                if e.parameters:
+                    body["parameters"] = e.parameters
+            self.log.append((method, params, status))
+            return web.json_response(body, status=status)
+        except ApiError as e:
+            return web.json_response(
+                {"ok": False, "error_code": e.status, "description": e.description}, status=e.status
+            )
+        finally:
+            self._wake()
+
+    def _inject_faults(self, method: str) -> None:
+        if self._outage == "502":
+            raise ApiError(502, "Bad Gateway")
+        for fault in self._faults:
+            if fault.remaining > 0 and (fault.methods is None or method.lower() in fault.methods):
+                fault.remaining -= 1
+                raise ApiError(
+                    fault.status, "Bad Gateway" if fault.status == 502 else "Internal Server Error"
+                )
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        path = request.match_info["path"]
+        for file_path, content in self._files.values():
+            if file_path == path:
+                return web.Response(body=content)
+        return web.json_response(
+            {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+        )
+
+    async def _dispatch(self, method: str, p: dict[str, Any]) -> Any:
+        handler = getattr(self, f"_m_{method.lower()}", None)
+        if handler is None:
+            raise ApiError(404, "Not Found: method not found")
+        return await handler(p)
+
+    # ------------------------------------------------------------------ helpers
+    def _chat(self, p: dict[str, Any]) -> int | str:
+        chat = p.get("chat_id")
+        if chat is None or chat == "":
+            raise _bad("chat_id is empty")
+        if chat in self.blocked_chats:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat
+
+    def _text(
+        self, text: Any, parse_mode: Any, limit: int, *, caption: bool = False
+    ) -> tuple[str, list[dict[str, Any]]]:
+        text = "" if text is None else str(text)
+        mode = str(parse_mode or "").lower()
+        if mode == "html":
+            try:
+                parsed = parse_html(text, strict_ampersand=self.strict_ampersand)
+            except EntityParseError as e:
+                raise _bad(f"can't parse entities: {e}") from e
+            visible, entities = parsed.text, parsed.entities
+        elif mode in ("", "markdown", "markdownv2"):  # Markdown modes: stored as plain text
+            visible, entities = text, []
+        else:
+            raise _bad("unsupported parse_mode")
+        if not caption and not visible.strip():
+            raise _bad("message text is empty")
+        if len(visible) > limit:
+            raise _bad("message caption is too long" if caption else "message is too long")
+        return visible, entities
+
+    def _markup(self, markup: Any) -> dict[str, Any] | None:
+        if not markup:
+            return None
+        for row in markup.get("inline_keyboard", []) if isinstance(markup, dict) else []:
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
+                    raise _bad("BUTTON_DATA_INVALID")
+        return markup
+
+    def _flood(self, chat: int | str) -> None:
+        wait = self.flood.check(chat)
+        if wait is not None:
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+
+    def _find(self, p: dict[str, Any], action: str) -> StoredMessage:
+        if p.get("inline_message_id"):
+            raise _bad("inline messages are not supported by the stand-in")
+        chat = self._chat(p)
+        stored = self._messages.get(chat, {}).get(p.get("message_id", 0))
+        if stored is None or stored.deleted:
+            raise _bad(f"message to {action} not found")
+        return stored
+
+    def _message_json(self, m: StoredMessage) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "message_id": m.message_id, "date": m.date, "chat": self._chat_obj(m.chat_id),
+        }  # fmt: skip
+        if m.from_bot:
+            out["from"] = self.bot_user
+        if m.text is not None and m.document is None:
+            out["text"] = m.text
+            if m.entities:
+                out["entities"] = m.entities
+        if m.document is not None:
+            out["document"] = m.document
+            if m.caption:
+                out["caption"] = m.caption
+        if m.reply_markup:
+            out["reply_markup"] = m.reply_markup
+        if m.edited:
+            out["edit_date"] = m.edited
+        return out
+
+    # ------------------------------------------------------------------ methods
+    async def _m_getme(self, p: dict[str, Any]) -> Any:
+        return self.bot_user
+
+    async def _m_deletewebhook(self, p: dict[str, Any]) -> Any:
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _m_getupdates(self, p: dict[str, Any]) -> Any:
+        offset = int(p.get("offset") or 0)
+        limit = min(max(int(p.get("limit") or 100), 1), 100)
+        timeout = float(p.get("timeout") or 0)
+        allowed = p.get("allowed_updates") or []
+        self._poll_generation += 1
+        generation = self._poll_generation
+        if offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self._updates = self._updates[offset:]
+
+        def visible() -> list[dict[str, Any]]:
+            return [u for u in self._updates if not allowed or any(k in u for k in allowed)]
+
+        def done() -> bool:
+            return bool(visible()) or generation != self._poll_generation or self._closing
+
+        if timeout > 0 and not done():
+            async with self._cond:
+                self.waiting_polls += 1
+                self._cond.notify_all()
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._cond.wait_for(done), timeout)
+                finally:
+                    self.waiting_polls -= 1
+        if generation != self._poll_generation:
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                "instance is running",
+            )
+        return visible()[:limit]
+
+    async def _m_sendmessage(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        visible, entities = self._text(p.get("text"), p.get("parse_mode"), MAX_TEXT)
+        markup = self._markup(p.get("reply_markup"))
+        self._flood(chat)
+        mid = self._new_message_id(chat)
+        stored = StoredMessage(
+            mid, chat, int(time.time()), True, text=visible, source=p.get("text"),
+            parse_mode=p.get("parse_mode"), entities=entities, reply_markup=markup,
+        )  # fmt: skip
+        self._messages[chat][mid] = stored
+        self.drafts.pop(chat, None)  # a sent message replaces the drafts  # type: ignore[arg-type]
+        return self._message_json(stored)
+
+    async def _m_editmessagetext(self, p: dict[str, Any]) -> Any:
+        stored = self._find(p, "edit")
+        if not stored.from_bot:
+            raise _bad("message can't be edited")
+        if stored.document is not None:
+            raise _bad("there is no text in the message to edit")
+        visible, entities = self._text(p.get("text"), p.get("parse_mode"), MAX_TEXT)
+        markup = self._markup(p.get("reply_markup"))
+        if (visible, entities, markup) == (stored.text, stored.entities, stored.reply_markup):
+            raise ApiError(400, NOT_MODIFIED)
+        self._flood(stored.chat_id)
+        stored.text, stored.entities, stored.reply_markup = visible, entities, markup
+        stored.source, stored.parse_mode = p.get("text"), p.get("parse_mode")
+        stored.edited = int(time.time())
+        return self._message_json(stored)
+
+    async def _m_editmessagereplymarkup(self, p: dict[str, Any]) -> Any:
+        stored = self._find(p, "edit")
+        markup = self._markup(p.get("reply_markup"))
+        if markup == stored.reply_markup:
+            raise ApiError(400, NOT_MODIFIED)
+        self._flood(stored.chat_id)
+        stored.reply_markup = markup
+        stored.edited = int(time.time())
+        return self._message_json(stored)
+
+    async def _m_deletemessage(self, p: dict[str, Any]) -> Any:
+        self._find(p, "delete").deleted = True
+        return True
+
+    async def _m_sendchataction(self, p: dict[str, Any]) -> Any:
+        self.chat_actions.append((self._chat(p), str(p.get("action"))))
+        return True
+
+    async def _m_answercallbackquery(self, p: dict[str, Any]) -> Any:
+        if not p.get("callback_query_id"):
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        self.answered_callbacks.append(p)
+        return True
+
+    async def _m_setmycommands(self, p: dict[str, Any]) -> Any:
+        commands = p.get("commands") or []
+        if len(commands) > 100:
+            raise _bad("BOT_COMMANDS_TOO_MUCH")
+        for c in commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command", ""))):
+                raise _bad("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(c.get("description", ""))) <= 256:
+                raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[self._commands_key(p)] = commands
+        return True
+
+    async def _m_getmycommands(self, p: dict[str, Any]) -> Any:
+        return self.commands.get(self._commands_key(p), [])
+
+    @staticmethod
+    def _commands_key(p: dict[str, Any]) -> str:
+        return json.dumps([p.get("scope") or {"type": "default"}, p.get("language_code") or ""])
+
+    async def _m_senddocument(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        doc = p.get("document")
+        if isinstance(doc, str) and doc.startswith("attach://"):
+            doc = p.get(doc[len("attach://") :])
+        if isinstance(doc, dict) and "content" in doc:
+            filename, content = doc["filename"] or "document", doc["content"]
+            file_id, unique = self._store_file(content, "documents", filename)
+        elif isinstance(doc, str) and doc in self._files:
+            file_id, (path, content) = doc, self._files[doc]
+            filename, unique = path.rsplit("/", 1)[-1], "U" + doc
+        else:
+            raise _bad("wrong remote file identifier specified: can't unserialize it")
+        caption = None
+        if p.get("caption"):
+            caption, _ = self._text(p["caption"], p.get("parse_mode"), MAX_CAPTION, caption=True)
+        markup = self._markup(p.get("reply_markup"))
+        self._flood(chat)
+        mid = self._new_message_id(chat)
+        document = {
+            "file_id": file_id, "file_unique_id": unique, "file_name": filename,
+            "file_size": len(content),
+        }  # fmt: skip
+        stored = StoredMessage(
+            mid, chat, int(time.time()), True, document=document, caption=caption,
+            reply_markup=markup,
+        )  # fmt: skip
+        self._messages[chat][mid] = stored
+        return self._message_json(stored)
+
+    def document_content(self, file_id: str) -> bytes:
+        """Bytes of a stored file (sent by the bot or pushed by a test)."""
+        return self._files[file_id][1]
+
+    async def _m_getfile(self, p: dict[str, Any]) -> Any:
+        file_id = str(p.get("file_id") or "")
+        if file_id not in self._files:
+            raise _bad("invalid file_id")
+        path, content = self._files[file_id]
+        if len(content) > 20 * 1024 * 1024:
+            raise _bad("file is too big")
+        return {
+            "file_id": file_id, "file_unique_id": "U" + file_id, "file_size": len(content),
+            "file_path": path,
+        }  # fmt: skip
+
+    async def _m_sendmessagedraft(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        if not isinstance(chat, int) or chat <= 0:
+            raise _bad("sendMessageDraft can be used only in private chats")
+        draft_id = p.get("draft_id")
+        if not draft_id:
+            raise _bad("draft_id must be non-zero")
+        text = p.get("text") or ""
+        visible = ""
+        if text:
+            visible, _ = self._text(text, p.get("parse_mode"), MAX_TEXT, caption=True)
+            if len(visible) > MAX_TEXT:
+                raise _bad("message is too long")
+        self.drafts.setdefault(chat, {})[int(draft_id)] = visible
+        self.draft_history.append((chat, int(draft_id), visible))
+        return True

@@ -1,0 +1,63 @@
+"""What session actors tell the chat actor. The chat actor turns these into what the user sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TurnQueued:
+    session: str
+    queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    session: str
+    turn_id: str
+    merged: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyProgress:
+    """The reply so far (cumulative), and what the agent is doing right now."""
+
+    session: str
+    turn_id: str
+    text: str
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionAsked:
+    session: str
+    request_id: str
+    tool: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionClosed:
+    session: str
+    request_id: str
+    decision: str
+    by_timeout: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished:
+    session: str
+    turn_id: str
+    outcome: str  # completed | interrupted | failed | crashed
+    text: str
+    cost_usd: float
+    turn_cost_usd: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionNotice:
+    """Plain words about the session itself: retries, crashes, restarts, caps."""
+
+    session: str
+    text: str

@@ -1,0 +1,46 @@
+"""The port a front (Telegram, terminal) implements. The chat actor never knows which it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice offered to the user; ``action``/``arg`` come back in a ``Pressed`` message.
+
+    Every action also has a typed form (``/session NAME``, ``/allow ID``...), so a front without
+    buttons (the terminal) can print them as commands.
+    """
+
+    label: str
+    action: str
+    arg: str = ""
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+class ChatView(Protocol):
+    async def say(
+        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+    ) -> int | None:
+        """Send a message; returns a handle (message id) for ``close_buttons``."""
+        ...
+
+    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+        """The reply so far. The front throttles (drafts or edits) and never repeats itself."""
+        ...
+
+    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+        """The final reply replaces the streamed one: formatted, split, attached if huge."""
+        ...
+
+    async def typing(self, chat_id: int, on: bool) -> None:
+        """Keep (or stop) the typing indicator while a turn runs."""
+        ...
+
+    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
+        """An answered question: replace its text, drop its buttons."""
+        ...

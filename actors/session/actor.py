@@ -1,0 +1,541 @@
+"""The session actor: owns one long-lived ``claude`` process and the turn state machine.
+
+idle -> running -> idle, with interrupting, permission questions, crash/resume and idle stop.
+Every line written to or read from the process is appended to the session's stream before
+its effect reaches the chat; the state is the fold of that stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from actors.chat import notices as n
+from actors.runtime import Actor, Timer
+from actors.session import events as ev
+from actors.session import messages as m
+from actors.session.pool import ProcessPool
+from actors.session.state import SessionState, evolve
+from actors.session.wording import exit_words, result_error, retry_notice
+from eventstore import Event, EventStore, NewEvent, fold
+from service.claude import codec
+from service.claude.argv import AgentSettings, build_argv
+from service.claude.errors import ClaudeError
+from service.claude.process import ClaudeProcess, Spawner
+
+log = structlog.get_logger("session")
+Notify = Callable[[int, object], None]
+#: Resolves a persona name to the CLI settings it asks for.
+SettingsFor = Callable[[str], AgentSettings]
+_LINE_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    claude_bin: str = "claude"
+    idle_timeout_s: float = 1800.0
+    turn_timeout_s: float = 1800.0
+    permission_timeout_s: float = 300.0
+    max_cost_usd: float | None = None
+    kill_after_interrupt_s: float = 30.0
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class SessionDeps:
+    store: EventStore
+    spawner: Spawner
+    notify: Notify
+    settings_for: SettingsFor
+    pool: ProcessPool
+    config: SessionConfig
+
+
+@dataclass(slots=True)
+class _Live:
+    """The running process and what the current turn has shown so far (not state: transient)."""
+
+    proc: ClaudeProcess
+    generation: int
+    resumed: bool
+    saw_init: bool = False
+    stopping: bool = False
+    tasks: tuple[asyncio.Task[None], ...] = ()
+
+
+class SessionActor(Actor[Any]):
+    def __init__(self, name: str, deps: SessionDeps) -> None:
+        self.name = name
+        self.stream = ev.stream_of(name)
+        self.deps = deps
+        self.state = SessionState()
+        self.live: _Live | None = None
+        self.generation = 0
+        self.reply = ""
+        self.status: str | None = None
+        self.turn_cost_base = 0.0
+        self.permissions: dict[str, codec.PermissionRequest] = {}
+        self.timers: dict[str, Timer] = {}
+        self.backoff_until: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        structlog.contextvars.bind_contextvars(session=self.name)
+        self.state = fold(evolve, SessionState(), await self.deps.store.read_stream(self.stream))
+        await self._recover()
+
+    async def on_stop(self) -> None:
+        for timer in self.timers.values():
+            timer.cancel()
+        if self.live is not None:
+            await self._stop_process("actor stopped")
+
+    async def _recover(self) -> None:
+        """After a pocketcode crash: close what the log says was still open, tell the user once."""
+        s = self.state
+        if s.process_pid is not None:
+            await self._append(
+                ev.event(
+                    ev.PROCESS_EXITED,
+                    None,
+                    returncode=None,
+                    expected=False,
+                    reason="pocketcode restarted",
+                )
+            )
+        if s.turn is not None:
+            if s.turn.saw_result:
+                outcome = (
+                    ev.INTERRUPTED
+                    if s.turn.result_interrupted
+                    else (ev.FAILED if s.turn.result_is_error else ev.COMPLETED)
+                )
+                await self._end_turn(outcome, s.last_result or "", None)
+            else:
+                await self._end_turn(
+                    ev.INTERRUPTED,
+                    "",
+                    "pocketcode restarted while this turn was running; it was cut off. "
+                    "Send it again to continue.",
+                    reason="restart",
+                )
+        if self.state.pending:
+            self.ctx.ref.tell(m.Resume())
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def receive(self, message: Any) -> Any:
+        match message:
+            case m.Lines():
+                await self._on_lines(message)
+            case m.UserTurn():
+                await self._on_user_turn(message)
+            case m.Interrupt():
+                await self._on_interrupt()
+            case m.PermissionAnswer():
+                await self._on_permission_answer(message)
+            case m.PermissionTimeout():
+                await self._on_permission_timeout(message.request_id)
+            case m.Exited():
+                await self._on_exited(message)
+            case m.Resume():
+                await self._start_next_turn()
+            case m.TurnTimeout():
+                await self._on_turn_timeout(message.turn_id)
+            case m.IdleCheck():
+                await self._on_idle_check(message.generation)
+            case m.StopProcess():
+                await self._on_stop_process(message.reason)
+            case m.Shutdown():
+                await self._on_shutdown()
+            case m.GetState():
+                return self.state
+            case _:
+                raise TypeError(f"session actor got an unknown message {message!r}")
+        return None
+
+    async def _on_user_turn(self, msg: m.UserTurn) -> None:
+        s = self.state
+        if not s.exists:
+            return self._notice(f"There is no session named {self.name}.")
+        if s.status == "archived":
+            return self._notice(f"{self.name} is archived; /unarchive {self.name} to use it again.")
+        cap = self.deps.config.max_cost_usd
+        if cap is not None and s.total_cost_usd >= cap:
+            return self._notice(
+                f"{self.name} has spent ${s.total_cost_usd:.2f} of its ${cap:.2f} cap; "
+                "start a new session with /new, or raise claude.max_cost_usd."
+            )
+        await self._append(ev.event(ev.MESSAGE_QUEUED, msg.correlation_id, text=msg.text))
+        if self.state.busy or self._in_backoff():
+            self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)))
+            return None
+        await self._start_next_turn()
+        return None
+
+    async def _start_next_turn(self) -> None:
+        s = self.state
+        if s.busy or not s.pending or self._in_backoff():
+            return
+        queued = s.pending
+        text = queued[0].text if len(queued) == 1 else "\n\n".join(q.text for q in queued)
+        turn_id = self.ctx.ids()
+        await self._append(
+            ev.event(
+                ev.TURN_STARTED,
+                queued[-1].correlation_id,
+                turn_id=turn_id,
+                text=text,
+                merged=len(queued),
+            )
+        )
+        self.reply, self.status = "", None
+        self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued)))
+        try:
+            live = await self._ensure_process()
+            await self._write(live, codec.user_turn(text))
+        except ClaudeError as exc:
+            await self._end_turn(ev.FAILED, "", f"Could not start claude: {exc}")
+            return
+        self.turn_cost_base = self.state.process_cost_usd
+        self.deps.pool.touch(self.name, busy=True)
+        self._schedule(f"turn:{turn_id}", self.deps.config.turn_timeout_s, m.TurnTimeout(turn_id))
+
+    async def _on_interrupt(self) -> None:
+        if self.state.turn is None or self.live is None:
+            self._notice(f"Nothing is running in {self.name}.")
+            return
+        await self._write(self.live, codec.interrupt_request(self.ctx.ids()))
+        self.permissions.clear()
+
+    async def _on_permission_answer(self, msg: m.PermissionAnswer) -> None:
+        request = self.permissions.pop(msg.request_id, None)
+        if request is None or self.live is None:
+            self._notice("That question was already answered or has expired.")
+            return
+        self._cancel(f"perm:{msg.request_id}")
+        if msg.decision == "deny":
+            line = codec.permission_deny(request.request_id, "The user denied this.")
+        else:
+            rules = session_rules(request) if msg.decision == "allow_session" else None
+            line = codec.permission_allow(request.request_id, request.input, rules)
+        await self._write(self.live, line)
+        self._tell_chat(n.PermissionClosed(self.name, msg.request_id, msg.decision, False))
+
+    async def _on_permission_timeout(self, request_id: str) -> None:
+        request = self.permissions.pop(request_id, None)
+        if request is None or self.live is None:
+            return
+        await self._write(
+            self.live, codec.permission_deny(request_id, "No answer from the user in time.")
+        )
+        self._tell_chat(n.PermissionClosed(self.name, request_id, "deny", True))
+
+    async def _on_turn_timeout(self, turn_id: str) -> None:
+        turn = self.state.turn
+        if turn is None or turn.turn_id != turn_id or self.live is None:
+            return
+        minutes = self.deps.config.turn_timeout_s / 60
+        self._notice(f"The turn in {self.name} ran over {minutes:g} min; interrupting it.")
+        await self._write(self.live, codec.interrupt_request(self.ctx.ids()))
+        generation = self.live.generation
+        self._schedule(
+            "kill", self.deps.config.kill_after_interrupt_s, m.StopProcess(f"hung:{generation}")
+        )
+
+    async def _on_idle_check(self, generation: int) -> None:
+        if self.live is None or self.live.generation != generation or self.state.busy:
+            return
+        await self._stop_process("idle")
+
+    async def _on_stop_process(self, reason: str) -> None:
+        if self.live is None:
+            return
+        if reason.startswith("hung:"):
+            if self.state.busy and reason == f"hung:{self.live.generation}":
+                self.live.proc.kill()  # the reader sees EOF; the turn ends as crashed
+            return
+        if self.state.busy:
+            return  # never stop a working process to make room
+        await self._stop_process(reason)
+
+    async def _on_shutdown(self) -> None:
+        if self.state.turn is not None:
+            await self._end_turn(
+                ev.INTERRUPTED, self.reply, "pocketcode is shutting down.", reason="shutdown"
+            )
+        if self.live is not None:
+            await self._stop_process("shutdown")
+
+    # -- the process -------------------------------------------------------------------------
+
+    def _in_backoff(self) -> bool:
+        return self.backoff_until is not None and self.ctx.clock.monotonic() < self.backoff_until
+
+    async def _ensure_process(self) -> _Live:
+        if self.live is not None:
+            return self.live
+        s = self.state
+        settings = self.deps.settings_for(s.persona)
+        argv = build_argv(self.deps.config.claude_bin, settings, resume_id=s.claude_session_id)
+        cwd = Path(s.cwd)
+        await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True)
+        proc = await self.deps.spawner(argv, cwd, dict(self.deps.config.env) or None)
+        self.generation += 1
+        live = _Live(proc, self.generation, resumed=s.claude_session_id is not None)
+        await self._append(
+            ev.event(
+                ev.PROCESS_STARTED, None, pid=proc.pid, argv=argv, resume_id=s.claude_session_id
+            )
+        )
+        live.tasks = (asyncio.create_task(self._pump(live), name=f"pump:{self.name}"),)
+        self.live = live
+        self.deps.pool.started(self.name, self.ctx.ref)
+        return live
+
+    async def _pump(self, live: _Live) -> None:
+        """Read stdout, log each line durably (batched while a commit is in flight), tell self."""
+        lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def read() -> None:
+            while (raw := await live.proc.read_line()) is not None:
+                lines.put_nowait(raw)
+            lines.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        eof = False
+        try:
+            while not eof:
+                batch = [await lines.get()]
+                while not lines.empty() and len(batch) < _LINE_BATCH:
+                    batch.append(lines.get_nowait())
+                eof = batch[-1] is None
+                new = [self._line_event(raw) for raw in batch if raw is not None]
+                if new:
+                    recorded = await self.deps.store.append(self.stream, new)
+                    self.ctx.ref.tell(m.Lines(live.generation, tuple(recorded)))
+            returncode = await live.proc.wait()
+            if not live.stopping:
+                tail = tuple(live.proc.stderr_tail()[-20:])
+                self.ctx.ref.tell(m.Exited(live.generation, returncode, tail))
+        finally:
+            reader.cancel()
+
+    @staticmethod
+    def _line_event(raw: bytes) -> NewEvent:
+        obj = codec.decode(raw)
+        if obj is None:
+            text = raw[:2000].decode("utf-8", "replace")
+            log.warning("claude.garbage_line", text=text[:200])
+            return NewEvent(ev.STDOUT_GARBAGE, {"text": text})
+        return NewEvent(ev.STDOUT, {"line": obj})
+
+    async def _write(self, live: _Live, obj: dict[str, Any]) -> None:
+        await self._append(ev.event(ev.STDIN, None, line=obj))
+        await live.proc.write(obj)
+
+    async def _stop_process(self, reason: str) -> None:
+        live, self.live = self.live, None
+        if live is None:
+            return
+        live.stopping = True
+        self.deps.pool.stopped(self.name)
+        returncode = await live.proc.stop(grace_s=5.0)
+        for task in live.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), 1.0)
+            task.cancel()
+        await self._append(
+            ev.event(ev.PROCESS_EXITED, None, returncode=returncode, expected=True, reason=reason)
+        )
+
+    # -- what the process says ---------------------------------------------------------------
+
+    async def _on_lines(self, msg: m.Lines) -> None:
+        for event in msg.events:
+            self.state = evolve(self.state, event)
+        if self.live is None or msg.generation != self.live.generation:
+            return
+        progressed = False
+        for event in msg.events:
+            if event.type != ev.STDOUT:
+                continue
+            progressed |= await self._on_line(event.data["line"])
+        turn = self.state.turn
+        if progressed and turn is not None:
+            self._tell_chat(n.ReplyProgress(self.name, turn.turn_id, self.reply, self.status))
+
+    async def _on_line(self, line: dict[str, Any]) -> bool:
+        """React to one stdout line; True if the visible reply or status changed."""
+        assert self.live is not None
+        if codec.is_init(line):
+            self.live.saw_init = True
+            return False
+        if (delta := codec.text_delta(line)) is not None:
+            self.reply += delta
+            self.status = None
+            return True
+        event = line.get("event") if line.get("type") == "stream_event" else None
+        if isinstance(event, dict) and event.get("type") == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "text" and self.reply and not self.reply.endswith("\n\n"):
+                self.reply += "\n\n"
+            return False
+        if uses := codec.tool_uses(line):
+            name, tool_input = uses[-1]
+            self.status = codec.tool_status(name, tool_input, self.state.cwd)
+            return True
+        if (retry := codec.api_retry_info(line)) is not None:
+            self._notice(retry_notice(retry))
+            return False
+        if (request := codec.permission_request(line)) is not None:
+            self.permissions[request.request_id] = request
+            self._tell_chat(
+                n.PermissionAsked(
+                    self.name,
+                    request.request_id,
+                    request.tool_name,
+                    codec.tool_status(request.tool_name, request.input, self.state.cwd),
+                )
+            )
+            self._schedule(
+                f"perm:{request.request_id}",
+                self.deps.config.permission_timeout_s,
+                m.PermissionTimeout(request.request_id),
+            )
+            return False
+        if (result := codec.result_info(line)) is not None and self.state.turn is not None:
+            if self.live.resumed and not self.live.saw_init:
+                return False  # --resume failed before starting; the exit handler starts afresh
+            if result.interrupted:
+                await self._end_turn(ev.INTERRUPTED, self.reply, None)
+            elif result.is_error:
+                await self._end_turn(ev.FAILED, self.reply, result_error(result))
+            else:
+                await self._end_turn(ev.COMPLETED, result.text or self.reply, None)
+        return False
+
+    async def _on_exited(self, msg: m.Exited) -> None:
+        live = self.live
+        if live is None or live.generation != msg.generation or live.stopping:
+            return
+        self.live = None
+        self.deps.pool.stopped(self.name)
+        await self._append(
+            ev.event(
+                ev.PROCESS_EXITED,
+                None,
+                returncode=msg.returncode,
+                expected=False,
+                stderr_tail=list(msg.stderr_tail),
+            )
+        )
+        if live.resumed and not live.saw_init:
+            # --resume from a lost conversation: start afresh rather than fail forever.
+            await self._append(ev.event(ev.RESUME_FAILED, None, stderr_tail=list(msg.stderr_tail)))
+            self._notice(
+                f"The earlier claude conversation of {self.name} could not be resumed; "
+                "continuing in a fresh conversation."
+            )
+            turn = self.state.turn
+            if turn is not None:
+                with contextlib.suppress(ClaudeError):
+                    fresh = await self._ensure_process()
+                    await self._write(fresh, codec.user_turn(turn.text))
+                    return
+        if self.state.turn is not None:
+            await self._end_turn(
+                ev.CRASHED, self.reply, exit_words(msg.returncode, msg.stderr_tail)
+            )
+            crashes = self.state.crashes
+            if crashes >= 2:
+                delay = min(5.0 * 2 ** (crashes - 2), 300.0)
+                self.backoff_until = self.ctx.clock.monotonic() + delay
+                self._notice(
+                    f"claude has crashed {crashes} times in a row in {self.name}; "
+                    f"waiting {delay:g} s before starting it again."
+                )
+                self._schedule("backoff", delay, m.Resume())
+                return
+        await self._start_next_turn()
+
+    async def _end_turn(
+        self, outcome: str, text: str, error: str | None, *, reason: str | None = None
+    ) -> None:
+        turn = self.state.turn
+        if turn is None:
+            return
+        data: dict[str, Any] = {"turn_id": turn.turn_id, "outcome": outcome}
+        if error:
+            data["error"] = error
+        if reason:
+            data["reason"] = reason
+        await self._append(NewEvent(ev.TURN_ENDED, data, correlation_id=turn.correlation_id))
+        self._cancel(f"turn:{turn.turn_id}")
+        self._cancel("kill")
+        self.permissions.clear()
+        s = self.state
+        self._tell_chat(
+            n.TurnFinished(
+                self.name,
+                turn.turn_id,
+                outcome,
+                text,
+                s.total_cost_usd,
+                max(0.0, s.process_cost_usd - self.turn_cost_base),
+                error,
+            )
+        )
+        self.reply, self.status = "", None
+        if self.live is not None:
+            self.deps.pool.touch(self.name, busy=False)
+            self._schedule(
+                "idle", self.deps.config.idle_timeout_s, m.IdleCheck(self.live.generation)
+            )
+        if outcome != ev.CRASHED and self.state.pending and self.live is not None:
+            self.ctx.ref.tell(m.Resume())
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _append(self, new: NewEvent) -> Event:
+        [event] = await self.deps.store.append(self.stream, [new])
+        self.state = evolve(self.state, event)
+        return event
+
+    def _tell_chat(self, notice: object) -> None:
+        if self.state.chat_id is not None:
+            self.deps.notify(self.state.chat_id, notice)
+
+    def _notice(self, text: str) -> None:
+        self._tell_chat(n.SessionNotice(self.name, text))
+
+    def _schedule(self, key: str, delay: float, message: object) -> None:
+        self._cancel(key)
+        self.timers[key] = self.ctx.schedule(delay, message)
+
+    def _cancel(self, key: str) -> None:
+        timer = self.timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+
+def session_rules(request: codec.PermissionRequest) -> list[dict[str, Any]]:
+    """The CLI's own rule suggestions, scoped to this session, so the same ask is not repeated."""
+    rules = [
+        {**s, "destination": "session"} for s in request.suggestions if s.get("type") == "addRules"
+    ]
+    return rules or [
+        {
+            "type": "addRules",
+            "rules": [{"toolName": request.tool_name}],
+            "behavior": "allow",
+            "destination": "session",
+        }
+    ]

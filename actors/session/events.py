@@ -1,0 +1,34 @@
+"""Event types of a session stream (``session:<name>``): stable strings, versioned payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventstore import NewEvent
+
+CREATED = "session.created"
+MESSAGE_QUEUED = "session.message_queued"
+TURN_STARTED = "session.turn_started"
+TURN_ENDED = "session.turn_ended"
+STDIN = "session.stdin"
+STDOUT = "session.stdout"
+STDOUT_GARBAGE = "session.stdout_garbage"
+PROCESS_STARTED = "session.process_started"
+PROCESS_EXITED = "session.process_exited"
+RESUME_FAILED = "session.resume_failed"
+ARCHIVED = "session.archived"
+UNARCHIVED = "session.unarchived"
+
+# Turn outcomes.
+COMPLETED = "completed"
+INTERRUPTED = "interrupted"
+FAILED = "failed"
+CRASHED = "crashed"
+
+
+def stream_of(name: str) -> str:
+    return f"session:{name}"
+
+
+def event(type_: str, correlation_id: str | None = None, /, **data: Any) -> NewEvent:
+    return NewEvent(type_, data, correlation_id=correlation_id)

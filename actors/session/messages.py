@@ -1,0 +1,80 @@
+"""What a session actor accepts: from the chat actor, and from its own process reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from eventstore import Event
+
+Decision = Literal["allow", "allow_session", "deny"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserTurn:
+    text: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionAnswer:
+    request_id: str
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class StopProcess:
+    """Stop the process cleanly (idle, least recently used, archive); resumed on demand."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """pocketcode is stopping: interrupt the turn, stop the process, not a crash."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetState:
+    pass
+
+
+# -- internal: from the reader task and timers (carry the process generation) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    generation: int
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    generation: int
+    returncode: int
+    stderr_tail: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IdleCheck:
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionTimeout:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTimeout:
+    turn_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A crash backoff has passed: start the next queued turn."""

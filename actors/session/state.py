@@ -1,0 +1,174 @@
+"""Session state as a pure fold of its events: what /status shows and what a restart rebuilds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from actors.session import events as ev
+from eventstore import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    turn_id: str
+    text: str
+    merged: int
+    started_at: datetime
+    correlation_id: str | None
+    saw_result: bool = False
+    result_is_error: bool = False
+    result_interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    text: str
+    correlation_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    name: str = ""
+    persona: str = ""
+    cwd: str = ""
+    chat_id: int | None = None
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+    status: str = "new"  # new | active | archived
+    archive_path: str | None = None
+    claude_session_id: str | None = None
+    model: str | None = None
+    turns: int = 0
+    cost_usd: float = 0.0
+    process_cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    last_result: str | None = None
+    last_outcome: str | None = None
+    turn: Turn | None = None
+    pending: tuple[Queued, ...] = ()
+    process_pid: int | None = None
+    crashes: int = 0
+    version: int = 0
+
+    @property
+    def exists(self) -> bool:
+        return self.status != "new"
+
+    @property
+    def busy(self) -> bool:
+        return self.turn is not None
+
+    @property
+    def total_cost_usd(self) -> float:
+        return self.cost_usd + self.process_cost_usd
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "persona": self.persona,
+            "cwd": self.cwd,
+            "chat_id": self.chat_id,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "status": self.status,
+            "claude_session_id": self.claude_session_id,
+            "model": self.model,
+            "turns": self.turns,
+            "cost_usd": round(self.total_cost_usd, 6),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "last_outcome": self.last_outcome,
+            "turn_in_flight": self.turn.turn_id if self.turn else None,
+            "queued_messages": len(self.pending),
+        }
+
+
+def _stdout(state: SessionState, line: dict[str, Any]) -> SessionState:
+    kind = line.get("type")
+    if kind == "system" and line.get("subtype") == "init":
+        return replace(
+            state,
+            claude_session_id=line.get("session_id") or state.claude_session_id,
+            model=line.get("model") or state.model,
+        )
+    if kind != "result":
+        return state
+    usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
+    cost = line.get("total_cost_usd")
+    turn = state.turn
+    if turn is not None:
+        turn = replace(
+            turn,
+            saw_result=True,
+            result_is_error=line.get("is_error") is True,
+            result_interrupted=line.get("terminal_reason") == "aborted_streaming",
+        )
+    return replace(
+        state,
+        turn=turn,
+        claude_session_id=line.get("session_id") or state.claude_session_id,
+        process_cost_usd=float(cost) if isinstance(cost, int | float) else state.process_cost_usd,
+        input_tokens=state.input_tokens + int(usage.get("input_tokens") or 0),
+        output_tokens=state.output_tokens + int(usage.get("output_tokens") or 0),
+        last_result=line.get("result") if isinstance(line.get("result"), str) else None,
+    )
+
+
+def evolve(state: SessionState, event: Event) -> SessionState:
+    state = replace(state, version=event.version)
+    data = event.data
+    match event.type:
+        case ev.CREATED:
+            return replace(
+                state,
+                name=data["name"],
+                persona=data["persona"],
+                cwd=data["cwd"],
+                chat_id=data.get("chat_id"),
+                created_at=event.at,
+                last_used_at=event.at,
+                status="active",
+            )
+        case ev.MESSAGE_QUEUED:
+            queued = Queued(data["text"], event.correlation_id)
+            return replace(state, pending=(*state.pending, queued), last_used_at=event.at)
+        case ev.TURN_STARTED:
+            turn = Turn(
+                data["turn_id"], data["text"], data.get("merged", 1), event.at, event.correlation_id
+            )
+            return replace(
+                state,
+                turn=turn,
+                turns=state.turns + 1,
+                pending=state.pending[data.get("merged", 1) :],
+                last_used_at=event.at,
+            )
+        case ev.TURN_ENDED:
+            outcome = data["outcome"]
+            return replace(
+                state,
+                turn=None,
+                last_outcome=outcome,
+                crashes=state.crashes + 1 if outcome == ev.CRASHED else 0,
+            )
+        case ev.STDOUT:
+            return _stdout(state, data.get("line") or {})
+        case ev.PROCESS_STARTED:
+            return replace(
+                state,
+                process_pid=data.get("pid"),
+                cost_usd=state.total_cost_usd,
+                process_cost_usd=0.0,
+            )
+        case ev.PROCESS_EXITED:
+            return replace(state, process_pid=None)
+        case ev.RESUME_FAILED:
+            return replace(state, claude_session_id=None)
+        case ev.ARCHIVED:
+            return replace(state, status="archived", archive_path=data.get("path"))
+        case ev.UNARCHIVED:
+            return replace(state, status="active", archive_path=None)
+    return state

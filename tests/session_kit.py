@@ -1,0 +1,103 @@
+"""A session actor wired to the fake claude over real pipes, a real SQLite log and a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actors.chat import notices as n
+from actors.runtime import ActorRef, ActorSystem
+from actors.runtime.testkit import FakeClock, SequentialIds
+from actors.session import events as ev
+from actors.session.actor import SessionActor, SessionConfig, SessionDeps
+from actors.session.pool import ProcessPool
+from eventstore import Event, EventStore, NewEvent
+from service.claude.argv import AgentSettings
+from service.claude.process import spawn_claude
+
+FAKE_CLAUDE = str(Path(__file__).parent / "fakes" / "fake_claude.py")
+
+
+@dataclass
+class Inbox:
+    """What the chat actor would have been told, awaitable without sleeps."""
+
+    notices: list[tuple[int, object]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def __call__(self, chat_id: int, notice: object) -> None:
+        self.notices.append((chat_id, notice))
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    def of(self, kind: type) -> list[Any]:
+        return [x for _, x in self.notices if isinstance(x, kind)]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 15) -> Any:
+        async def until() -> Any:
+            async with self.changed:
+                return await self.changed.wait_for(predicate)
+
+        return await asyncio.wait_for(until(), timeout)
+
+    async def finished(self, count: int = 1) -> list[n.TurnFinished]:
+        await self.wait_for(lambda: len(self.of(n.TurnFinished)) >= count)
+        return self.of(n.TurnFinished)
+
+
+@dataclass
+class SessionKit:
+    store: EventStore
+    tmp: Path
+    clock: FakeClock = field(default_factory=FakeClock)
+    inbox: Inbox = field(default_factory=Inbox)
+    config: SessionConfig | None = None
+    settings: AgentSettings = field(default_factory=AgentSettings)
+    max_processes: int = 4
+    system: ActorSystem = field(init=False)
+    pool: ProcessPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.system = ActorSystem(clock=self.clock, ids=SequentialIds("turn"))
+        self.pool = ProcessPool(self.max_processes)
+        self.config = self.config or SessionConfig(
+            claude_bin=FAKE_CLAUDE,
+            env=(("FAKE_CLAUDE_STATE_DIR", str(self.tmp / "fake-state")),),
+        )
+
+    def deps(self) -> SessionDeps:
+        assert self.config is not None
+        return SessionDeps(
+            store=self.store,
+            spawner=spawn_claude,
+            notify=self.inbox,
+            settings_for=lambda _persona: self.settings,
+            pool=self.pool,
+            config=self.config,
+        )
+
+    async def create(self, name: str, chat_id: int = 42) -> ActorRef[Any]:
+        cwd = self.tmp / "sessions" / name
+        cwd.mkdir(parents=True, exist_ok=True)
+        await self.store.append(
+            ev.stream_of(name),
+            [NewEvent(ev.CREATED, {"name": name, "persona": "default", "cwd": str(cwd),
+                                   "chat_id": chat_id})],
+            expected_version=0,
+        )  # fmt: skip
+        return self.spawn(name)
+
+    def spawn(self, name: str) -> ActorRef[Any]:
+        return self.system.spawn(lambda: SessionActor(name, self.deps()), f"session:{name}")
+
+    async def events(self, name: str) -> list[Event]:
+        return await self.store.read_stream(ev.stream_of(name))
+
+    async def types(self, name: str) -> list[str]:
+        return [e.type for e in await self.events(name)]

@@ -1,0 +1,313 @@
+"""Session actors drive the fake claude over real pipes; timers run on a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from actors.chat import notices as n
+from actors.runtime.testkit import run_until_idle
+from actors.session import events as ev
+from actors.session import messages as m
+from actors.session.actor import SessionConfig
+from actors.session.state import SessionState
+from eventstore import NewEvent, SqliteEventStore
+from tests.session_kit import FAKE_CLAUDE, SessionKit
+
+
+@pytest.fixture
+async def kit(tmp_path: Path) -> AsyncIterator[SessionKit]:
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    kit = SessionKit(store, tmp_path)
+    yield kit
+    await kit.system.stop_all()
+    await store.close()
+
+
+def lines_of(events: list, kind: str) -> list[dict]:
+    return [e.data["line"] for e in events if e.type == kind]
+
+
+async def test_two_turns_share_one_long_lived_process(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("hello", "upd-1"))
+    [first] = await kit.inbox.finished(1)
+    ref.tell(m.UserTurn("again", "upd-2"))
+    _, second = await kit.inbox.finished(2)
+    assert (first.outcome, first.text) == ("completed", "Echo: hello")
+    assert (second.outcome, second.text) == ("completed", "Echo: again")
+    events = await kit.events("work")
+    assert [e.type for e in events].count(ev.PROCESS_STARTED) == 1
+    state: SessionState = await ref.ask(m.GetState())
+    assert state.turns == 2
+    assert state.claude_session_id is not None
+    assert state.total_cost_usd == pytest.approx(second.cost_usd)
+    assert second.cost_usd > first.cost_usd > 0
+
+
+async def test_every_line_is_logged_in_order_before_the_turn_ends(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[slow:5]] [[long:500]] hi"))
+    [done] = await kit.inbox.finished(1)
+    progress = [p.text for p in kit.inbox.of(n.ReplyProgress)]
+    assert len(progress) > 1, "the reply streams while it is written"
+    assert all(done.text.startswith(p) for p in progress)
+    events = await kit.events("work")
+    types = [e.type for e in events]
+    stdin = lines_of(events, ev.STDIN)
+    assert stdin[0]["type"] == "user"
+    assert stdin[0]["message"]["content"] == "[[slow:5]] [[long:500]] hi"
+    out = lines_of(events, ev.STDOUT)
+    assert out[0]["type"] == "system"
+    assert out[-1]["type"] == "result"
+    result_at = max(i for i, e in enumerate(events) if e.type == ev.STDOUT)
+    assert types.index(ev.TURN_ENDED) > result_at
+    assert types.index(ev.STDIN) < types.index(ev.STDOUT)
+    assert [e.version for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_messages_sent_during_a_turn_are_merged_into_the_next(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[slow:30]] [[long:400]] first"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.ReplyProgress))
+    ref.tell(m.UserTurn("second"))
+    ref.tell(m.UserTurn("third"))
+    await kit.inbox.finished(2)
+    assert [q.queued for q in kit.inbox.of(n.TurnQueued)] == [1, 2]
+    started = kit.inbox.of(n.TurnStarted)
+    assert [s.merged for s in started] == [1, 2]
+    finished = kit.inbox.of(n.TurnFinished)
+    assert finished[1].text == "Echo: second\n\nthird"
+    assert len(finished) == 2
+
+
+async def test_stop_interrupts_the_turn_and_the_process_stays(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[slow:50]] [[long:3000]] go"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.ReplyProgress))
+    ref.tell(m.Interrupt())
+    [done] = await kit.inbox.finished(1)
+    assert done.outcome == "interrupted"
+    assert 0 < len(done.text) < 3000
+    ref.tell(m.UserTurn("next"))
+    _, nxt = await kit.inbox.finished(2)
+    assert nxt.text == "Echo: next"
+    types = await kit.types("work")
+    assert types.count(ev.PROCESS_STARTED) == 1
+    assert ev.PROCESS_EXITED not in types
+
+
+async def test_stop_with_nothing_running_says_so(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.Interrupt())
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.SessionNotice))
+    assert "Nothing is running" in kit.inbox.of(n.SessionNotice)[0].text
+
+
+@pytest.mark.parametrize(("decision", "expect"), [("allow", "completed"), ("deny", "completed")])
+async def test_permission_question_round_trip(kit: SessionKit, decision: str, expect: str) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[tool:Bash:ls -la]] list files"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
+    [asked] = kit.inbox.of(n.PermissionAsked)
+    assert asked.summary == "Bash: ls -la"
+    ref.tell(m.PermissionAnswer(asked.request_id, decision))  # type: ignore[arg-type]
+    [done] = await kit.inbox.finished(1)
+    assert done.outcome == expect
+    [closed] = kit.inbox.of(n.PermissionClosed)
+    assert (closed.decision, closed.by_timeout) == (decision, False)
+    answers = [
+        line for line in lines_of(await kit.events("work"), ev.STDIN)
+        if line["type"] == "control_response"
+    ]  # fmt: skip
+    assert answers[0]["response"]["response"]["behavior"] == decision
+
+
+async def test_unanswered_permission_is_denied_after_the_timeout(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[tool:Bash:rm -rf build]] clean"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
+    await kit.clock.advance(299)
+    await run_until_idle(kit.system)
+    assert not kit.inbox.of(n.PermissionClosed)
+    await kit.clock.advance(1)
+    [done] = await kit.inbox.finished(1)
+    [closed] = kit.inbox.of(n.PermissionClosed)
+    assert closed.by_timeout
+    assert closed.decision == "deny"
+    assert done.outcome == "completed"
+
+
+async def test_allow_for_session_sends_the_session_rule(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[tool:Bash:ls]] one"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
+    [asked] = kit.inbox.of(n.PermissionAsked)
+    ref.tell(m.PermissionAnswer(asked.request_id, "allow_session"))
+    await kit.inbox.finished(1)
+    ref.tell(m.UserTurn("[[tool:Bash:ls]] two"))
+    await kit.inbox.finished(2)
+    assert len(kit.inbox.of(n.PermissionAsked)) == 1, "allowed for the session: not asked again"
+
+
+async def test_crash_mid_turn_is_reported_and_the_next_message_resumes(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("remember the word heron"))
+    await kit.inbox.finished(1)
+    ref.tell(m.UserTurn("[[crash]] [[long:400]] boom"))
+    _, crashed = await kit.inbox.finished(2)
+    assert crashed.outcome == "crashed"
+    assert crashed.error is not None
+    assert "stopped unexpectedly (exit code 1)" in crashed.error
+    ref.tell(m.UserTurn("[[recall]]"))
+    *_, recalled = await kit.inbox.finished(3)
+    assert "heron" in recalled.text
+    events = await kit.events("work")
+    starts = [e.data for e in events if e.type == ev.PROCESS_STARTED]
+    assert starts[0]["resume_id"] is None
+    assert starts[1]["resume_id"] is not None
+    assert any(a.startswith("--resume=") for a in starts[1]["argv"])
+    exits = [e.data for e in events if e.type == ev.PROCESS_EXITED]
+    assert exits[0]["expected"] is False
+
+
+async def test_repeated_crashes_back_off(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    for i in range(2):
+        ref.tell(m.UserTurn(f"[[crash]] {i}"))
+        await kit.inbox.finished(i + 1)
+    await kit.inbox.wait_for(
+        lambda: any("waiting 5 s" in x.text for x in kit.inbox.of(n.SessionNotice))
+    )
+    ref.tell(m.UserTurn("patient"))
+    await run_until_idle(kit.system)
+    assert len(kit.inbox.of(n.TurnFinished)) == 2, "no restart during the backoff"
+    await kit.clock.advance(5)
+    *_, done = await kit.inbox.finished(3)
+    assert done.text == "Echo: patient"
+
+
+async def test_garbage_line_is_logged_and_skipped(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[garbage]] hi"))
+    [done] = await kit.inbox.finished(1)
+    assert done.outcome == "completed"
+    assert ev.STDOUT_GARBAGE in await kit.types("work")
+
+
+async def test_huge_line_arrives_whole(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[huge:3000000]] big"))
+    [done] = await kit.inbox.finished(1)
+    assert len(done.text) == 3_000_000
+
+
+async def test_api_errors_are_told_in_plain_words(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[api_error]] hi"))
+    [done] = await kit.inbox.finished(1)
+    assert done.outcome == "failed"
+    assert (
+        done.error == "The Claude API is overloaded (HTTP 529) and did not recover after retries."
+    )
+    retries = [x.text for x in kit.inbox.of(n.SessionNotice)]
+    assert retries
+    assert retries[0].startswith("The Claude API is overloaded (HTTP 529); retrying")
+
+
+async def test_idle_process_is_stopped_and_resumed_on_demand(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("hi"))
+    await kit.inbox.finished(1)
+    await kit.clock.advance(1800)
+    await run_until_idle(kit.system)
+    exits = [e.data for e in await kit.events("work") if e.type == ev.PROCESS_EXITED]
+    assert exits == [{"returncode": 0, "expected": True, "reason": "idle"}]
+    ref.tell(m.UserTurn("[[recall]]"))
+    *_, done = await kit.inbox.finished(2)
+    assert "hi" in done.text
+
+
+async def test_least_recently_used_process_is_stopped_at_the_cap(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    kit = SessionKit(store, tmp_path, max_processes=1)
+    a = await kit.create("a")
+    b = await kit.create("b")
+    a.tell(m.UserTurn("one"))
+    await kit.inbox.finished(1)
+    b.tell(m.UserTurn("two"))
+    await kit.inbox.finished(2)
+    await run_until_idle(kit.system)
+    exits = [e.data["reason"] for e in await kit.events("a") if e.type == ev.PROCESS_EXITED]
+    assert exits == ["too many claude processes; least recently used"]
+    assert len(kit.pool) == 1
+    await kit.system.stop_all()
+    await store.close()
+
+
+async def test_shutdown_interrupts_the_turn_and_is_not_a_crash(kit: SessionKit) -> None:
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[slow:50]] [[long:3000]] go"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.ReplyProgress))
+    await ref.ask(m.Shutdown())
+    [done] = kit.inbox.of(n.TurnFinished)
+    assert done.outcome == "interrupted"
+    events = await kit.events("work")
+    [ended] = [e.data for e in events if e.type == ev.TURN_ENDED]
+    assert ended["reason"] == "shutdown"
+    [exited] = [e.data for e in events if e.type == ev.PROCESS_EXITED]
+    assert exited["expected"] is True
+
+
+async def test_restart_after_a_crash_marks_the_turn_and_tells_once(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    stream = ev.stream_of("work")
+    await store.append(stream, [
+        NewEvent(ev.CREATED, {"name": "work", "persona": "default", "cwd": str(tmp_path),
+                              "chat_id": 42}),
+        NewEvent(ev.MESSAGE_QUEUED, {"text": "do it"}),
+        NewEvent(ev.TURN_STARTED, {"turn_id": "t1", "text": "do it", "merged": 1}),
+        NewEvent(ev.PROCESS_STARTED, {"pid": 999999, "argv": [], "resume_id": None}),
+    ])  # fmt: skip
+    for attempt in range(2):
+        kit = SessionKit(store, tmp_path)
+        kit.spawn("work")
+        await run_until_idle(kit.system)
+        finished = kit.inbox.of(n.TurnFinished)
+        if attempt == 0:
+            [done] = finished
+            assert done.outcome == "interrupted"
+            assert done.error is not None
+            assert "restarted" in done.error
+        else:
+            assert finished == [], "told once, not at every restart"
+        await kit.system.stop_all()
+    types = [e.type for e in await store.read_stream(stream)]
+    assert types[-2:] == [ev.PROCESS_EXITED, ev.TURN_ENDED]
+    await store.close()
+
+
+async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    config = SessionConfig(
+        claude_bin=FAKE_CLAUDE,
+        turn_timeout_s=60,
+        kill_after_interrupt_s=10,
+        env=(("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")),),
+    )
+    kit = SessionKit(store, tmp_path, config=config)
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[hang]]"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.TurnStarted))
+    await run_until_idle(kit.system)
+    await kit.clock.advance(60)
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.SessionNotice))
+    await run_until_idle(kit.system)
+    await kit.clock.advance(10)
+    [done] = await kit.inbox.finished(1)
+    assert done.outcome == "crashed"
+    assert "killed by signal 9" in (done.error or "")
+    await kit.system.stop_all()
+    await store.close()

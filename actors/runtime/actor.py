@@ -102,16 +102,23 @@ class ActorRef(Generic[M]):
         self._cell.enqueue(message, None)
 
     async def ask(self, message: M, *, timeout: float | None = 10.0) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._cell.enqueue(message, future)
         if timeout is None:
-            return await future
+            return await asyncio.shield(future)
+        waiter: asyncio.Future[Any] = loop.create_future()
+        future.add_done_callback(lambda f: waiter.done() or waiter.set_result(None))
+        timer = loop.call_later(timeout, lambda: waiter.done() or waiter.set_result(None))
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
+            await waiter
+        finally:
+            timer.cancel()
+        if not future.done():
             raise AskTimeoutError(
                 f"{self.name} did not answer {type(message).__name__} within {timeout}s"
-            ) from None
+            )
+        return future.result()
 
     async def stop(self, *, drain: bool = True) -> None:
         await self._cell.stop(drain=drain)
@@ -141,8 +148,17 @@ class ActorCell:
         self.stopped = False
         self.last_activity = system.clock.monotonic()
         self.actor: Actor[Any] | None = None
+        self.counted_idle = False
+        system.busy_changed(1)
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"actor:{name}")
         self.busy = True  # until on_start has run
+
+    def refresh(self) -> None:
+        """Keep the system's count of busy actors current: O(1) per message, not a scan."""
+        idle = self.idle or self.stopped
+        if idle != self.counted_idle:
+            self.counted_idle = idle
+            self.system.busy_changed(-1 if idle else 1)
 
     @property
     def idle(self) -> bool:
@@ -158,14 +174,14 @@ class ActorCell:
             return
         self.last_activity = self.system.clock.monotonic()
         self.mailbox.put_nowait((message, reply))
-        self.system.activity()
+        self.refresh()
 
     async def stop(self, *, drain: bool) -> None:
         if self.stopped or self.task.done():
             return
         if drain:
             self.mailbox.put_nowait((_STOP, None))
-            self.system.activity()
+            self.refresh()
             await asyncio.shield(self.task)
         else:
             self.task.cancel()
@@ -182,7 +198,7 @@ class ActorCell:
             if not await self._guarded(self._start_instance):
                 return
             self.busy = False
-            self.system.activity()
+            self.refresh()
             while True:
                 message, reply = await self.mailbox.get()
                 if message is _STOP:
@@ -202,7 +218,7 @@ class ActorCell:
                 finally:
                     self.busy = False
                     self.last_activity = self.system.clock.monotonic()
-                    self.system.activity()
+                    self.refresh()
         finally:
             await self._finish()
 
@@ -225,7 +241,7 @@ class ActorCell:
             return False
         log.warning("actor.restarting", actor=self.name, backoff_s=backoff, restarts=restarts)
         self.backing_off = True
-        self.system.activity()
+        self.refresh()
         try:
             await self.system.clock.sleep(backoff)
         finally:

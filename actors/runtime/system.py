@@ -32,6 +32,7 @@ class ActorSystem:
         self.policy = policy or RestartPolicy()
         self.cells: dict[str, ActorCell] = {}
         self.idle_event = asyncio.Event()
+        self.busy_cells = 0
         self.escalations: list[tuple[str, BaseException]] = []
 
     def spawn(
@@ -45,7 +46,6 @@ class ActorSystem:
             raise ValueError(f"an actor named {name!r} is already running")
         cell = ActorCell(name, factory, self, policy or self.policy)
         self.cells[name] = cell
-        self.idle_event.clear()
         return cell.ref
 
     def get(self, name: str) -> ActorRef[Any] | None:
@@ -55,18 +55,18 @@ class ActorSystem:
     def forget(self, cell: ActorCell) -> None:
         if self.cells.get(cell.name) is cell:
             del self.cells[cell.name]
-        self.activity()
+        cell.refresh()
 
-    def activity(self) -> None:
-        """Recompute idleness after any mailbox or busy change (cheap: called per message)."""
-        if all(cell.idle for cell in self.cells.values()):
+    def busy_changed(self, delta: int) -> None:
+        self.busy_cells += delta
+        if self.busy_cells == 0:
             self.idle_event.set()
         else:
             self.idle_event.clear()
 
     @property
     def idle(self) -> bool:
-        return all(cell.idle for cell in self.cells.values())
+        return self.busy_cells == 0
 
     async def report_failure(self, name: str, exc: BaseException, *, escalated: bool) -> None:
         log.error(

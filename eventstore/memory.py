@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 
 from eventstore.errors import ConcurrencyError, StoreClosedError
 from eventstore.records import Event, NewEvent
@@ -40,10 +40,16 @@ class MemoryEventStore:
         return [e for e in self._events if e.stream == stream and e.version > after_version]
 
     async def read_all(
-        self, *, after_seq: int = 0, stream_prefix: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        stream_prefix: str | None = None,
+        types: Collection[str] | None = None,
     ) -> AsyncIterator[Event]:
         for event in self._events[after_seq:]:
-            if stream_prefix is None or event.stream.startswith(stream_prefix):
+            if stream_prefix is not None and not event.stream.startswith(stream_prefix):
+                continue
+            if types is None or event.type in types:
                 yield event
 
     async def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from datetime import datetime
 from json.scanner import make_scanner
 from pathlib import Path
@@ -268,16 +268,24 @@ class SqliteEventStore:
         return list(self._decode(rows))  # type: ignore[arg-type]
 
     async def read_all(
-        self, *, after_seq: int = 0, stream_prefix: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        stream_prefix: str | None = None,
+        types: Collection[str] | None = None,
     ) -> AsyncIterator[Event]:
         """Every event after ``after_seq`` in global order, read in batches (fine for 1M).
 
         The next batch is fetched on the reader's thread while this one is being consumed.
+        ``types`` narrows to a few event types through the type index (catalog rebuilds).
         """
         where, params = "seq > ?", [after_seq]
         if stream_prefix is not None:
             where += " AND stream >= ? AND stream < ?"
             params += [stream_prefix, stream_prefix + "\U0010ffff"]
+        if types is not None:
+            where += f" AND type IN ({','.join('?' * len(types))})"
+            params += list(types)
         sql = f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY seq LIMIT {_READ_BATCH}"
         fetch = self._reader.execute_fetchall
         following: asyncio.Future[Any] | None = asyncio.ensure_future(fetch(sql, params))

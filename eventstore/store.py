@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -34,7 +34,11 @@ class EventStore(Protocol):
     async def read_stream(self, stream: str, *, after_version: int = 0) -> list[Event]: ...
 
     def read_all(
-        self, *, after_seq: int = 0, stream_prefix: str | None = None
+        self,
+        *,
+        after_seq: int = 0,
+        stream_prefix: str | None = None,
+        types: Collection[str] | None = None,
     ) -> AsyncIterator[Event]: ...
 
     def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]: ...

@@ -21,6 +21,7 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from service.claude.argv import AgentSettings
 from service.names import is_valid_session_name, shown
 
 log = structlog.get_logger(__name__)
@@ -113,24 +114,17 @@ class Persona(BaseModel):
             )
         return self
 
-    def cli_args(self) -> list[str]:
-        """The `claude` flags for this persona, as ``--flag=value`` so no value reads as a flag."""
-        args: list[str] = []
-        if self.model:
-            args.append(f"--model={self.model}")
-        if self.system_prompt is not None:
-            args.append(f"--system-prompt={self.system_prompt}")
-        if self.append_system_prompt is not None:
-            args.append(f"--append-system-prompt={self.append_system_prompt}")
-        if self.permission_mode != "default":
-            args.append(f"--permission-mode={self.permission_mode}")
-        if self.allowed_tools:
-            args.append(f"--allowedTools={','.join(self.allowed_tools)}")
-        if self.disallowed_tools:
-            args.append(f"--disallowedTools={','.join(self.disallowed_tools)}")
-        if self.max_turns is not None:
-            args.append(f"--max-turns={self.max_turns}")
-        return args
+    def agent_settings(self) -> AgentSettings:
+        """What the session's ``claude`` process is started with."""
+        return AgentSettings(
+            model=self.model,
+            system_prompt=self.system_prompt,
+            append_system_prompt=self.append_system_prompt,
+            permission_mode=None if self.permission_mode == "default" else self.permission_mode,
+            allowed_tools=tuple(self.allowed_tools),
+            disallowed_tools=tuple(self.disallowed_tools),
+            max_turns=self.max_turns,
+        )
 
 
 FIELDS: tuple[str, ...] = tuple(Persona.model_fields)

@@ -87,10 +87,14 @@ class SessionKit:
         cwd.mkdir(parents=True, exist_ok=True)
         await self.store.append(
             ev.stream_of(name),
-            [NewEvent(ev.CREATED, {"name": name, "persona": "default", "cwd": str(cwd),
-                                   "chat_id": chat_id})],
+            [
+                NewEvent(
+                    ev.CREATED,
+                    {"name": name, "persona": "default", "cwd": str(cwd), "chat_id": chat_id},
+                )
+            ],
             expected_version=0,
-        )  # fmt: skip
+        )
         return self.spawn(name)
 
     def spawn(self, name: str) -> ActorRef[Any]:

@@ -55,6 +55,7 @@ async def test_append_assigns_versions_and_global_sequence(store) -> None:
     assert await store.read_stream("s:a", after_version=1) == read[1:]
     assert [e.seq for e in [e async for e in store.read_all(after_seq=1)]] == [2, 3]
     assert [e.stream async for e in store.read_all(stream_prefix="s:b")] == ["s:b"]
+    assert [e.seq async for e in store.read_all(types={"x.two"})] == [2]
     assert await store.stream_version("s:a") == 2
     assert await store.last_seq() == 3
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from personas import SHIPPED_DIR
+from service.claude.argv import BASE_FLAGS, build_argv
 from service.personas import (
     PERMISSION_MODES,
     Persona,
@@ -206,7 +207,7 @@ def test_missing_dirs_are_skipped(tmp_path: Path) -> None:
     assert len(catalog) == 5
 
 
-def test_cli_args_use_equals_form() -> None:
+def test_persona_becomes_claude_flags_in_equals_form() -> None:
     persona = Persona(
         name="x",
         model="sonnet",
@@ -215,10 +216,12 @@ def test_cli_args_use_equals_form() -> None:
         allowed_tools=["Read", "Bash(git status:*)"],
         max_turns=3,
     )
-    assert persona.cli_args() == [
+    argv = build_argv("claude", persona.agent_settings(), resume_id=None)
+    assert argv[len(BASE_FLAGS) + 1 :] == [
         "--model=sonnet",
         "--append-system-prompt=-be brief",
         "--permission-mode=plan",
         "--allowedTools=Read,Bash(git status:*)",
         "--max-turns=3",
+        "--permission-prompt-tool=stdio",
     ]

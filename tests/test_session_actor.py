@@ -119,9 +119,10 @@ async def test_permission_question_round_trip(kit: SessionKit, decision: str, ex
     [closed] = kit.inbox.of(n.PermissionClosed)
     assert (closed.decision, closed.by_timeout) == (decision, False)
     answers = [
-        line for line in lines_of(await kit.events("work"), ev.STDIN)
+        line
+        for line in lines_of(await kit.events("work"), ev.STDIN)
         if line["type"] == "control_response"
-    ]  # fmt: skip
+    ]
     assert answers[0]["response"]["response"]["behavior"] == decision
 
 
@@ -264,13 +265,18 @@ async def test_shutdown_interrupts_the_turn_and_is_not_a_crash(kit: SessionKit) 
 async def test_restart_after_a_crash_marks_the_turn_and_tells_once(tmp_path: Path) -> None:
     store = await SqliteEventStore.open(tmp_path / "log.db")
     stream = ev.stream_of("work")
-    await store.append(stream, [
-        NewEvent(ev.CREATED, {"name": "work", "persona": "default", "cwd": str(tmp_path),
-                              "chat_id": 42}),
-        NewEvent(ev.MESSAGE_QUEUED, {"text": "do it"}),
-        NewEvent(ev.TURN_STARTED, {"turn_id": "t1", "text": "do it", "merged": 1}),
-        NewEvent(ev.PROCESS_STARTED, {"pid": 999999, "argv": [], "resume_id": None}),
-    ])  # fmt: skip
+    await store.append(
+        stream,
+        [
+            NewEvent(
+                ev.CREATED,
+                {"name": "work", "persona": "default", "cwd": str(tmp_path), "chat_id": 42},
+            ),
+            NewEvent(ev.MESSAGE_QUEUED, {"text": "do it"}),
+            NewEvent(ev.TURN_STARTED, {"turn_id": "t1", "text": "do it", "merged": 1}),
+            NewEvent(ev.PROCESS_STARTED, {"pid": 999999, "argv": [], "resume_id": None}),
+        ],
+    )
     for attempt in range(2):
         kit = SessionKit(store, tmp_path)
         kit.spawn("work")

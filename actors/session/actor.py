@@ -24,6 +24,7 @@ from actors.session.pool import ProcessPool
 from actors.session.state import SessionState, evolve
 from actors.session.wording import exit_words, result_error, retry_notice
 from eventstore import Event, EventStore, NewEvent, fold
+from service.archive import build_archive, extract_workdir
 from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv
 from service.claude.errors import ClaudeError
@@ -45,6 +46,7 @@ class SessionConfig:
     max_cost_usd: float | None = None
     kill_after_interrupt_s: float = 30.0
     env: tuple[tuple[str, str], ...] = ()
+    archive_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -55,6 +57,10 @@ class SessionDeps:
     settings_for: SettingsFor
     pool: ProcessPool
     config: SessionConfig
+    #: Whether a persona asks for its working directory to go into archives.
+    archive_workdir: Callable[[str], bool] = lambda _persona: False
+    #: Sees every event this session appends (the session directory projection).
+    observe: Callable[[Event], None] = lambda _event: None
 
 
 @dataclass(slots=True)
@@ -67,6 +73,10 @@ class _Live:
     saw_init: bool = False
     stopping: bool = False
     tasks: tuple[asyncio.Task[None], ...] = ()
+
+
+class SessionError(Exception):
+    """A request the session refuses; the message is for the user."""
 
 
 class SessionActor(Actor[Any]):
@@ -157,6 +167,10 @@ class SessionActor(Actor[Any]):
                 await self._on_shutdown()
             case m.GetState():
                 return self.state
+            case m.Archive():
+                return await self._on_archive(message)
+            case m.Unarchive():
+                return await self._on_unarchive(message)
             case _:
                 raise TypeError(f"session actor got an unknown message {message!r}")
         return None
@@ -273,6 +287,40 @@ class SessionActor(Actor[Any]):
             )
         if self.live is not None:
             await self._stop_process("shutdown")
+
+    async def _on_archive(self, msg: m.Archive) -> str:
+        """Pack the session from the log; refused while a turn runs (say so, lose nothing)."""
+        s = self.state
+        if not s.exists:
+            raise SessionError(f"There is no session named {self.name}.")
+        if s.status == "archived":
+            raise SessionError(f"{self.name} is already archived.")
+        if s.busy:
+            raise SessionError(f"{self.name} is running a turn; /stop it first, then archive.")
+        if self.live is not None:
+            await self._stop_process("archive")
+        events = await self.deps.store.read_stream(self.stream)
+        archive_dir = self.deps.config.archive_dir or Path(s.cwd).parent / "sessions_archive"
+        workdir = Path(s.cwd) if self.deps.archive_workdir(s.persona) else None
+        path = await asyncio.to_thread(
+            build_archive,
+            events,
+            s.to_json(),
+            archive_dir,
+            workdir=workdir,
+            now=self.ctx.clock.now(),
+        )
+        await self._append(ev.event(ev.ARCHIVED, msg.correlation_id, path=str(path)))
+        return str(path)
+
+    async def _on_unarchive(self, msg: m.Unarchive) -> str:
+        s = self.state
+        if s.status != "archived":
+            raise SessionError(f"{self.name} is not archived.")
+        if s.archive_path:
+            await asyncio.to_thread(_restore_workdir, Path(s.archive_path), Path(s.cwd))
+        await self._append(ev.event(ev.UNARCHIVED, msg.correlation_id, path=s.archive_path))
+        return s.cwd
 
     # -- the process -------------------------------------------------------------------------
 
@@ -507,6 +555,7 @@ class SessionActor(Actor[Any]):
     async def _append(self, new: NewEvent) -> Event:
         [event] = await self.deps.store.append(self.stream, [new])
         self.state = evolve(self.state, event)
+        self.deps.observe(event)
         return event
 
     def _tell_chat(self, notice: object) -> None:
@@ -539,3 +588,9 @@ def session_rules(request: codec.PermissionRequest) -> list[dict[str, Any]]:
             "destination": "session",
         }
     ]
+
+
+def _restore_workdir(archive: Path, cwd: Path) -> None:
+    """Bring the working directory back from the archive only if it is gone."""
+    if archive.exists() and not cwd.exists():
+        extract_workdir(archive, cwd)

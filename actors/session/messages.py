@@ -78,3 +78,15 @@ class TurnTimeout:
 @dataclass(frozen=True, slots=True)
 class Resume:
     """A crash backoff has passed: start the next queued turn."""
+
+
+@dataclass(frozen=True, slots=True)
+class Archive:
+    """Stop the process and pack the session from the log; answers with the archive path."""
+
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unarchive:
+    correlation_id: str | None = None

@@ -1,0 +1,62 @@
+"""Chat state as a fold of its stream: the active session, open questions, unhandled updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from eventstore import Event
+
+UPDATE_RECEIVED = "chat.update_received"
+UPDATE_HANDLED = "chat.update_handled"
+ACTIVE_CHANGED = "chat.active_session_changed"
+QUESTION_ASKED = "chat.question_asked"
+QUESTION_CLOSED = "chat.question_closed"
+ACCESS_DENIED = "access.denied"
+
+
+def stream_of(chat_id: int) -> str:
+    return f"chat:{chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    session: str
+    handle: int | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatState:
+    chat_id: int = 0
+    active: str | None = None
+    questions: dict[str, Question] = field(default_factory=dict)
+    #: correlation id -> the received update, until it is marked handled (replayed on restart).
+    unhandled: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_update_id: int = 0
+
+
+def evolve(state: ChatState, event: Event) -> ChatState:
+    data = event.data
+    match event.type:
+        case "chat.update_received":
+            update_id = data.get("update_id") or 0
+            return replace(
+                state,
+                unhandled={**state.unhandled, event.correlation_id or "": data},
+                last_update_id=max(state.last_update_id, update_id),
+            )
+        case "chat.update_handled":
+            unhandled = dict(state.unhandled)
+            unhandled.pop(data["ref"], None)
+            return replace(state, unhandled=unhandled)
+        case "chat.active_session_changed":
+            return replace(state, active=data.get("session"))
+        case "chat.question_asked":
+            question = Question(data["session"], data.get("handle"), data.get("summary", ""))
+            return replace(state, questions={**state.questions, data["request_id"]: question})
+        case "chat.question_closed":
+            questions = dict(state.questions)
+            questions.pop(data["request_id"], None)
+            return replace(state, questions=questions)
+    return state

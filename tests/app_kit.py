@@ -1,0 +1,121 @@
+"""The whole app (store, actors, personas) with the fake claude and a view that records."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actors.chat.inbound import Incoming, Pressed
+from actors.chat.view import Keyboard
+from actors.runtime.testkit import FakeClock, SequentialIds
+from service.app import App, open_app
+from service.config import load_settings
+from tests.session_kit import FAKE_CLAUDE
+
+
+@dataclass
+class Shown:
+    kind: str  # say | progress | done | typing | closed
+    text: str
+    buttons: Keyboard = ()
+    handle: int | None = None
+    key: str | None = None
+    footer: str | None = None
+
+
+@dataclass
+class RecordingView:
+    """A ChatView that remembers what each chat was shown, awaitable without sleeps."""
+
+    shown: dict[int, list[Shown]] = field(default_factory=dict)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    next_handle: int = 100
+
+    async def _add(self, chat_id: int, item: Shown) -> None:
+        self.shown.setdefault(chat_id, []).append(item)
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def say(
+        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+    ) -> int | None:
+        self.next_handle += 1
+        await self._add(chat_id, Shown("say", text, buttons, self.next_handle))
+        return self.next_handle
+
+    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+        await self._add(chat_id, Shown("progress", text, key=key, footer=status))
+
+    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+        await self._add(chat_id, Shown("done", text, key=key, footer=footer))
+
+    async def typing(self, chat_id: int, on: bool) -> None:
+        await self._add(chat_id, Shown("typing", "on" if on else "off"))
+
+    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
+        await self._add(chat_id, Shown("closed", text, handle=handle))
+
+    def of(self, chat_id: int, kind: str) -> list[Shown]:
+        return [s for s in self.shown.get(chat_id, []) if s.kind == kind]
+
+    def texts(self, chat_id: int, kind: str = "say") -> list[str]:
+        return [s.text for s in self.of(chat_id, kind)]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 15) -> Any:
+        async def until() -> Any:
+            async with self.changed:
+                return await self.changed.wait_for(predicate)
+
+        return await asyncio.wait_for(until(), timeout)
+
+    async def wait_count(self, chat_id: int, kind: str, count: int) -> list[Shown]:
+        await self.wait_for(lambda: len(self.of(chat_id, kind)) >= count)
+        return self.of(chat_id, kind)
+
+
+def app_settings(tmp: Path, **env: str) -> Any:
+    base = {
+        "POCKETCODE_DATA_DIR": str(tmp / "data"),
+        "POCKETCODE_CLAUDE_BIN": FAKE_CLAUDE,
+        "POCKETCODE_ALLOWED_USERS": "7",
+        "POCKETCODE_PERSONAS_DIR": str(tmp / "personas"),
+    }
+    return load_settings(None, env={**base, **env})
+
+
+@dataclass
+class AppKit:
+    tmp: Path
+    clock: FakeClock = field(default_factory=FakeClock)
+    view: RecordingView = field(default_factory=RecordingView)
+    app: App | None = None
+    n: int = 0
+
+    async def start(self, **env: str) -> App:
+        """Open (or reopen, after ``stop``) the app on the same data directory."""
+        self.app = await open_app(
+            app_settings(self.tmp, **env), clock=self.clock, ids=SequentialIds("id")
+        )
+        self.app.view = self.view
+        await self.app.recover()
+        return self.app
+
+    async def send(self, text: str, chat_id: int = 1, user_id: int = 7) -> None:
+        assert self.app is not None
+        self.n += 1
+        await self.app.deliver(chat_id, Incoming(user_id, text, f"upd-{self.n}"))
+
+    async def press(
+        self, action: str, arg: str, chat_id: int = 1, handle: int | None = None
+    ) -> None:
+        assert self.app is not None
+        self.n += 1
+        await self.app.deliver(chat_id, Pressed(7, action, arg, handle, f"upd-{self.n}"))
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.app.shutdown()
+            self.app = None

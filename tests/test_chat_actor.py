@@ -1,0 +1,210 @@
+"""Chat actors end to end through the app: commands, sessions, replies, questions, restarts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from actors.chat import commands as c
+from actors.runtime.testkit import run_until_idle
+from tests.app_kit import AppKit
+
+CHAT = 1
+
+
+@pytest.fixture
+async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
+    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
+    kit = AppKit(tmp_path)
+    await kit.start()
+    yield kit
+    await kit.stop()
+
+
+async def settle(kit: AppKit) -> None:
+    assert kit.app is not None
+    await run_until_idle(kit.app.system)
+
+
+async def test_message_without_a_session_offers_to_create_or_pick(kit: AppKit) -> None:
+    await kit.send("hello?")
+    await settle(kit)
+    [offer] = kit.view.of(CHAT, "say")
+    assert offer.text.startswith("No active session")
+    actions = [b.action for row in offer.buttons for b in row]
+    assert actions == ["new"]
+    assert offer.buttons[0][0].arg == "main"
+
+
+async def test_new_session_then_a_message_streams_a_reply(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await settle(kit)
+    assert "Created work (persona default" in kit.view.texts(CHAT)[0]
+    await kit.send("hello there")
+    [done] = await kit.view.wait_count(CHAT, "done", 1)
+    assert done.text == "Echo: hello there"
+    assert done.footer is not None
+    assert "this turn" in done.footer
+    kinds = [s.kind for s in kit.view.shown[CHAT]]
+    assert kinds.index("typing") < kinds.index("progress") < kinds.index("done")
+    assert kit.view.of(CHAT, "progress")[0].text == "", "an immediate Thinking… placeholder"
+    assert kit.view.texts(CHAT, "typing")[-1] == "off"
+
+
+async def test_button_creates_the_suggested_session(kit: AppKit) -> None:
+    await kit.press("new", "main")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1].startswith("Created main")
+
+
+async def test_session_list_and_switch(kit: AppKit) -> None:
+    await kit.send("/new alpha")
+    await kit.send("/new beta homelab")
+    await kit.send("/session")
+    await settle(kit)
+    listing = kit.view.of(CHAT, "say")[-1]
+    assert "✓ beta (homelab)" in listing.text
+    switch = [b.arg for row in listing.buttons for b in row if b.action == "switch"]
+    assert sorted(switch) == ["alpha", "beta"]
+    await kit.press("switch", "alpha")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1] == "Switched to alpha (default)."
+    await kit.send("/status")
+    await settle(kit)
+    assert "Session: alpha (active)" in kit.view.texts(CHAT)[-1]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/frobnicate", "Unknown command /frobnicate. Try /help for the list."),
+        ("/new", "Usage: /new NAME [PERSONA]"),
+        ("/new a b c", "Usage: /new NAME [PERSONA]"),
+        ("/new ../etc", "is not a valid session name"),
+        ("/new Work", "is not a valid session name"),
+        ("/new ok nosuchpersona", "nosuchpersona"),
+        ("/session ghost", "There is no session named ghost"),
+        ("/archive ghost", "There is no session named ghost"),
+    ],
+)
+async def test_bad_input_gets_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
+    await kit.send(command)
+    await settle(kit)
+    [answer] = kit.view.texts(CHAT)
+    assert expected in answer
+    assert "Traceback" not in answer
+
+
+async def test_duplicate_session_name_is_refused(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("/new work")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1] == "A session named work already exists."
+
+
+async def test_permission_question_answered_by_button(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("[[tool:Bash:ls -la]] look around")
+    [question] = await kit.view.wait_for(
+        lambda: [s for s in kit.view.of(CHAT, "say") if s.buttons and "🔐" in s.text]
+    )
+    assert "Bash: ls -la" in question.text
+    actions = [b.action for row in question.buttons for b in row]
+    assert actions == ["allow", "deny", "allow_session"]
+    await kit.press("allow", question.buttons[0][0].arg, handle=question.handle)
+    [done] = await kit.view.wait_count(CHAT, "done", 1)
+    assert done.text == "Tool said: Bash ok: ls -la"
+    [closed] = await kit.view.wait_count(CHAT, "closed", 1)
+    assert closed.handle == question.handle
+    assert closed.text == "✅ Allowed: Bash: ls -la"
+
+
+async def test_stop_interrupts_the_active_turn(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("[[slow:50]] [[long:3000]] go")
+    await kit.view.wait_for(lambda: any(p.text for p in kit.view.of(CHAT, "progress")))
+    await kit.send("/stop")
+    [done] = await kit.view.wait_count(CHAT, "done", 1)
+    assert done.footer is not None
+    assert "⏹ Stopped." in done.footer
+
+
+async def test_message_during_a_turn_is_queued_and_answered_after(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("[[slow:30]] [[long:600]] first")
+    await kit.view.wait_for(lambda: any(p.text for p in kit.view.of(CHAT, "progress")))
+    await kit.send("second")
+    done = await kit.view.wait_count(CHAT, "done", 2)
+    assert done[1].text == "Echo: second"
+    assert any(t.startswith("Queued:") for t in kit.view.texts(CHAT))
+
+
+async def test_archive_and_unarchive(kit: AppKit) -> None:
+    await kit.send("/new alpha")
+    await kit.send("/new beta")
+    await kit.send("hi")
+    await kit.view.wait_count(CHAT, "done", 1)
+    await kit.send("/archive beta")
+    await settle(kit)
+    text = kit.view.texts(CHAT)[-1]
+    assert text.startswith("Archived beta to ")
+    assert text.endswith("Active session is now alpha.")
+    archive = Path(text.removeprefix("Archived beta to ").split(".tar.gz")[0] + ".tar.gz")
+    assert archive.exists()
+    await kit.send("/session")
+    await settle(kit)
+    listing = kit.view.of(CHAT, "say")[-1]
+    assert "beta" not in [b.arg for row in listing.buttons for b in row if b.action == "switch"]
+    await kit.send("/unarchive beta")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1] == "beta is back and active."
+
+
+async def test_restart_rebuilds_sessions_and_the_active_one(kit: AppKit) -> None:
+    await kit.send("/new alpha")
+    await kit.send("/new beta")
+    await kit.send("/session alpha")
+    await settle(kit)
+    await kit.stop()
+    kit.view.shown.clear()
+    await kit.start()
+    await kit.send("/status")
+    await settle(kit)
+    assert "Session: alpha (active)" in kit.view.texts(CHAT)[-1]
+
+
+async def test_update_logged_but_not_handled_is_handled_after_restart(kit: AppKit) -> None:
+    assert kit.app is not None
+    await kit.send("/new work")
+    await settle(kit)
+    # Log an update as the front would, but crash before the chat actor sees it.
+    from actors.chat import state as cs
+    from eventstore import NewEvent
+
+    await kit.app.store.append(
+        cs.stream_of(CHAT),
+        [
+            NewEvent(
+                cs.UPDATE_RECEIVED,
+                {"update_id": 99, "user_id": 7, "kind": "text", "text": "/status"},
+                correlation_id="upd-99",
+            )
+        ],
+    )
+    await kit.stop()
+    kit.view.shown.clear()
+    await kit.start()
+    await settle(kit)
+    assert any(t.startswith("Session: work") for t in kit.view.texts(CHAT))
+    await kit.send("/help")  # update ids below the last logged one are duplicates
+    await settle(kit)
+    assert kit.n < 99
+    assert not any(t.startswith("/start") for t in kit.view.texts(CHAT))
+
+
+def test_help_lists_every_command() -> None:
+    text = c.help_text()
+    for name in c.COMMANDS:
+        assert f"/{name}" in text

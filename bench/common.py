@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import structlog
+
 
 def parser(description: str) -> argparse.ArgumentParser:
+    """Options every bench shares; also keeps debug log lines out of the figures."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     p = argparse.ArgumentParser(description=description)
     p.add_argument(
         "--json", action="store_true", help="also print one JSON object of the figures last"

@@ -82,3 +82,16 @@ def test_run_without_token_exits_with_a_clear_message(
     err = capsys.readouterr().err
     assert "TELEGRAM_BOT_TOKEN is not set" in err
     assert "claude" not in err.split("TELEGRAM_BOT_TOKEN")[0]
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent / "ops" / "config.example.yaml"
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    text = example.read_text().replace("/etc/pocketcode/token", str(token_file))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    settings = load_settings(cfg, env={})
+    assert settings.telegram.allowed_users == {123456789}
+    assert settings.claude.max_processes == 4

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ import structlog
 
 from actors.chat import state as cs
 from actors.chat.actor import ChatActor, ChatDeps
-from actors.chat.inbound import FileArrived, Incoming, Pressed
+from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
 from actors.chat.view import ChatView
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import messages as sm
@@ -30,7 +29,7 @@ from service.config import Settings
 from service.personas import PersonaCatalog, load_personas
 
 log = structlog.get_logger("app")
-ViewFactory = Callable[["App"], ChatView]
+Inbound = Incoming | Pressed | FileArrived | FileRefused
 
 
 @dataclass
@@ -114,7 +113,7 @@ class App:
 
     # -- the front's entry points ---------------------------------------------------------------
 
-    async def deliver(self, chat_id: int, message: Incoming | Pressed | FileArrived) -> None:
+    async def deliver(self, chat_id: int, message: Inbound) -> None:
         """Log the update durably (once), then hand it to the chat actor.
 
         The front awaits this before Telegram is told the update was received, so a crash
@@ -229,7 +228,7 @@ def _update_id(correlation_id: str) -> int | None:
     return int(number) if head == "upd" and number.isdigit() else None
 
 
-def _record(message: Incoming | Pressed | FileArrived, update_id: int | None) -> dict[str, Any]:
+def _record(message: Inbound, update_id: int | None) -> dict[str, Any]:
     """What the log keeps of an update: enough to handle it again after a crash."""
     base: dict[str, Any] = {"update_id": update_id, "user_id": message.user_id}
     match message:
@@ -251,3 +250,5 @@ def _record(message: Incoming | Pressed | FileArrived, update_id: int | None) ->
                 "size": len(message.data),
                 "caption": message.caption,
             }
+        case FileRefused():
+            return {**base, "kind": "refused", "filename": message.filename, "size": message.size}

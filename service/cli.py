@@ -28,9 +28,21 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    from service.app import run_telegram
+    from service.runner import run_telegram
 
     return await run_telegram(settings)
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    problems = startup_problems(settings, need_token=False)
+    if problems:
+        print("pocketcode cannot start:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    from service.runner import run_terminal
+
+    return await run_terminal(settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="YAML config file (env POCKETCODE_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the Telegram bot").set_defaults(handler=cmd_run)
+    sub.add_parser("chat", help="chat in this terminal (no Telegram needed)").set_defaults(
+        handler=cmd_chat
+    )
+    from service.commands import archive, latency, replay, sessions
+
+    for command in (sessions, replay, latency, archive):
+        command.add_parser(sub)
     return parser
 
 

@@ -18,7 +18,7 @@ import structlog
 from actors.chat import commands as c
 from actors.chat import notices as n
 from actors.chat import state as cs
-from actors.chat.inbound import FileArrived, Incoming, Pressed
+from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
 from actors.chat.view import Button, ChatView, Keyboard
 from actors.runtime import Actor, ActorRef, AskTimeoutError
 from actors.session import messages as sm
@@ -80,6 +80,8 @@ class ChatActor(Actor[Any]):
                 await self._handled(message.correlation_id, self._on_pressed(message))
             case FileArrived():
                 await self._handled(message.correlation_id, self._on_file(message))
+            case FileRefused():
+                await self._handled(message.correlation_id, self._on_file_refused(message))
             case n.TurnStarted():
                 await self._on_turn_started(message)
             case n.TurnQueued():
@@ -274,6 +276,14 @@ class ChatActor(Actor[Any]):
             text += "\n\n" + msg.caption
         await self.view.say(self.chat_id, f"Saved {relative} in {active}.")
         self.deps.sessions(active).tell(sm.UserTurn(text, msg.correlation_id))
+
+    async def _on_file_refused(self, msg: FileRefused) -> None:
+        size = f" ({msg.size / 1_048_576:.1f} MB)" if msg.size else ""
+        await self.view.say(
+            self.chat_id,
+            f"{msg.filename}{size} was not saved: files over {msg.limit / 1_048_576:g} MB are "
+            "refused (bots can download at most 20 MB).",
+        )
 
     # -- what sessions tell us ---------------------------------------------------------------
 

@@ -34,3 +34,15 @@ class FileArrived:
     data: bytes
     caption: str
     correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRefused:
+    """A document or photo the front did not download: over ``limit`` bytes (``size``, 0 if
+    Telegram did not say). The chat actor tells the user why."""
+
+    user_id: int
+    filename: str
+    size: int
+    limit: int
+    correlation_id: str

@@ -979,4 +979,7 @@ def timestamp() -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--version"]:
+        print(f"{VERSION} (Claude Code)")
+        sys.exit(0)
     Fake(parse_argv(sys.argv[1:])).main()

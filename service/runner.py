@@ -1,0 +1,114 @@
+"""Running pocketcode: the Telegram bot (``run``) and the terminal front (``chat``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+
+import structlog
+from aiogram.exceptions import TelegramUnauthorizedError
+
+from service.app import App, open_app
+from service.config import Settings
+from service.errors import PocketcodeError
+
+log = structlog.get_logger("runner")
+#: The terminal front is one chat, as this (pseudo) user.
+TERMINAL_CHAT_ID = 0
+TERMINAL_USER_ID = 0
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def _on_sigterm(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_telegram(settings: Settings) -> int:
+    from service.telegram.bot import COMMANDS, build_dispatcher, make_bot, make_view
+
+    bot = make_bot(settings)
+    try:
+        me = await bot.get_me()
+    except TelegramUnauthorizedError:
+        await bot.session.close()
+        raise PocketcodeError(
+            "Telegram refused the bot token (401): check it with @BotFather"
+        ) from None
+    app = await open_app(settings)
+    view = make_view(bot, settings, clock=app.system.clock)
+    app.view = view
+    dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
+    stop = asyncio.Event()
+    _on_sigterm(stop)
+    try:
+        await bot.set_my_commands(COMMANDS)
+        await app.recover()
+        app.start_reaper()
+        log.info("pocketcode.started", bot=me.username, db=str(settings.db_path))
+        # Handlers only log the update and tell an actor, so handling them in order before
+        # the next getUpdates is cheap, and means an update is logged before it is acked.
+        polling = asyncio.create_task(
+            dp.start_polling(
+                bot,
+                handle_as_tasks=False,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        )
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        log.info("pocketcode.stopping")
+        with contextlib.suppress(RuntimeError):
+            await dp.stop_polling()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+    finally:
+        await app.shutdown()
+        await view.close()
+        await bot.session.close()
+    log.info("pocketcode.stopped")
+    return 0
+
+
+async def run_terminal(settings: Settings) -> int:
+    """The same chat actor over stdin/stdout: try pocketcode without Telegram, or debug it."""
+    from service.terminal import TerminalView, run_terminal_loop
+
+    app: App = await open_app(settings)
+    app.view = TerminalView(sys.stdout)
+    await app.recover()
+    print("pocketcode terminal chat. /help for commands, /quit or Ctrl-D to leave.")
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        await run_terminal_loop(
+            app.deliver,
+            user_id=TERMINAL_USER_ID,
+            chat_id=TERMINAL_CHAT_ID,
+            stdin=reader,
+            prefix=f"tty{app.system.ids()}",
+        )
+        await _finish_turns(app)  # piped input: answer what was typed before leaving
+    finally:
+        await app.shutdown()
+    return 0
+
+
+async def _finish_turns(app: App, poll_s: float = 0.2) -> None:
+    """Wait until every session is idle (or the turn timeout passes)."""
+    from actors.session.messages import GetState
+
+    deadline = asyncio.get_running_loop().time() + app.settings.claude.turn_timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(poll_s)
+        refs = [ref for name in app.sessions if (ref := app.sessions.peek(name)) is not None]
+        states = [await ref.ask(GetState()) for ref in refs]
+        if app.system.idle and not any(s.busy or s.pending for s in states):
+            return

@@ -1,0 +1,75 @@
+"""Building the aiogram `Bot` and `Dispatcher` from settings, and the command menu."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+
+from actors.runtime.clock import Clock
+from service.config import PUBLIC_API_BASE, Settings
+from service.errors import ConfigError
+from service.telegram.middlewares import AccessMiddleware, LogContextMiddleware
+from service.telegram.router import Deliver, build_router
+from service.telegram.sender import TelegramSender
+from service.telegram.view import TelegramView
+
+#: The menu shown by Telegram next to the input field (``bot.set_my_commands(COMMANDS)``).
+COMMANDS: list[BotCommand] = [
+    BotCommand(command="start", description="Introduction and your sessions"),
+    BotCommand(command="help", description="What the bot can do"),
+    BotCommand(command="new", description="Start a new session: /new NAME"),
+    BotCommand(command="session", description="Switch session: /session NAME"),
+    BotCommand(command="archive", description="Archive a session: /archive NAME"),
+    BotCommand(command="unarchive", description="Bring back a session: /unarchive NAME"),
+    BotCommand(command="stop", description="Stop the running turn"),
+    BotCommand(command="status", description="Sessions, turns and costs"),
+    BotCommand(command="personas", description="List personas for new sessions"),
+]
+
+
+def make_bot(settings: Settings) -> Bot:
+    """A Bot with no default parse mode (the sender chooses it per message)."""
+    tg = settings.telegram
+    if tg.token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+    session = None
+    if tg.api_base.rstrip("/") != PUBLIC_API_BASE:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(tg.api_base.rstrip("/")))
+    return Bot(
+        tg.token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=None),
+    )
+
+
+def build_dispatcher(
+    *,
+    deliver: Deliver,
+    on_denied: Callable[[dict[str, Any]], Awaitable[None]],
+    settings: Settings,
+) -> Dispatcher:
+    """Dispatcher with log context (outermost), access control, then the handlers."""
+    tg = settings.telegram
+    dp = Dispatcher(name="pocketcode")
+    dp.update.outer_middleware(LogContextMiddleware())
+    dp.update.outer_middleware(AccessMiddleware(tg.allowed_users, tg.allow_groups, on_denied))
+    dp.include_router(build_router(deliver, upload_limit_bytes=tg.upload_limit_mb * 1024 * 1024))
+    return dp
+
+
+def make_view(bot: Bot, settings: Settings, *, clock: Clock | None = None) -> TelegramView:
+    """The Telegram `ChatView` with the configured edit interval and draft use."""
+    tg = settings.telegram
+    return TelegramView(
+        bot,
+        TelegramSender(bot),
+        edit_interval_s=tg.edit_interval_s,
+        use_drafts=tg.use_drafts,
+        clock=clock,
+    )

@@ -1,0 +1,109 @@
+"""Handlers that only translate Telegram updates into chat-actor messages.
+
+No decisions here: commands are delivered as typed text (the chat actor parses them), button
+presses as `Pressed`, files as `FileArrived` once downloaded. A file over the limit is not
+downloaded; it becomes a `FileRefused` so the chat actor can tell the user why.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, Message, Update
+
+from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
+from service.telegram.view import Act
+
+log = structlog.get_logger(__name__)
+
+Deliver = Callable[[int, object], Awaitable[None]]
+#: Bots may download at most this much with getFile.
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+def _cid(update: Update) -> str:
+    return f"upd-{update.update_id}"
+
+
+def _file_of(message: Message) -> tuple[str, str, int | None] | None:
+    """(file_id, filename, reported size) of the message's document or largest photo."""
+    if message.document is not None:
+        doc = message.document
+        name = doc.file_name or f"document_{doc.file_unique_id}"
+        return doc.file_id, name, doc.file_size
+    if message.photo:
+        photo = message.photo[-1]  # Telegram lists sizes smallest first
+        return photo.file_id, f"photo_{photo.file_unique_id}.jpg", photo.file_size
+    return None
+
+
+def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
+    """Router turning text, button presses and files into `Incoming`/`Pressed`/`FileArrived`."""
+    router = Router(name="pocketcode")
+    limit = min(upload_limit_bytes, TELEGRAM_DOWNLOAD_LIMIT)
+
+    @router.message(F.text)
+    async def on_text(message: Message, event_update: Update) -> None:
+        if message.from_user is None:  # AccessMiddleware lets only known users through
+            return
+        await deliver(
+            message.chat.id, Incoming(message.from_user.id, message.text or "", _cid(event_update))
+        )
+
+    @router.message(F.document | F.photo)
+    async def on_file(message: Message, bot: Bot, event_update: Update) -> None:
+        if message.from_user is None:
+            return
+        found = _file_of(message)
+        if found is None:
+            return
+        file_id, filename, size = found
+        user_id, cid = message.from_user.id, _cid(event_update)
+        refused = FileRefused(user_id, filename, size or 0, limit, cid)
+        if size is not None and size > limit:
+            await deliver(message.chat.id, refused)
+            return
+        buffer = io.BytesIO()
+        try:
+            await bot.download(file_id, destination=buffer)
+        except TelegramBadRequest as e:
+            if "too big" not in e.message:
+                raise
+            await deliver(message.chat.id, refused)
+            return
+        data = buffer.getvalue()
+        if len(data) > limit:  # Telegram did not report the size, or reported it wrong
+            await deliver(message.chat.id, FileRefused(user_id, filename, len(data), limit, cid))
+            return
+        caption = message.caption or ""
+        await deliver(message.chat.id, FileArrived(user_id, filename, data, caption, cid))
+
+    @router.callback_query(Act.filter())
+    async def on_press(query: CallbackQuery, callback_data: Act, event_update: Update) -> None:
+        await query.answer()  # stop the button's spinner at once; the reply comes separately
+        message = query.message
+        if message is None:  # too old to carry its message: no chat to deliver to
+            return
+        pressed = Pressed(
+            query.from_user.id,
+            callback_data.action,
+            callback_data.arg,
+            message.message_id,
+            _cid(event_update),
+        )
+        await deliver(message.chat.id, pressed)
+
+    @router.callback_query()
+    async def on_unknown_press(query: CallbackQuery) -> None:
+        log.info("telegram.unknown_callback", data=(query.data or "")[:64])
+        await query.answer()
+
+    @router.edited_message()
+    async def on_edited(message: Message) -> None:
+        """Edits are ignored: the original text was already acted on."""
+
+    return router

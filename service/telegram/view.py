@@ -1,0 +1,298 @@
+"""`ChatView` for Telegram: what the chat actor says, shown with Telegram's means and limits.
+
+Streaming replies are throttled per chat (one Bot API call per `edit_interval_s`, latest text
+wins) because Telegram rate-limits per chat and a stale intermediate text is worth nothing.
+All progress calls run in a background task per chat, so a flood wait never blocks the chat
+actor; the final reply waits for an in-flight progress call and then replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.chat_action import ChatActionSender
+
+from actors.chat.view import Button, Keyboard
+from actors.runtime.clock import Clock, SystemClock
+from service.telegram.format import (
+    HTMLError,
+    Token,
+    escape,
+    repair_nesting,
+    to_telegram_html,
+    tokenize,
+)
+from service.telegram.sender import Fmt, TelegramDeliveryError, TelegramSender
+from service.telegram.split import split_html, split_plain
+
+log = structlog.get_logger(__name__)
+
+PROGRESS_TAIL = 3800  # visible chars of a streaming reply; leaves room for the status line
+THINKING = "Thinking…"
+ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
+
+
+class Act(CallbackData, prefix="a"):
+    """A pressed `Button`, packed into Telegram's 64-byte callback_data."""
+
+    action: str
+    arg: str
+
+
+def pack_button(button: Button) -> str:
+    """callback_data for `button`; ValueError (naming the button) if it cannot fit."""
+    try:
+        return Act(action=button.action, arg=button.arg).pack()
+    except ValueError as e:
+        raise ValueError(
+            f"button {button.label!r} ({button.action} {button.arg!r}) cannot be packed into "
+            f"Telegram callback data (max 64 bytes, no ':'): {e}"
+        ) from None
+
+
+def keyboard_markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    """Inline keyboard for `buttons` (rows of buttons); None when there are none."""
+    rows = [
+        [InlineKeyboardButton(text=b.label, callback_data=pack_button(b)) for b in row]
+        for row in buttons
+        if row
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def tail_html(html: str, limit: int = PROGRESS_TAIL) -> str:
+    """The last `limit` visible chars of valid Telegram HTML, tags open at the cut reopened."""
+    tokens = repair_nesting(tokenize(html))
+    visible = sum(1 for t in tokens if t.kind == "char")
+    if visible <= limit:
+        return html
+    skip, start = visible - limit, 0
+    stack: list[Token] = []
+    for start, tok in enumerate(tokens):  # noqa: B007 - start is used after the loop
+        if tok.kind == "char":
+            if skip == 0:
+                break
+            skip -= 1
+        elif tok.kind == "open":
+            stack.append(tok)
+        else:
+            stack.pop()
+    return "…" + "".join(t.raw for t in stack) + "".join(t.raw for t in tokens[start:])
+
+
+def render_progress(text: str, status: str | None) -> str:
+    """HTML shown while a reply streams: its tail (or Thinking…) and an italic status line."""
+    if text.strip():
+        html = to_telegram_html(text)
+        try:
+            html = tail_html(html)
+        except HTMLError:  # cannot happen for to_telegram_html output; stay safe anyway
+            html = escape("…" + text[-PROGRESS_TAIL:])
+    else:
+        html = escape(THINKING)
+    if status:
+        html += f"\n\n<i>⚙ {escape(status)}</i>"
+    return html
+
+
+def draft_id_for(chat_id: int, key: str) -> int:
+    """A stable, positive, non-zero draft id per reply."""
+    return zlib.crc32(f"{chat_id}:{key}".encode()) % 2_000_000_000 + 1
+
+
+@dataclass
+class _Reply:
+    """One streaming reply: how it is shown and what was shown last."""
+
+    draft_id: int
+    use_draft: bool
+    message_id: int | None = None
+    shown: str | None = None
+
+
+@dataclass
+class _Lane:
+    """Per chat: pending progress (latest per key) and the one worker that shows it."""
+
+    pending: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    last_call: float | None = None
+    task: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class TelegramView:
+    """Implements `actors.chat.view.ChatView` on the Bot API through a `TelegramSender`."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sender: TelegramSender,
+        *,
+        edit_interval_s: float = 1.0,
+        use_drafts: bool = True,
+        clock: Clock | None = None,
+        chat_types: Callable[[int], str] | None = None,
+    ) -> None:
+        self.bot = bot
+        self.sender = sender
+        self.edit_interval_s = edit_interval_s
+        self.use_drafts = use_drafts
+        self.clock: Clock = clock or SystemClock()
+        self._chat_types = chat_types
+        self._lanes: dict[int, _Lane] = {}
+        self._replies: dict[tuple[int, str], _Reply] = {}
+        self._typing: dict[int, asyncio.Task[None]] = {}
+
+    def _private(self, chat_id: int) -> bool:
+        if self._chat_types is not None:
+            return self._chat_types(chat_id) == "private"
+        return chat_id > 0
+
+    # ------------------------------------------------------------------ plain messages
+    async def say(
+        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+    ) -> int | None:
+        markup = keyboard_markup(buttons)
+        ids = await self.sender.send(
+            chat_id, text, reply_markup=markup, fmt="markdown" if markdown else "plain"
+        )
+        return ids[-1] if ids else None
+
+    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
+        if not await self.sender.edit(chat_id, handle, text, reply_markup=None, fmt="plain"):
+            log.info("telegram.close_buttons_gone", chat_id=chat_id, message_id=handle)
+
+    # ------------------------------------------------------------------ streaming
+    def _reply(self, chat_id: int, key: str) -> _Reply:
+        reply = self._replies.get((chat_id, key))
+        if reply is None:
+            reply = _Reply(draft_id_for(chat_id, key), self.use_drafts and self._private(chat_id))
+            self._replies[(chat_id, key)] = reply
+        return reply
+
+    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+        self._reply(chat_id, key)
+        lane = self._lanes.setdefault(chat_id, _Lane())
+        lane.pending.pop(key, None)  # re-insert: keys take turns in order of arrival
+        lane.pending[key] = (text, status)
+        if lane.task is None or lane.task.done():
+            lane.task = asyncio.create_task(self._drain(chat_id, lane))
+
+    async def _drain(self, chat_id: int, lane: _Lane) -> None:
+        """Show pending progress, one call per interval, until nothing is pending."""
+        while lane.pending:
+            if lane.last_call is not None:
+                wait = lane.last_call + self.edit_interval_s - self.clock.monotonic()
+                if wait > 0:
+                    await self.clock.sleep(wait)
+            async with lane.lock:
+                if not lane.pending:
+                    break
+                key = next(iter(lane.pending))
+                text, status = lane.pending.pop(key)
+                reply = self._replies.get((chat_id, key))
+                if reply is None:  # finished meanwhile
+                    continue
+                html = render_progress(text, status)
+                if html == reply.shown:
+                    continue  # never a call that changes nothing
+                lane.last_call = self.clock.monotonic()
+                try:
+                    await self._show_progress(chat_id, reply, html)
+                except (TelegramAPIError, TelegramDeliveryError) as e:
+                    log.warning("telegram.progress_failed", chat_id=chat_id, error=str(e))
+
+    async def _show_progress(self, chat_id: int, reply: _Reply, html: str) -> None:
+        if reply.use_draft:
+            if await self.sender.send_draft(chat_id, reply.draft_id, html, fmt="html"):
+                reply.shown = html
+                return
+            reply.use_draft = False  # fall back to a message + edits for this reply
+        if reply.message_id is not None and await self.sender.edit(
+            chat_id, reply.message_id, html, fmt="html"
+        ):
+            reply.shown = html
+            return
+        ids = await self.sender.send(chat_id, html, fmt="html")
+        reply.message_id = ids[0] if ids else None
+        reply.shown = html
+
+    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+        lane = self._lanes.setdefault(chat_id, _Lane())
+        lane.pending.pop(key, None)
+        async with lane.lock:  # waits for a progress call in flight, so its message is known
+            reply = self._replies.pop((chat_id, key), None)
+            if not lane.pending and lane.task is not None and not lane.task.done():
+                lane.task.cancel()  # only ever cancelled while sleeping: we hold the lock
+            await self._send_final(chat_id, reply, text, footer)
+            if reply is not None and reply.shown is not None:
+                lane.last_call = self.clock.monotonic()
+
+    async def _send_final(
+        self, chat_id: int, reply: _Reply | None, text: str, footer: str | None
+    ) -> None:
+        streamed = reply.message_id if reply is not None else None
+        if not text.strip() and not footer:
+            if streamed is not None:
+                with contextlib.suppress(TelegramAPIError):
+                    await self.bot.delete_message(chat_id, streamed)
+            elif reply is not None and reply.use_draft and reply.shown is not None:
+                await self.sender.send_draft(chat_id, reply.draft_id, "", fmt="plain")
+            return
+        html = to_telegram_html(text) if text.strip() else ""
+        if footer:
+            html += ("\n\n" if html else "") + f"<i>{escape(footer)}</i>"
+        fmt: Fmt = "html"
+        try:
+            chunks = split_html(html, self.sender.limit)
+        except HTMLError:  # not expected: our own HTML; fall back to what it says, plainly
+            plain = text + (f"\n\n{footer}" if footer else "")
+            chunks, fmt = split_plain(plain, self.sender.limit), "plain"
+        first, rest = chunks[0], chunks[1:]
+        if streamed is None or not await self.sender.edit(chat_id, streamed, first, fmt=fmt):
+            await self.sender.send(chat_id, first, fmt=fmt)
+        for chunk in rest:
+            await self.sender.send(chat_id, chunk, fmt=fmt)
+        if len(chunks) > ATTACH_OVER_MESSAGES:
+            body = text + (f"\n\n_{footer}_\n" if footer else "\n")
+            await self.sender.send_document(
+                chat_id, "reply.md", body.encode(), caption="The full reply, as one file."
+            )
+
+    # ------------------------------------------------------------------ typing
+    async def typing(self, chat_id: int, on: bool) -> None:
+        task = self._typing.get(chat_id)
+        running = task is not None and not task.done()
+        if on and not running:
+            self._typing[chat_id] = asyncio.create_task(self._keep_typing(chat_id))
+        elif not on and task is not None:
+            self._typing.pop(chat_id, None)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _keep_typing(self, chat_id: int) -> None:
+        try:
+            async with ChatActionSender.typing(chat_id=chat_id, bot=self.bot):
+                await asyncio.Event().wait()  # until cancelled by typing(chat_id, False)
+        except TelegramAPIError as e:
+            log.info("telegram.typing_failed", chat_id=chat_id, error=str(e))
+
+    async def close(self) -> None:
+        """Stop typing indicators and pending progress; in-flight calls finish first."""
+        tasks = [*self._typing.values(), *(lane.task for lane in self._lanes.values() if lane.task)]
+        self._typing.clear()
+        for lane in self._lanes.values():
+            lane.pending.clear()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,129 @@
+"""The terminal front: the same chat actor, driven from stdin and printing plain text.
+
+Useful without a bot token (trying pocketcode out, debugging a session). There are no buttons
+in a terminal, so every button is printed as the command a user would type instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from actors.chat.inbound import Incoming
+from actors.chat.view import Button, Keyboard
+
+Deliver = Callable[[int, object], Awaitable[None]]
+
+#: Button action -> the command that does the same when typed.
+BUTTON_COMMANDS: dict[str, str] = {
+    "switch": "/session",
+    "allow": "/allow",
+    "allow_session": "/allowall",
+    "deny": "/deny",
+    "new": "/new",
+    "archive": "/archive",
+}
+
+
+def button_command(button: Button) -> str:
+    """The typed form of a button, e.g. ``Button("main", "switch", "main")`` → ``/session main``."""
+    command = BUTTON_COMMANDS.get(button.action, f"/{button.action}")
+    return f"{command} {button.arg}".rstrip()
+
+
+class TerminalView:
+    """Implements `actors.chat.view.ChatView` by printing to `out`; streams only new text."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._handles = itertools.count(1)
+        self._printed: dict[tuple[int, str], str] = {}  # reply text already on screen
+        self._status: dict[tuple[int, str], str | None] = {}
+        self._at_line_start = True
+
+    def _write(self, text: str) -> None:
+        if not text:
+            return
+        self.out.write(text)
+        self.out.flush()
+        self._at_line_start = text.endswith("\n")
+
+    def _line(self, text: str) -> None:
+        """Print `text` on a line of its own."""
+        self._write(("" if self._at_line_start else "\n") + text + "\n")
+
+    async def say(
+        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+    ) -> int | None:
+        self._line(text)
+        for row in buttons:
+            for button in row:
+                self._line(f"  {button_command(button)}   ({button.label})")
+        return next(self._handles)
+
+    def _new_part(self, key: tuple[int, str], text: str) -> str:
+        """What of `text` is not on screen yet; a rewritten reply is printed again in full."""
+        printed = self._printed.get(key, "")
+        self._printed[key] = text
+        if text.startswith(printed):
+            return text[len(printed) :]
+        return ("" if self._at_line_start else "\n") + text
+
+    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+        k = (chat_id, key)
+        self._write(self._new_part(k, text))
+        if status and status != self._status.get(k):
+            self._line(f"[{status}]")
+        self._status[k] = status
+
+    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+        k = (chat_id, key)
+        self._write(self._new_part(k, text))
+        self._printed.pop(k, None)
+        self._status.pop(k, None)
+        if footer:
+            self._line(f"({footer})")
+        elif not self._at_line_start:
+            self._write("\n")
+
+    async def typing(self, chat_id: int, on: bool) -> None:
+        """Nothing to show: streamed text already says the bot is busy."""
+
+    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
+        self._line(text)
+
+
+async def _read_line(stdin: asyncio.StreamReader | TextIO) -> str | None:
+    """One line without its newline; None at end of input."""
+    if isinstance(stdin, asyncio.StreamReader):
+        raw = await stdin.readline()
+        line = raw.decode(errors="replace") if raw else None
+    else:
+        line = await asyncio.to_thread(stdin.readline) or None
+    return None if line is None else line.rstrip("\r\n")
+
+
+async def run_terminal_loop(
+    deliver: Deliver,
+    *,
+    user_id: int,
+    chat_id: int,
+    stdin: asyncio.StreamReader | TextIO,
+    prefix: str = "tty",
+) -> int:
+    """Deliver each typed line as `Incoming` until EOF or ``/quit``; returns lines delivered.
+
+    ``prefix`` makes correlation ids unique across runs (they key handled updates in the log).
+    """
+    n = 0
+    while (line := await _read_line(stdin)) is not None:
+        text = line.strip()
+        if not text:
+            continue
+        if text == "/quit":
+            break
+        n += 1
+        await deliver(chat_id, Incoming(user_id, text, correlation_id=f"{prefix}-{n}"))
+    return n

@@ -1,0 +1,244 @@
+"""TelegramView over the real aiogram client against the Bot API stand-in, on a fake clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from actors.chat.view import Button
+from actors.runtime.testkit import FakeClock
+from service.telegram.format import visible_text
+from service.telegram.sender import TelegramSender
+from service.telegram.view import (
+    Act,
+    TelegramView,
+    keyboard_markup,
+    pack_button,
+    render_progress,
+    tail_html,
+)
+from tests.fakes.botapi import FakeBotAPI, ManualClock
+
+PRIVATE = 77
+GROUP = -100123
+
+
+@pytest.fixture
+def api_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def api(api_clock: ManualClock) -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(clock=api_clock) as fake:
+        fake.flood.configure(enabled=False)
+        yield fake
+
+
+@pytest.fixture
+async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
+    b = Bot(api.token, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
+    yield b
+    await b.session.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def view(bot: Bot, clock: FakeClock, api_clock: ManualClock) -> AsyncIterator[TelegramView]:
+    async def fake_sleep(seconds: float) -> None:
+        api_clock.advance(seconds)
+
+    v = TelegramView(bot, TelegramSender(bot, sleep=fake_sleep), edit_interval_s=1.0, clock=clock)
+    yield v
+    await v.close()
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def progress_calls(api: FakeBotAPI) -> list[tuple[str, dict]]:
+    names = {"sendMessage", "editMessageText", "sendMessageDraft"}
+    return [(m, p) for m, p in api.calls if m in names]
+
+
+async def settle(api: FakeBotAPI, clock: FakeClock, n: int) -> None:
+    """Wait until n progress calls were made and the worker sleeps or is done."""
+    await api.wait_for(lambda: len(progress_calls(api)) >= n)
+    await clock.advance(0)
+
+
+# ---------------------------------------------------------------------- buttons
+
+
+async def test_buttons_render_and_round_trip(view: TelegramView, api: FakeBotAPI) -> None:
+    kb = ((Button("Open main", "switch", "main"), Button("New", "new")),)
+    mid = await view.say(PRIVATE, "Pick a session & go", buttons=kb)
+    [msg] = api.bot_messages(PRIVATE)
+    assert msg.message_id == mid
+    assert msg.text == "Pick a session & go"
+    row = msg.reply_markup["inline_keyboard"][0]
+    assert [b["text"] for b in row] == ["Open main", "New"]
+    acts = [Act.unpack(b["callback_data"]) for b in row]
+    assert [(a.action, a.arg) for a in acts] == [("switch", "main"), ("new", "")]
+
+
+def test_button_too_long_is_refused_clearly() -> None:
+    assert keyboard_markup(()) is None
+    pack_button(Button("ok", "allow", "r" * 32))
+    with pytest.raises(ValueError, match="cannot be packed"):
+        pack_button(Button("long", "switch", "x" * 80))
+    with pytest.raises(ValueError, match="cannot be packed"):
+        pack_button(Button("colon", "allow", "a:b"))
+
+
+async def test_close_buttons_edits_and_drops_keyboard(view: TelegramView, api: FakeBotAPI) -> None:
+    mid = await view.say(PRIVATE, "Allow Bash?", buttons=((Button("Yes", "allow", "r1"),),))
+    assert mid is not None
+    await view.close_buttons(PRIVATE, mid, "Allowed Bash.")
+    [msg] = api.bot_messages(PRIVATE)
+    assert msg.text == "Allowed Bash."
+    assert msg.reply_markup is None
+
+
+# ---------------------------------------------------------------------- progress
+
+
+def test_render_progress_thinking_status_and_tail() -> None:
+    assert visible_text(render_progress("", None)) == "Thinking…"
+    shown = render_progress("", "Bash: ls -la")
+    assert "<i>⚙ Bash: ls -la</i>" in shown
+    assert visible_text(shown).startswith("Thinking…")
+    long = "**bold** " + "word " * 2000
+    tail = visible_text(render_progress(long, None))
+    assert tail.startswith("…")
+    assert len(tail) <= 3801
+    assert tail_html("<b>" + "x" * 5000 + "</b>").startswith("…<b>x")
+
+
+async def test_progress_is_coalesced_in_a_group(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    await view.reply_progress(GROUP, "t1", "", None)
+    await settle(api, clock, 1)
+    [(method, first)] = progress_calls(api)
+    assert method == "sendMessage"
+    assert visible_text(first["text"]) == "Thinking…"
+
+    for text in ("Hel", "Hello", "Hello wor", "Hello world"):
+        await view.reply_progress(GROUP, "t1", text, "Read: a.py")
+    await clock.advance(0.5)
+    assert len(progress_calls(api)) == 1  # still within the interval: nothing sent
+
+    await clock.advance(0.5)
+    await settle(api, clock, 2)
+    assert len(progress_calls(api)) == 2  # one call for all four updates
+    method, second = progress_calls(api)[-1]
+    assert method == "editMessageText"
+    assert visible_text(second["text"]) == "Hello world\n\n⚙ Read: a.py"
+
+    # the same text again: no call at all, even after the interval
+    await view.reply_progress(GROUP, "t1", "Hello world", "Read: a.py")
+    await clock.advance(5)
+    assert len(progress_calls(api)) == 2
+    [msg] = api.bot_messages(GROUP)
+    assert msg.text == "Hello world\n\n⚙ Read: a.py"
+
+
+async def test_drafts_in_private_chat(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    await view.reply_progress(PRIVATE, "t1", "", None)
+    await settle(api, clock, 1)
+    await view.reply_progress(PRIVATE, "t1", "Partial *answer*", None)
+    await clock.advance(1)
+    await settle(api, clock, 2)
+    assert [m for m, _ in progress_calls(api)] == ["sendMessageDraft", "sendMessageDraft"]
+    drafts = [t for _, _, t in api.draft_history]
+    assert drafts == ["Thinking…", "Partial answer"]
+    assert len({d for _, d, _ in api.draft_history}) == 1  # one stable draft id
+    assert api.bot_messages(PRIVATE) == []
+
+    await view.reply_done(PRIVATE, "t1", "Partial *answer*, done.", "$0.01")
+    [msg] = api.bot_messages(PRIVATE)
+    assert msg.text == "Partial answer, done.\n\n$0.01"
+    assert {"type": "italic", "offset": 23, "length": 5} in msg.entities
+
+
+async def test_draft_failure_falls_back_to_messages(
+    bot: Bot, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    view = TelegramView(bot, TelegramSender(bot), clock=clock, chat_types=lambda _: "private")
+    await view.reply_progress(GROUP, "t1", "Hi", None)  # "private" by chat_types: draft refused
+    await settle(api, clock, 2)
+    assert [m for m, _ in progress_calls(api)] == ["sendMessageDraft", "sendMessage"]
+    await view.reply_done(GROUP, "t1", "Hi there", None)
+    assert [m.text for m in api.bot_messages(GROUP)] == ["Hi there"]
+    await view.close()
+
+
+async def test_final_after_progress_edits_the_streaming_message(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    await view.reply_progress(GROUP, "t1", "Working", "Bash: ls")
+    await settle(api, clock, 1)
+    await view.reply_progress(GROUP, "t1", "Working on it", None)  # pending, then flushed away
+    await view.reply_done(GROUP, "t1", "All **done**.", "cost $0.02")
+    await clock.advance(5)
+    [msg] = api.bot_messages(GROUP)
+    assert msg.text == "All done.\n\ncost $0.02"
+    assert [m for m, _ in progress_calls(api)] == ["sendMessage", "editMessageText"]
+
+
+async def test_empty_final_removes_thinking(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    await view.reply_progress(GROUP, "t1", "", None)
+    await settle(api, clock, 1)
+    await view.reply_done(GROUP, "t1", "", None)
+    assert api.bot_messages(GROUP) == []
+
+
+async def test_long_final_arrives_whole(view: TelegramView, api: FakeBotAPI) -> None:
+    md = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 6 for n in range(60))
+    assert len(md) >= 10_000
+    await view.reply_done(GROUP, "t1", md, "done")
+    msgs = api.bot_messages(GROUP)
+    assert len(msgs) == 3
+    assert all(len(m.text) <= 4096 for m in msgs)
+    assert _squash("".join(m.text for m in msgs)) == _squash(md + "done")
+    assert all(m.document is None for m in msgs)
+
+
+async def test_huge_final_is_also_attached(view: TelegramView, api: FakeBotAPI) -> None:
+    md = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 6 for n in range(120))
+    assert len(md) >= 20_000
+    await view.reply_done(PRIVATE, "t1", md, None)
+    msgs = api.bot_messages(PRIVATE)
+    texts = [m for m in msgs if m.document is None]
+    [doc] = [m for m in msgs if m.document is not None]
+    assert len(texts) > 3
+    assert _squash("".join(m.text for m in texts)) == _squash(md)
+    assert doc.document["file_name"] == "reply.md"
+    assert api.document_content(doc.document["file_id"]).decode().strip() == md.strip()
+
+
+# ---------------------------------------------------------------------- typing
+
+
+async def test_typing_sends_chat_action_while_on(view: TelegramView, api: FakeBotAPI) -> None:
+    await view.typing(PRIVATE, True)
+    await view.typing(PRIVATE, True)  # idempotent
+    await api.wait_for(lambda: bool(api.chat_actions))
+    await view.typing(PRIVATE, False)
+    await view.typing(PRIVATE, False)
+    assert api.chat_actions == [(PRIVATE, "typing")]

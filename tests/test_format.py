@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,3 +78,19 @@ def test_split_counts_visible_characters() -> None:
     html = "&lt;" * 4096 + "<b>x</b>"
     chunks = split_html(html)
     assert [len(visible_text(c)) for c in chunks] == [4096, 1]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "**bold _italic `code <b> & [link](",
+        "unclosed `code span with words after it",
+        "```python\nprint('x')\n",
+    ],
+)
+def test_no_words_are_lost_to_the_converter(markdown: str) -> None:
+    shown = visible_text(to_telegram_html(markdown))
+    assert "PLACEHOLDER" not in shown
+    for word in ("bold", "italic", "code", "words", "print"):
+        if word in markdown:
+            assert word in shown

@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chat", help="chat in this terminal (no Telegram needed)").set_defaults(
         handler=cmd_chat
     )
-    from service.commands import archive, latency, replay, sessions
+    from service.commands import archive, doctor, latency, replay, sessions
 
-    for command in (sessions, replay, latency, archive):
+    for command in (sessions, replay, latency, archive, doctor):
         command.add_parser(sub)
     return parser
 

@@ -18,6 +18,7 @@ from actors.chat.actor import ChatActor, ChatDeps
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
 from actors.chat.view import ChatView
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
+from actors.session import events as ev
 from actors.session import messages as sm
 from actors.session.actor import SessionActor, SessionConfig, SessionDeps
 from actors.session.catalog import SessionCatalog
@@ -156,16 +157,41 @@ class App:
                 self.last_update_id = max(self.last_update_id, event.data.get("update_id") or 0)
             else:
                 refs.discard(event.data.get("ref", ""))
+        owed = await self._owed_replies()  # read before in-flight turns get ended below
         for summary in self.catalog.listed(include_archived=True):
             if summary.in_flight:
                 log.info("recover.session", session=summary.name)
                 if summary.chat_id is not None:
                     self.chats.get(summary.chat_id)
                 self.sessions.get(summary.name)
+        for name, turn_id in owed:
+            self.sessions.get(name).tell(sm.Redeliver(turn_id))
         for chat_id, refs in unhandled.items():
             if refs:
                 log.info("recover.chat", chat_id=chat_id, unhandled=len(refs))
                 self.chats.get(chat_id)
+
+    async def _owed_replies(self, *, per_session: int = 3) -> list[tuple[str, str]]:
+        """Replies a crash kept from the chat: turns that ended with no delivery recorded."""
+        ended: dict[str, list[str]] = {}
+        delivered: set[str] = set()
+        async for event in self.store.read_all(types={ev.TURN_ENDED, cs.REPLY_DELIVERED}):
+            if event.type == cs.REPLY_DELIVERED:
+                delivered.add(event.data["turn_id"])
+            else:
+                ended.setdefault(event.stream.removeprefix("session:"), []).append(
+                    event.data["turn_id"]
+                )
+        owed = []
+        for name, turn_ids in ended.items():
+            summary = self.catalog.get(name)
+            if summary is None or summary.chat_id is None:
+                continue
+            for turn_id in turn_ids[-per_session:]:
+                if turn_id not in delivered:
+                    log.info("recover.redeliver", session=name, turn_id=turn_id)
+                    owed.append((name, turn_id))
+        return owed
 
     def start_reaper(self, every_s: float = 60.0) -> None:
         async def reap() -> None:

@@ -241,3 +241,8 @@ async def test_run_until_idle_follows_chains_of_tells(system: ActorSystem) -> No
 def test_sequential_ids_are_deterministic() -> None:
     ids = SequentialIds("turn")
     assert [ids(), ids(), ids()] == ["turn-1", "turn-2", "turn-3"]
+
+
+async def test_a_system_with_no_actors_is_idle(system: ActorSystem) -> None:
+    await run_until_idle(system)
+    assert system.idle

@@ -208,3 +208,45 @@ def test_help_lists_every_command() -> None:
     text = c.help_text()
     for name in c.COMMANDS:
         assert f"/{name}" in text
+
+
+async def test_a_reply_the_crash_kept_from_the_chat_is_delivered_once(kit: AppKit) -> None:
+    """The turn ended in the log but pocketcode died before the chat showed it."""
+    from actors.session import events as ev
+    from eventstore import NewEvent
+
+    assert kit.app is not None
+    await kit.send("/new work")
+    await settle(kit)
+    await kit.app.store.append(
+        ev.stream_of("work"),
+        [
+            NewEvent(ev.MESSAGE_QUEUED, {"text": "hi"}),
+            NewEvent(ev.TURN_STARTED, {"turn_id": "t-lost", "text": "hi", "merged": 1}),
+            NewEvent(
+                ev.STDOUT,
+                {
+                    "line": {
+                        "type": "result",
+                        "subtype": "success",
+                        "is_error": False,
+                        "result": "the lost answer",
+                        "total_cost_usd": 0.25,
+                    }
+                },
+            ),
+            NewEvent(ev.TURN_ENDED, {"turn_id": "t-lost", "outcome": "completed"}),
+        ],
+    )
+    for attempt in range(2):
+        await kit.stop()
+        kit.view.shown.clear()
+        await kit.start()
+        await settle(kit)
+        done = kit.view.of(CHAT, "done")
+        if attempt == 0:
+            assert [d.text for d in done] == ["the lost answer"]
+            assert done[0].footer is not None
+            assert "$0.2500 this turn" in done[0].footer
+        else:
+            assert done == [], "delivered once, not at every restart"

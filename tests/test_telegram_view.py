@@ -242,3 +242,31 @@ async def test_typing_sends_chat_action_while_on(view: TelegramView, api: FakeBo
     await view.typing(PRIVATE, False)
     await view.typing(PRIVATE, False)
     assert api.chat_actions == [(PRIVATE, "typing")]
+
+
+# ---------------------------------------------------------------------- outages
+
+
+@pytest.mark.parametrize("kind", ["502", "drop"])
+async def test_an_outage_delays_messages_but_loses_none_and_keeps_order(
+    api: FakeBotAPI, view: TelegramView, clock: FakeClock, kind: str
+) -> None:
+    """Telegram down for minutes: what the chat is owed waits, then arrives, in order."""
+    import asyncio
+
+    api.set_outage(True, kind=kind)
+    owed = asyncio.create_task(_say_in_order(view, ["one", "two", "three"]))
+    await api.wait_for(lambda: any(status >= 500 for _, _, status in api.log) or kind == "drop")
+    for _ in range(8):  # about four minutes of backoff on the view's clock
+        await clock.advance(30)
+    assert not owed.done(), "still waiting for Telegram, not given up"
+    assert api.bot_messages(PRIVATE) == []
+    api.set_outage(False)
+    await clock.advance(30)
+    await asyncio.wait_for(owed, 10)
+    assert [m.text for m in api.bot_messages(PRIVATE)] == ["one", "two", "three"]
+
+
+async def _say_in_order(view: TelegramView, texts: list[str]) -> None:
+    for text in texts:
+        await view.say(PRIVATE, text)

@@ -314,6 +314,7 @@ class ChatActor(Actor[Any]):
         await self.view.reply_done(
             self.chat_id, msg.turn_id, self._label(msg.session, msg.text), "\n".join(notes) or None
         )
+        await self._append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)
 
     async def _on_permission_asked(self, msg: n.PermissionAsked) -> None:
         buttons: Keyboard = (

@@ -12,6 +12,7 @@ UPDATE_HANDLED = "chat.update_handled"
 ACTIVE_CHANGED = "chat.active_session_changed"
 QUESTION_ASKED = "chat.question_asked"
 QUESTION_CLOSED = "chat.question_closed"
+REPLY_DELIVERED = "chat.reply_delivered"
 ACCESS_DENIED = "access.denied"
 
 

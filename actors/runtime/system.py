@@ -32,6 +32,7 @@ class ActorSystem:
         self.policy = policy or RestartPolicy()
         self.cells: dict[str, ActorCell] = {}
         self.idle_event = asyncio.Event()
+        self.idle_event.set()  # no actors yet: idle
         self.busy_cells = 0
         self.escalations: list[tuple[str, BaseException]] = []
 

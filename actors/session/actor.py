@@ -21,6 +21,7 @@ from actors.runtime import Actor, Timer
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.pool import ProcessPool
+from actors.session.replies import turn_reply
 from actors.session.state import SessionState, evolve
 from actors.session.wording import exit_words, result_error, retry_notice
 from eventstore import Event, EventStore, NewEvent, fold
@@ -167,6 +168,8 @@ class SessionActor(Actor[Any]):
                 await self._on_shutdown()
             case m.GetState():
                 return self.state
+            case m.Redeliver():
+                await self._on_redeliver(message.turn_id)
             case m.Archive():
                 return await self._on_archive(message)
             case m.Unarchive():
@@ -287,6 +290,21 @@ class SessionActor(Actor[Any]):
             )
         if self.live is not None:
             await self._stop_process("shutdown")
+
+    async def _on_redeliver(self, turn_id: str) -> None:
+        reply = turn_reply(await self.deps.store.read_stream(self.stream), turn_id)
+        if reply is not None:
+            self._tell_chat(
+                n.TurnFinished(
+                    self.name,
+                    turn_id,
+                    reply.outcome,
+                    reply.text,
+                    reply.cost_usd,
+                    reply.turn_cost_usd,
+                    reply.error,
+                )
+            )
 
     async def _on_archive(self, msg: m.Archive) -> str:
         """Pack the session from the log; refused while a turn runs (say so, lose nothing)."""

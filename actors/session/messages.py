@@ -90,3 +90,10 @@ class Archive:
 @dataclass(frozen=True, slots=True)
 class Unarchive:
     correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Redeliver:
+    """The chat never confirmed it showed this turn's reply (a crash): send it again."""
+
+    turn_id: str

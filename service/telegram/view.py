@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import structlog
 from aiogram import Bot
@@ -38,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 PROGRESS_TAIL = 3800  # visible chars of a streaming reply; leaves room for the status line
 THINKING = "Thinking…"
+OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
+T = TypeVar("T")
 ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
 
 
@@ -157,13 +161,31 @@ class TelegramView:
             return self._chat_types(chat_id) == "private"
         return chat_id > 0
 
+    async def _patiently(self, what: str, chat_id: int, call: Callable[[], Awaitable[T]]) -> T:
+        """What the chat is owed waits out a Telegram outage (minutes), in order, unlost.
+
+        The sender already retries a few times; past that, keep trying with a capped backoff.
+        Progress updates do not come here: they are best effort and superseded anyway.
+        """
+        delay = 1.0
+        while True:
+            try:
+                return await call()
+            except TelegramDeliveryError as exc:
+                log.warning(
+                    "telegram.outage", what=what, chat_id=chat_id, retry_in_s=delay, error=str(exc)
+                )
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, OUTAGE_MAX_DELAY_S)
+
     # ------------------------------------------------------------------ plain messages
     async def say(
         self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
     ) -> int | None:
         markup = keyboard_markup(buttons)
-        ids = await self.sender.send(
-            chat_id, text, reply_markup=markup, fmt="markdown" if markdown else "plain"
+        fmt: Fmt = "markdown" if markdown else "plain"
+        ids = await self._patiently(
+            "say", chat_id, lambda: self.sender.send(chat_id, text, reply_markup=markup, fmt=fmt)
         )
         return ids[-1] if ids else None
 
@@ -258,14 +280,21 @@ class TelegramView:
             plain = text + (f"\n\n{footer}" if footer else "")
             chunks, fmt = split_plain(plain, self.sender.limit), "plain"
         first, rest = chunks[0], chunks[1:]
-        if streamed is None or not await self.sender.edit(chat_id, streamed, first, fmt=fmt):
-            await self.sender.send(chat_id, first, fmt=fmt)
-        for chunk in rest:
-            await self.sender.send(chat_id, chunk, fmt=fmt)
+        edited = streamed is not None and await self._patiently(
+            "reply", chat_id, lambda: self.sender.edit(chat_id, streamed, first, fmt=fmt)
+        )
+        for chunk in rest if edited else chunks:
+            await self._patiently(
+                "reply", chat_id, partial(self.sender.send, chat_id, chunk, fmt=fmt)
+            )
         if len(chunks) > ATTACH_OVER_MESSAGES:
-            body = text + (f"\n\n_{footer}_\n" if footer else "\n")
-            await self.sender.send_document(
-                chat_id, "reply.md", body.encode(), caption="The full reply, as one file."
+            body = (text + (f"\n\n_{footer}_\n" if footer else "\n")).encode()
+            await self._patiently(
+                "reply.md",
+                chat_id,
+                lambda: self.sender.send_document(
+                    chat_id, "reply.md", body, caption="The full reply, as one file."
+                ),
             )
 
     # ------------------------------------------------------------------ typing

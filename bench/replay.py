@@ -37,7 +37,7 @@ if __package__ in (None, ""):
 from actors.chat import state as cs
 from actors.session import events as ev
 from actors.session.catalog import SessionCatalog
-from actors.session.state import SessionState, evolve
+from actors.session.state import SessionState, evolve, load_state
 from bench.common import Report, parser
 from eventstore import NewEvent, SqliteEventStore, fold
 from service.archive import build_archive
@@ -55,7 +55,7 @@ WORDS = ("the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog")
 def _delta(claude_id: str, n: int) -> NewEvent:
     word = WORDS[n % len(WORDS)] + " "
     return NewEvent(
-        ev.STDOUT,
+        ev.STREAM,
         {
             "line": {
                 "type": "stream_event",
@@ -192,16 +192,8 @@ async def restart(path: Path, report: Report) -> None:
     t2 = time.perf_counter()
     await recover_scan(store)
     t3 = time.perf_counter()
-    read_s = fold_s = 0.0
-    folded = 0
     for summary in catalog.listed(include_archived=True):
-        r0 = time.perf_counter()
-        events = await store.read_stream(ev.stream_of(summary.name))
-        r1 = time.perf_counter()
-        state = fold(evolve, SessionState(), events)
-        fold_s += time.perf_counter() - r1
-        read_s += r1 - r0
-        folded += len(events)
+        state = await load_state(store, summary.name)  # what each session actor does on start
         assert state.turns > 0
     t4 = time.perf_counter()
     await store.close()
@@ -209,17 +201,12 @@ async def restart(path: Path, report: Report) -> None:
     report.add("restart_catalog_load_s", t2 - t1, "s")
     report.add("restart_recover_scan_s", t3 - t2, "s")
     report.add("restart_app_s", t3 - t0, "s", "what open_app + recover wait for")
-    report.add("fold_sessions_read_decode_s", read_s, "s", f"{folded:,} events")
-    report.add("fold_sessions_evolve_s", fold_s, "s")
+    report.add("fold_all_sessions_s", t4 - t3, "s", "load_state of every session")
     report.add("rebuild_1m_events_s", t4 - t0, "s", f"< {REBUILD_TARGET_S:.0f} s")
-    if t4 - t0 > REBUILD_TARGET_S:
-        report.note(
-            f"full rebuild misses the {REBUILD_TARGET_S:.0f} s target: "
-            f"read+decode {read_s:.1f} s, evolve {fold_s:.1f} s "
-            f"(~{fold_s / max(folded, 1) * 1e6:.1f} µs/event: two dataclasses.replace per "
-            "event on a 22-field frozen SessionState, even for text deltas that only move "
-            "the version)"
-        )
+    report.note(
+        "session folds skip the session.stream deltas in SQL (FOLD_SKIPS): they are never "
+        "decoded on a rebuild, only read by replay, archives and the latency profile"
+    )
 
 
 async def archives(tmp: Path, report: Report) -> dict[str, float]:

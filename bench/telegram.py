@@ -424,8 +424,9 @@ async def main() -> Report:
         "message counts); with one call per edit interval it is ~interval/2 on average by design"
     )
     report.note(
-        "freshest_delta_age = per call, age of the newest delta it shows (pipeline cost: log "
-        "commit, actors, render, HTTP to the stand-in; no throttle wait)"
+        "freshest_delta_age = per call, age of the newest delta it shows: the pipeline (log "
+        "commit, actors, render, HTTP to the stand-in) plus 0-50 ms because the throttle's tick "
+        f"is not aligned with the deltas ({SLOW_MS} ms apart); small sample, noisy"
     )
     report.note(
         "api_calls_per_reply counts sendMessage, editMessageText, sendMessageDraft, "

@@ -36,8 +36,18 @@ class MemoryEventStore:
             self._changed.notify_all()
         return outcome
 
-    async def read_stream(self, stream: str, *, after_version: int = 0) -> list[Event]:
-        return [e for e in self._events if e.stream == stream and e.version > after_version]
+    async def read_stream(
+        self,
+        stream: str,
+        *,
+        after_version: int = 0,
+        exclude_types: Collection[str] = (),
+    ) -> list[Event]:
+        return [
+            e
+            for e in self._events
+            if e.stream == stream and e.version > after_version and e.type not in exclude_types
+        ]
 
     async def read_all(
         self,

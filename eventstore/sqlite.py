@@ -260,10 +260,20 @@ class SqliteEventStore:
                 seq, stream, version, type_, schema_version, payload, last_at, correlation_id
             )  # type: ignore[arg-type]
 
-    async def read_stream(self, stream: str, *, after_version: int = 0) -> list[Event]:
+    async def read_stream(
+        self,
+        stream: str,
+        *,
+        after_version: int = 0,
+        exclude_types: Collection[str] = (),
+    ) -> list[Event]:
+        """A stream in version order; ``exclude_types`` are skipped in SQL, never decoded."""
+        where, params = "stream = ? AND version > ?", [stream, after_version]
+        if exclude_types:
+            where += f" AND type NOT IN ({','.join('?' * len(exclude_types))})"
+            params += list(exclude_types)
         rows = await self._reader.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version",
-            (stream, after_version),
+            f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY version", params
         )
         return list(self._decode(rows))  # type: ignore[arg-type]
 

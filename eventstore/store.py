@@ -31,7 +31,13 @@ class EventStore(Protocol):
         expected_version: int | None = None,
     ) -> list[Event]: ...
 
-    async def read_stream(self, stream: str, *, after_version: int = 0) -> list[Event]: ...
+    async def read_stream(
+        self,
+        stream: str,
+        *,
+        after_version: int = 0,
+        exclude_types: Collection[str] = (),
+    ) -> list[Event]: ...
 
     def read_all(
         self,

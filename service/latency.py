@@ -28,9 +28,10 @@ TURN_STARTED = "session.turn_started"
 TURN_ENDED = "session.turn_ended"
 STDIN = "session.stdin"
 STDOUT = "session.stdout"
+STREAM = "session.stream"
 
 #: The event types a profile needs (for ``read_all(types=...)``).
-EVENT_TYPES = frozenset({UPDATE_RECEIVED, TURN_STARTED, TURN_ENDED, STDIN, STDOUT})
+EVENT_TYPES = frozenset({UPDATE_RECEIVED, TURN_STARTED, TURN_ENDED, STDIN, STDOUT, STREAM})
 
 #: The points of a turn, in the order they normally happen.
 POINTS = ("received", "written", "first_delta", "first_shown", "result", "final_shown")
@@ -202,7 +203,7 @@ def turn_timings(events: Iterable[Event], log_lines: Iterable[str] = ()) -> list
         if kind == STDIN:
             if turn.written is None and line.get("type") == "user":
                 turn.written = event.at
-        elif kind == STDOUT:
+        elif kind in (STDOUT, STREAM):
             if turn.first_delta is None and _is_text_delta(line):
                 turn.first_delta = event.at
             elif turn.result is None and line.get("type") == "result":

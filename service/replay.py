@@ -148,7 +148,7 @@ def summarize(event: Event) -> str:
     """A short, single-line description of the event's data."""
     data, kind = event.data, event.type
     line = data.get("line")
-    if kind == "session.stdout" and isinstance(line, dict):
+    if kind in ("session.stdout", "session.stream") and isinstance(line, dict):
         return _stdout_summary(line)
     if kind == "session.stdin" and isinstance(line, dict):
         return _stdin_summary(line)
@@ -207,7 +207,7 @@ class _Fold:
 def _is_stream_event(event: Event) -> bool:
     line = event.data.get("line")
     return (
-        event.type == "session.stdout"
+        event.type in ("session.stdout", "session.stream")
         and isinstance(line, dict)
         and line.get("type") == "stream_event"
     )

@@ -126,7 +126,7 @@ class _Renderer:
             self.archived.append(_when(event.at))
         elif kind == "session.stdin" and isinstance(data.get("line"), dict):
             self._stdin(data["line"])
-        elif kind == "session.stdout" and isinstance(data.get("line"), dict):
+        elif kind in ("session.stdout", "session.stream") and isinstance(data.get("line"), dict):
             self._stdout(data["line"])
 
     def _stdin(self, line: dict[str, Any]) -> None:

@@ -56,6 +56,7 @@ async def test_append_assigns_versions_and_global_sequence(store) -> None:
     assert [e.seq for e in [e async for e in store.read_all(after_seq=1)]] == [2, 3]
     assert [e.stream async for e in store.read_all(stream_prefix="s:b")] == ["s:b"]
     assert [e.seq async for e in store.read_all(types={"x.two"})] == [2]
+    assert [e.type for e in await store.read_stream("s:a", exclude_types={"x.one"})] == ["x.two"]
     assert await store.stream_version("s:a") == 2
     assert await store.last_seq() == 3
 

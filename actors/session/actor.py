@@ -22,9 +22,9 @@ from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.pool import ProcessPool
 from actors.session.replies import turn_reply
-from actors.session.state import SessionState, evolve
+from actors.session.state import SessionState, evolve, load_state
 from actors.session.wording import exit_words, result_error, retry_notice
-from eventstore import Event, EventStore, NewEvent, fold
+from eventstore import Event, EventStore, NewEvent
 from service.archive import build_archive, extract_workdir
 from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv
@@ -99,7 +99,7 @@ class SessionActor(Actor[Any]):
 
     async def on_start(self) -> None:
         structlog.contextvars.bind_contextvars(session=self.name)
-        self.state = fold(evolve, SessionState(), await self.deps.store.read_stream(self.stream))
+        self.state = await load_state(self.deps.store, self.name)
         await self._recover()
 
     async def on_stop(self) -> None:
@@ -401,7 +401,9 @@ class SessionActor(Actor[Any]):
             text = raw[:2000].decode("utf-8", "replace")
             log.warning("claude.garbage_line", text=text[:200])
             return NewEvent(ev.STDOUT_GARBAGE, {"text": text})
-        return NewEvent(ev.STDOUT, {"line": obj})
+        return NewEvent(
+            ev.STREAM if obj.get("type") == "stream_event" else ev.STDOUT, {"line": obj}
+        )
 
     async def _write(self, live: _Live, obj: dict[str, Any]) -> None:
         await self._append(ev.event(ev.STDIN, None, line=obj))
@@ -431,7 +433,7 @@ class SessionActor(Actor[Any]):
             return
         progressed = False
         for event in msg.events:
-            if event.type != ev.STDOUT:
+            if event.type not in (ev.STDOUT, ev.STREAM):
                 continue
             progressed |= await self._on_line(event.data["line"])
         turn = self.state.turn

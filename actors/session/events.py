@@ -12,6 +12,9 @@ TURN_STARTED = "session.turn_started"
 TURN_ENDED = "session.turn_ended"
 STDIN = "session.stdin"
 STDOUT = "session.stdout"
+#: ``stream_event`` lines (partial-message deltas): the firehose, typed apart so that folds,
+#: which never need them, skip them in SQL instead of decoding them.
+STREAM = "session.stream"
 STDOUT_GARBAGE = "session.stdout_garbage"
 PROCESS_STARTED = "session.process_started"
 PROCESS_EXITED = "session.process_exited"

@@ -34,7 +34,7 @@ def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
         state = evolve(state, event)
         if not inside:
             continue
-        if event.type == ev.STDOUT:
+        if event.type in (ev.STDOUT, ev.STREAM):
             line = event.data.get("line") or {}
             if (delta := codec.text_delta(line)) is not None:
                 deltas.append(delta)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.session import events as ev
-from eventstore import Event
+from eventstore import Event, EventStore, fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +86,26 @@ class SessionState:
         }
 
 
-def _stdout(state: SessionState, line: dict[str, Any]) -> SessionState:
+#: Event types a session fold never needs (partial-message deltas): not even read.
+FOLD_SKIPS = frozenset({ev.STREAM})
+
+
+async def load_state(store: EventStore, name: str) -> SessionState:
+    """The session's current state, folded from its stream without the delta firehose."""
+    stream = ev.stream_of(name)
+    state = fold(evolve, SessionState(), await store.read_stream(stream, exclude_types=FOLD_SKIPS))
+    return replace(state, version=await store.stream_version(stream))
+
+
+def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
     kind = line.get("type")
     if kind == "system" and line.get("subtype") == "init":
-        return replace(
-            state,
-            claude_session_id=line.get("session_id") or state.claude_session_id,
-            model=line.get("model") or state.model,
-        )
+        return {
+            "claude_session_id": line.get("session_id") or state.claude_session_id,
+            "model": line.get("model") or state.model,
+        }
     if kind != "result":
-        return state
+        return {}
     usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
     cost = line.get("total_cost_usd")
     turn = state.turn
@@ -106,69 +116,66 @@ def _stdout(state: SessionState, line: dict[str, Any]) -> SessionState:
             result_is_error=line.get("is_error") is True,
             result_interrupted=line.get("terminal_reason") == "aborted_streaming",
         )
-    return replace(
-        state,
-        turn=turn,
-        claude_session_id=line.get("session_id") or state.claude_session_id,
-        process_cost_usd=float(cost) if isinstance(cost, int | float) else state.process_cost_usd,
-        input_tokens=state.input_tokens + int(usage.get("input_tokens") or 0),
-        output_tokens=state.output_tokens + int(usage.get("output_tokens") or 0),
-        last_result=line.get("result") if isinstance(line.get("result"), str) else None,
-    )
+    return {
+        "turn": turn,
+        "claude_session_id": line.get("session_id") or state.claude_session_id,
+        "process_cost_usd": float(cost)
+        if isinstance(cost, int | float)
+        else state.process_cost_usd,
+        "input_tokens": state.input_tokens + int(usage.get("input_tokens") or 0),
+        "output_tokens": state.output_tokens + int(usage.get("output_tokens") or 0),
+        "last_result": line.get("result") if isinstance(line.get("result"), str) else None,
+    }
 
 
-def evolve(state: SessionState, event: Event) -> SessionState:
-    state = replace(state, version=event.version)
+def _changes(state: SessionState, event: Event) -> dict[str, Any]:
+    """What ``event`` changes, as field values (applied in one ``replace``)."""
     data = event.data
     match event.type:
         case ev.CREATED:
-            return replace(
-                state,
-                name=data["name"],
-                persona=data["persona"],
-                cwd=data["cwd"],
-                chat_id=data.get("chat_id"),
-                created_at=event.at,
-                last_used_at=event.at,
-                status="active",
-            )
+            return {
+                "name": data["name"],
+                "persona": data["persona"],
+                "cwd": data["cwd"],
+                "chat_id": data.get("chat_id"),
+                "created_at": event.at,
+                "last_used_at": event.at,
+                "status": "active",
+            }
         case ev.MESSAGE_QUEUED:
             queued = Queued(data["text"], event.correlation_id)
-            return replace(state, pending=(*state.pending, queued), last_used_at=event.at)
+            return {"pending": (*state.pending, queued), "last_used_at": event.at}
         case ev.TURN_STARTED:
-            turn = Turn(
-                data["turn_id"], data["text"], data.get("merged", 1), event.at, event.correlation_id
-            )
-            return replace(
-                state,
-                turn=turn,
-                turns=state.turns + 1,
-                pending=state.pending[data.get("merged", 1) :],
-                last_used_at=event.at,
-            )
+            merged = data.get("merged", 1)
+            turn = Turn(data["turn_id"], data["text"], merged, event.at, event.correlation_id)
+            return {
+                "turn": turn,
+                "turns": state.turns + 1,
+                "pending": state.pending[merged:],
+                "last_used_at": event.at,
+            }
         case ev.TURN_ENDED:
             outcome = data["outcome"]
-            return replace(
-                state,
-                turn=None,
-                last_outcome=outcome,
-                crashes=state.crashes + 1 if outcome == ev.CRASHED else 0,
-            )
+            crashes = state.crashes + 1 if outcome == ev.CRASHED else 0
+            return {"turn": None, "last_outcome": outcome, "crashes": crashes}
         case ev.STDOUT:
             return _stdout(state, data.get("line") or {})
         case ev.PROCESS_STARTED:
-            return replace(
-                state,
-                process_pid=data.get("pid"),
-                cost_usd=state.total_cost_usd,
-                process_cost_usd=0.0,
-            )
+            return {
+                "process_pid": data.get("pid"),
+                "cost_usd": state.total_cost_usd,
+                "process_cost_usd": 0.0,
+            }
         case ev.PROCESS_EXITED:
-            return replace(state, process_pid=None)
+            return {"process_pid": None}
         case ev.RESUME_FAILED:
-            return replace(state, claude_session_id=None)
+            return {"claude_session_id": None}
         case ev.ARCHIVED:
-            return replace(state, status="archived", archive_path=data.get("path"))
+            return {"status": "archived", "archive_path": data.get("path")}
         case ev.UNARCHIVED:
-            return replace(state, status="active", archive_path=None)
-    return state
+            return {"status": "active", "archive_path": None}
+    return {}
+
+
+def evolve(state: SessionState, event: Event) -> SessionState:
+    return replace(state, version=event.version, **_changes(state, event))

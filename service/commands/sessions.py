@@ -9,7 +9,7 @@ from typing import Any
 
 from actors.session import events as ev
 from actors.session.catalog import CATALOG_TYPES, evolve_directory
-from actors.session.state import SessionState, evolve
+from actors.session.state import FOLD_SKIPS, SessionState, evolve
 from eventstore import SqliteEventStore, fold
 from service.commands import guarded, open_readonly, stamp, table
 from service.config import Settings
@@ -55,7 +55,7 @@ async def load_rows(store: SqliteEventStore, *, include_archived: bool) -> list[
     for summary in directory.values():
         if summary.status != "active" and not include_archived:
             continue
-        events = await store.read_stream(ev.stream_of(summary.name))
+        events = await store.read_stream(ev.stream_of(summary.name), exclude_types=FOLD_SKIPS)
         state = fold(evolve, SessionState(), events)
         ended = [e for e in events if e.type == ev.TURN_ENDED]
         restart_cut = bool(ended) and ended[-1].data.get("reason") == "restart"

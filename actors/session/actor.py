@@ -450,10 +450,8 @@ class SessionActor(Actor[Any]):
             self.reply += delta
             self.status = None
             return True
-        event = line.get("event") if line.get("type") == "stream_event" else None
-        if isinstance(event, dict) and event.get("type") == "content_block_start":
-            block = event.get("content_block") or {}
-            if block.get("type") == "text" and self.reply and not self.reply.endswith("\n\n"):
+        if codec.starts_text_block(line):
+            if self.reply and not self.reply.endswith("\n\n"):
                 self.reply += "\n\n"
             return False
         if uses := codec.tool_uses(line):

@@ -97,16 +97,26 @@ async def load_state(store: EventStore, name: str) -> SessionState:
     return replace(state, version=await store.stream_version(stream))
 
 
+def _count(value: Any) -> int:
+    """A token count from claude's output; anything odd counts as nothing, never a crash."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
     kind = line.get("type")
     if kind == "system" and line.get("subtype") == "init":
         return {
-            "claude_session_id": line.get("session_id") or state.claude_session_id,
-            "model": line.get("model") or state.model,
+            "claude_session_id": _text(line.get("session_id")) or state.claude_session_id,
+            "model": _text(line.get("model")) or state.model,
         }
     if kind != "result":
         return {}
     usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
+    tokens_in, tokens_out = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
     cost = line.get("total_cost_usd")
     turn = state.turn
     if turn is not None:
@@ -118,13 +128,13 @@ def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "turn": turn,
-        "claude_session_id": line.get("session_id") or state.claude_session_id,
+        "claude_session_id": _text(line.get("session_id")) or state.claude_session_id,
         "process_cost_usd": float(cost)
         if isinstance(cost, int | float)
         else state.process_cost_usd,
-        "input_tokens": state.input_tokens + int(usage.get("input_tokens") or 0),
-        "output_tokens": state.output_tokens + int(usage.get("output_tokens") or 0),
-        "last_result": line.get("result") if isinstance(line.get("result"), str) else None,
+        "input_tokens": state.input_tokens + tokens_in,
+        "output_tokens": state.output_tokens + tokens_out,
+        "last_result": _text(line.get("result")),
     }
 
 

@@ -161,6 +161,16 @@ def text_delta(msg: Mapping[str, Any]) -> str | None:
     return _str(delta.get("text")) if delta.get("type") == "text_delta" else None
 
 
+def starts_text_block(msg: Mapping[str, Any]) -> bool:
+    """A ``content_block_start`` of a text block: a new paragraph of the reply begins."""
+    if msg.get("type") != "stream_event":
+        return False
+    event = _dict(msg.get("event"))
+    return event.get("type") == "content_block_start" and (
+        _dict(event.get("content_block")).get("type") == "text"
+    )
+
+
 def _assistant_blocks(msg: Mapping[str, Any]) -> list[dict[str, Any]]:
     if msg.get("type") != "assistant":
         return []

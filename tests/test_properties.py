@@ -1,0 +1,159 @@
+"""Property tests: no typed input breaks the parser, no stdout line breaks a session actor."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actors.chat import commands as c
+from actors.runtime.testkit import run_until_idle
+from actors.session import events as ev
+from actors.session.actor import SessionActor, _Live
+from actors.session.state import Turn
+from eventstore import MemoryEventStore
+from tests.session_kit import SessionKit
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+KNOWN_TYPES = [
+    "system",
+    "stream_event",
+    "assistant",
+    "user",
+    "result",
+    "control_request",
+    "control_response",
+    "init",
+    "api_retry",
+    "text",
+    "tool_use",
+    "content_block_start",
+    "content_block_delta",
+    "text_delta",
+    "can_use_tool",
+]
+#: Lines shaped like claude's, with anything at any depth: the nasty part of the space.
+claude_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10) | st.sampled_from(KNOWN_TYPES),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "type": st.sampled_from(KNOWN_TYPES) | children,
+                "subtype": st.sampled_from(KNOWN_TYPES) | children,
+                "event": children,
+                "delta": children,
+                "content_block": children,
+                "message": children,
+                "content": children,
+                "request": children,
+                "request_id": st.text(max_size=8) | children,
+                "tool_name": children,
+                "input": children,
+                "result": children,
+                "usage": children,
+                "total_cost_usd": children,
+                "session_id": children,
+            },
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_to_a_command_plain_text_or_one_line_reason(text: str) -> None:
+    parsed = c.parse(text)
+    assert isinstance(parsed, c.Command | c.Plain | c.Invalid)
+    if isinstance(parsed, c.Invalid):
+        assert "\n" not in parsed.reason
+        assert len(parsed.reason) < 200
+    if isinstance(parsed, c.Command):
+        spec = c.COMMANDS[parsed.name]
+        assert spec.min_args <= len(parsed.args) <= spec.max_args
+
+
+WORDS = st.from_regex(r"[a-z0-9_-]{1,10}", fullmatch=True)
+
+
+@given(st.sampled_from(sorted(c.COMMANDS)), st.lists(WORDS, max_size=3))
+def test_well_formed_commands_round_trip(name: str, args: list[str]) -> None:
+    spec = c.COMMANDS[name]
+    parsed = c.parse(" ".join([f"/{name}", *args]))
+    if spec.min_args <= len(args) <= spec.max_args:
+        assert parsed == c.Command(name, tuple(args))
+    else:
+        assert isinstance(parsed, c.Invalid)
+        assert parsed.reason.startswith("Usage: ")
+
+
+class _Proc:
+    """Stands in for a live process: the property is about reading, not writing."""
+
+    pid = 1
+
+    async def write(self, obj: dict[str, Any]) -> bytes:
+        return b""
+
+    async def stop(self, grace_s: float = 0) -> int:
+        return 0
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(claude_like | json_values, min_size=1, max_size=8))
+def test_no_stdout_line_crashes_a_session_actor(tmp_path: Path, lines: list[Any]) -> None:
+    asyncio.run(_feed(tmp_path, lines))
+
+
+async def _feed(tmp_path: Path, lines: list[Any]) -> None:
+    kit = SessionKit(MemoryEventStore(), tmp_path)
+    await kit.create("prop")
+    await run_until_idle(kit.system)
+    actor = kit.system.cells["session:prop"].actor
+    assert isinstance(actor, SessionActor)
+    actor.live = _Live(_Proc(), 1, resumed=False)  # type: ignore[arg-type]
+    for line in lines:
+        if actor.state.turn is None:
+            actor.state = replace(actor.state, turn=Turn("t", "x", 1, kit.clock.now(), None))
+        if isinstance(line, dict):
+            await actor._on_line(line)
+    actor.live = None
+    await kit.system.stop_all()
+
+
+def test_stream_event_lines_are_their_own_event_type() -> None:
+    assert SessionActor._line_event(b'{"type":"stream_event","event":{}}').type == ev.STREAM
+    assert SessionActor._line_event(b'{"type":"result"}').type == ev.STDOUT
+    assert SessionActor._line_event(b"not json").type == ev.STDOUT_GARBAGE
+
+
+def test_oddly_shaped_known_lines_do_not_crash(tmp_path: Path) -> None:
+    """Shapes hypothesis may take long to find: right types, wrong containers."""
+    lines: list[Any] = [
+        {"type": "stream_event", "event": {"type": "content_block_start", "content_block": [1]}},
+        {"type": "stream_event", "event": {"type": "content_block_delta", "delta": "x"}},
+        {"type": "stream_event", "event": []},
+        {"type": "assistant", "message": {"content": [{"type": "tool_use", "input": []}]}},
+        {"type": "assistant", "message": []},
+        {"type": "control_request", "request_id": 5, "request": {"subtype": "can_use_tool"}},
+        {
+            "type": "control_request",
+            "request_id": "r",
+            "request": {"subtype": "can_use_tool", "tool_name": "Bash"},
+        },
+        {"type": "system", "subtype": "api_retry", "attempt": "two", "retry_delay_ms": "x"},
+        {"type": "result", "usage": [], "total_cost_usd": "free", "is_error": "yes"},
+        {"type": "result", "subtype": "success", "result": 5},
+    ]
+    asyncio.run(_feed(tmp_path, lines))

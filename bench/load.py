@@ -331,7 +331,7 @@ async def run(args: Any, report: Report) -> None:
         "chat.update_received at -> session.stdin (user line) at, commit times in the log; "
         "pushed_to_logged = pushed (wall clock) -> chat.update_received at. Steady state: "
         "each chat's first message (50 claude processes starting at once) is left out of "
-        f"added_latency; with it p50/p99 {pct([*shown, *first], 0.5):.0f}/"
+        f"the three latencies; with it added_latency p50/p99 {pct([*shown, *first], 0.5):.0f}/"
         f"{pct([*shown, *first], 0.99):.0f} ms, first messages alone p50 {pct(first, 0.5):.0f} ms"
     )
     report.note(

@@ -24,6 +24,7 @@ BUTTON_COMMANDS: dict[str, str] = {
     "deny": "/deny",
     "new": "/new",
     "archive": "/archive",
+    "list": "/session",
 }
 
 

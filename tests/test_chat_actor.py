@@ -250,3 +250,49 @@ async def test_a_reply_the_crash_kept_from_the_chat_is_delivered_once(kit: AppKi
             assert "$0.2500 this turn" in done[0].footer
         else:
             assert done == [], "delivered once, not at every restart"
+
+
+async def test_the_agents_question_is_answered_with_buttons(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("[[tool:AskUserQuestion:Which database?|SQLite|Postgres]] set up storage")
+    [asked] = await kit.view.wait_for(
+        lambda: [s for s in kit.view.of(CHAT, "say") if s.text.startswith("❓")]
+    )
+    assert "Which database?" in asked.text
+    labels = [b.label for row in asked.buttons for b in row]
+    assert labels == ["SQLite", "Postgres", "Skip the question"]
+    postgres = asked.buttons[1][0]
+    await kit.press(postgres.action, postgres.arg, handle=asked.handle)
+    [done] = await kit.view.wait_count(CHAT, "done", 1)
+    assert done.text == "Tool said: AskUserQuestion ok: Which database? -> Postgres"
+    [closed] = await kit.view.wait_count(CHAT, "closed", 1)
+    assert closed.text == "❓ Which database? → Postgres"
+
+
+@pytest.mark.parametrize(
+    ("choice", "closed_text"), [(0, "📋 Plan approved."), (1, "📋 Kept planning.")]
+)
+async def test_a_plan_is_approved_or_sent_back_with_buttons(
+    kit: AppKit, choice: int, closed_text: str
+) -> None:
+    await kit.send("/new work")
+    await kit.send("[[tool:ExitPlanMode:1. read the code 2. fix the bug]] plan it")
+    [plan] = await kit.view.wait_for(
+        lambda: [s for s in kit.view.of(CHAT, "say") if "plan:" in s.text]
+    )
+    assert "1. read the code 2. fix the bug" in plan.text
+    button = plan.buttons[0][choice]
+    await kit.press(button.action, button.arg, handle=plan.handle)
+    [closed] = await kit.view.wait_count(CHAT, "closed", 1)
+    assert closed.text == closed_text
+    await kit.view.wait_count(CHAT, "done", 1)
+    if choice == 1:
+        assert kit.app is not None
+        from actors.session import events as ev
+
+        answers = [
+            e.data["line"]
+            for e in await kit.app.store.read_stream(ev.stream_of("work"))
+            if e.type == ev.STDIN and e.data["line"]["type"] == "control_response"
+        ]
+        assert answers[0]["response"]["response"]["message"].startswith("The user wants to keep")

@@ -17,9 +17,10 @@ import structlog
 
 from actors.chat import commands as c
 from actors.chat import notices as n
+from actors.chat import questions as q
 from actors.chat import state as cs
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
-from actors.chat.view import Button, ChatView, Keyboard
+from actors.chat.view import Button, ChatView
 from actors.runtime import Actor, ActorRef, AskTimeoutError
 from actors.session import messages as sm
 from actors.session.actor import SessionError
@@ -140,6 +141,8 @@ class ChatActor(Actor[Any]):
                 await self._cmd_new((msg.arg,), msg.correlation_id)
             case "allow" | "allow_session" | "deny":
                 await self._answer(msg.arg, msg.action)
+            case "answer":
+                await self._answer_question(msg.arg)
             case "list":
                 await self._cmd_session(("all",) if msg.arg == "all" else (), msg.correlation_id)
             case _:
@@ -247,13 +250,40 @@ class ChatActor(Actor[Any]):
     async def _cmd_deny(self, args: tuple[str, ...], ref: str) -> None:
         await self._answer(args[0], "deny")
 
+    async def _cmd_answer(self, args: tuple[str, ...], ref: str) -> None:
+        await self._answer_question(args[0])
+
     async def _answer(self, request_id: str, decision: str) -> None:
         question = self.state.questions.get(request_id)
         if question is None:
             await self.view.say(self.chat_id, "That question was already answered or expired.")
             return
-        answer = sm.PermissionAnswer(request_id, decision)  # type: ignore[arg-type]
+        message = q.KEEP_PLANNING if question.kind == "plan" and decision == "deny" else None
+        answer = sm.PermissionAnswer(request_id, decision, message=message)  # type: ignore[arg-type]
         self.deps.sessions(question.session).tell(answer)
+
+    async def _answer_question(self, arg: str) -> None:
+        """One option of one of the agent's questions; the last answer sends them all."""
+        parsed = q.parse_answer(arg)
+        question = self.state.questions.get(parsed[0]) if parsed else None
+        if parsed is None or question is None or parsed[1] >= len(question.questions):
+            await self.view.say(self.chat_id, "That question was already answered or expired.")
+            return
+        request_id, qi, oi = parsed
+        asked = question.questions[qi]
+        if oi >= len(asked["options"]):
+            return
+        await self._append(
+            cs.QUESTION_ANSWERED,
+            request_id=request_id,
+            question=asked["question"],
+            answer=asked["options"][oi],
+        )
+        question = self.state.questions[request_id]
+        if len(question.answers) == len(question.questions):
+            updated = {"answers": dict(question.answers)}  # merged into the agent's own input
+            answer = sm.PermissionAnswer(request_id, "allow", updated_input=updated)
+            self.deps.sessions(question.session).tell(answer)
 
     async def _on_file(self, msg: FileArrived) -> None:
         active = self._active()
@@ -317,17 +347,9 @@ class ChatActor(Actor[Any]):
         await self._append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)
 
     async def _on_permission_asked(self, msg: n.PermissionAsked) -> None:
-        buttons: Keyboard = (
-            (
-                Button("✅ Allow", "allow", msg.request_id),
-                Button("⛔ Deny", "deny", msg.request_id),
-            ),
-            (Button("✅ Allow for this session", "allow_session", msg.request_id),),
-        )
+        text, buttons, markdown = q.render(msg.request_id, msg.tool, msg.summary, msg.input)
         handle = await self.view.say(
-            self.chat_id,
-            self._label(msg.session, f"🔐 The agent wants to run {msg.summary}"),
-            buttons=buttons,
+            self.chat_id, self._label(msg.session, text), buttons=buttons, markdown=markdown
         )
         await self._append(
             cs.QUESTION_ASKED,
@@ -335,6 +357,8 @@ class ChatActor(Actor[Any]):
             session=msg.session,
             handle=handle,
             summary=msg.summary,
+            kind=q.kind_of(msg.tool),
+            questions=list(q.questions_of(msg.input)),
         )
 
     async def _on_permission_closed(self, msg: n.PermissionClosed) -> None:
@@ -342,17 +366,11 @@ class ChatActor(Actor[Any]):
         if question is None:
             return
         await self._append(cs.QUESTION_CLOSED, request_id=msg.request_id, decision=msg.decision)
-        verdict = {
-            "allow": "✅ Allowed",
-            "allow_session": "✅ Allowed for this session",
-            "deny": "⛔ Denied",
-        }.get(msg.decision, msg.decision)
-        if msg.by_timeout:
-            verdict += " (no answer in time)"
         if question.handle is not None:
-            await self.view.close_buttons(
-                self.chat_id, question.handle, f"{verdict}: {question.summary}"
+            text = q.verdict(
+                question.kind, msg.decision, msg.by_timeout, question.summary, question.answers
             )
+            await self.view.close_buttons(self.chat_id, question.handle, text)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, Spec] = {
     "allow": Spec("/allow ID", "allow a tool request once", 1, 1),
     "allowall": Spec("/allowall ID", "allow a tool request for the rest of the session", 1, 1),
     "deny": Spec("/deny ID", "deny a tool request", 1, 1),
+    "answer": Spec("/answer ID", "pick an option of the agent's question", 1, 1),
 }
 #: Shown in Telegram's command menu (the permission answers are for the terminal front).
 MENU = ("start", "help", "new", "session", "archive", "unarchive", "stop", "status", "personas")

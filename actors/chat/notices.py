@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class PermissionAsked:
     request_id: str
     tool: str
     summary: str
+    input: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

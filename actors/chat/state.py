@@ -12,6 +12,7 @@ UPDATE_HANDLED = "chat.update_handled"
 ACTIVE_CHANGED = "chat.active_session_changed"
 QUESTION_ASKED = "chat.question_asked"
 QUESTION_CLOSED = "chat.question_closed"
+QUESTION_ANSWERED = "chat.question_answered"
 REPLY_DELIVERED = "chat.reply_delivered"
 ACCESS_DENIED = "access.denied"
 
@@ -25,6 +26,9 @@ class Question:
     session: str
     handle: int | None
     summary: str
+    kind: str = "tool"  # tool | ask | plan
+    questions: tuple[dict[str, Any], ...] = ()
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +58,21 @@ def evolve(state: ChatState, event: Event) -> ChatState:
         case "chat.active_session_changed":
             return replace(state, active=data.get("session"))
         case "chat.question_asked":
-            question = Question(data["session"], data.get("handle"), data.get("summary", ""))
+            question = Question(
+                data["session"],
+                data.get("handle"),
+                data.get("summary", ""),
+                data.get("kind", "tool"),
+                tuple(data.get("questions") or ()),
+            )
             return replace(state, questions={**state.questions, data["request_id"]: question})
+        case "chat.question_answered":
+            asked = state.questions.get(data["request_id"])
+            if asked is None:
+                return state
+            answers = {**asked.answers, data["question"]: data["answer"]}
+            questions = {**state.questions, data["request_id"]: replace(asked, answers=answers)}
+            return replace(state, questions=questions)
         case "chat.question_closed":
             questions = dict(state.questions)
             questions.pop(data["request_id"], None)

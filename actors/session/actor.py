@@ -239,10 +239,11 @@ class SessionActor(Actor[Any]):
             return
         self._cancel(f"perm:{msg.request_id}")
         if msg.decision == "deny":
-            line = codec.permission_deny(request.request_id, "The user denied this.")
+            line = codec.permission_deny(request.request_id, msg.message or "The user denied this.")
         else:
             rules = session_rules(request) if msg.decision == "allow_session" else None
-            line = codec.permission_allow(request.request_id, request.input, rules)
+            tool_input = {**request.input, **(msg.updated_input or {})}
+            line = codec.permission_allow(request.request_id, tool_input, rules)
         await self._write(self.live, line)
         self._tell_chat(n.PermissionClosed(self.name, msg.request_id, msg.decision, False))
 
@@ -469,6 +470,7 @@ class SessionActor(Actor[Any]):
                     request.request_id,
                     request.tool_name,
                     codec.tool_status(request.tool_name, request.input, self.state.cwd),
+                    request.input,
                 )
             )
             self._schedule(

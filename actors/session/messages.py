@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from eventstore import Event
 
@@ -23,8 +23,12 @@ class Interrupt:
 
 @dataclass(frozen=True, slots=True)
 class PermissionAnswer:
+    """``updated_input`` is merged into the tool's input (answers to the agent's questions)."""
+
     request_id: str
     decision: Decision
+    updated_input: dict[str, Any] | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ Why: tests (and benchmarks) need a process that behaves like the recorded transc
 /work/shared/protocol without network, cost or a 245 MB Node process. Stdlib only, fast start.
 
 Reply text is `Echo: <user text>`. Markers inside the user text script behaviour:
-  [[tool:NAME:ARG]]   ask to use tool NAME (e.g. [[tool:Bash:ls -la]]), then run it (pretend)
+  [[tool:NAME:ARG]]   ask to use tool NAME (e.g. [[tool:Bash:ls -la]]), then run it (pretend);
+                      [[tool:AskUserQuestion:Q?|A|B]] asks a question, [[tool:ExitPlanMode:PLAN]]
   [[crash]] / [[crash:CODE]]   exit (1 / CODE) mid-stream after a few deltas
   [[hang]]            no output at all (interrupts ignored, stdin EOF ignored) until killed
   [[hang_hard]]       like [[hang]] but SIGTERM is ignored too: only SIGKILL ends it
@@ -868,7 +869,12 @@ class Fake:
                 tool_use_result=f"Error: {message}",
             )
             return None if stop else message
-        output = f"{name} ok: {first_value(tool_input)}"
+        if isinstance(tool_input.get("answers"), dict):
+            output = f"{name} ok: " + "; ".join(
+                f"{q} -> {a}" for q, a in tool_input["answers"].items()
+            )
+        else:
+            output = f"{name} ok: {first_value(tool_input)}"
         self.user_blocks(
             [{"tool_use_id": tool_id, "type": "tool_result", "content": output, "is_error": False}],
             tool_use_result={
@@ -927,6 +933,14 @@ def user_text(msg: dict[str, Any]) -> str:
 
 
 def tool_input_for(name: str, arg: str) -> dict[str, Any]:
+    if name == "AskUserQuestion":  # arg: "Question?|Option A|Option B"
+        question, *options = arg.split("|")
+        return {"questions": [{
+            "question": question, "header": question[:12], "multiSelect": False,
+            "options": [{"label": o, "description": f"pick {o}"} for o in options],
+        }]}  # fmt: skip
+    if name == "ExitPlanMode":
+        return {"plan": arg}
     if name == "Bash":
         return {"command": arg, "description": f"run {arg}"}
     if name in ("Read", "Write", "Edit", "MultiEdit"):

@@ -270,3 +270,14 @@ async def test_an_outage_delays_messages_but_loses_none_and_keeps_order(
 async def _say_in_order(view: TelegramView, texts: list[str]) -> None:
     for text in texts:
         await view.say(PRIVATE, text)
+
+
+async def test_a_new_replys_thinking_draft_is_not_held_back_by_the_last_reply(
+    api: FakeBotAPI, view: TelegramView, clock: FakeClock
+) -> None:
+    await view.reply_progress(PRIVATE, "t1", "first answer", None)
+    await settle(api, clock, 1)
+    await view.reply_done(PRIVATE, "t1", "first answer", None)
+    await view.reply_progress(PRIVATE, "t2", "", None)
+    await api.wait_for(lambda: len(api.calls_of("sendMessageDraft")) >= 2)
+    assert "Thinking" in api.calls_of("sendMessageDraft")[-1]["text"]

@@ -209,10 +209,16 @@ class TelegramView:
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._drain(chat_id, lane))
 
+    def _first_draft(self, chat_id: int, lane: _Lane) -> bool:
+        """A new reply's first draft ("Thinking…") goes out at once: drafts are not rate-limited
+        like messages, and the user must see within a second that the message was taken."""
+        reply = self._replies.get((chat_id, next(iter(lane.pending))))
+        return reply is not None and reply.use_draft and reply.shown is None
+
     async def _drain(self, chat_id: int, lane: _Lane) -> None:
         """Show pending progress, one call per interval, until nothing is pending."""
         while lane.pending:
-            if lane.last_call is not None:
+            if lane.last_call is not None and not self._first_draft(chat_id, lane):
                 wait = lane.last_call + self.edit_interval_s - self.clock.monotonic()
                 if wait > 0:
                     await self.clock.sleep(wait)

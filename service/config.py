@@ -39,6 +39,10 @@ class TelegramSettings(_Section):
     edit_interval_s: float = Field(1.0, gt=0)
     use_drafts: bool = True
     upload_limit_mb: int = Field(20, gt=0)
+    #: Webhook mode: the public https URL Telegram posts to (path /telegram/webhook); unset polls.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1:8443"
+    webhook_secret: SecretStr | None = None
 
     @field_validator("allowed_users", mode="before")
     @classmethod
@@ -89,6 +93,8 @@ ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "POCKETCODE_ALLOWED_USERS": ("telegram", "allowed_users"),
     "POCKETCODE_TELEGRAM_API_BASE": ("telegram", "api_base"),
+    "POCKETCODE_WEBHOOK_URL": ("telegram", "webhook_url"),
+    "POCKETCODE_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
@@ -108,6 +114,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must be a mapping of settings")
+    if isinstance(raw.get("telegram"), dict) and "webhook_secret" in raw["telegram"]:
+        raise ConfigError(
+            f"config file {path} holds telegram.webhook_secret: set POCKETCODE_WEBHOOK_SECRET "
+            "in the environment instead"
+        )
     if isinstance(raw.get("telegram"), dict) and "token" in raw["telegram"]:
         raise ConfigError(
             f"config file {path} holds telegram.token: keep the token out of config files; "
@@ -168,6 +179,16 @@ def startup_problems(settings: Settings, *, need_token: bool = True) -> list[str
         problems.append(
             "no allowed users: pocketcode denies everyone by default; set "
             "POCKETCODE_ALLOWED_USERS to your Telegram user id (ask @userinfobot for it)"
+        )
+    tg = settings.telegram
+    if (
+        need_token
+        and tg.webhook_url
+        and not (tg.webhook_secret and tg.webhook_secret.get_secret_value())
+    ):
+        problems.append(
+            "webhook mode needs a secret: set POCKETCODE_WEBHOOK_SECRET (1-256 characters of "
+            "A-Z, a-z, 0-9, _ and -); Telegram sends it with every update and others are refused"
         )
     if shutil.which(settings.claude.bin) is None:
         problems.append(

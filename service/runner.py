@@ -8,6 +8,7 @@ import signal
 import sys
 
 import structlog
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from service.app import App, open_app
@@ -50,30 +51,59 @@ async def run_telegram(settings: Settings) -> int:
         await app.recover()
         app.start_reaper()
         log.info("pocketcode.started", bot=me.username, db=str(settings.db_path))
-        # Handlers only log the update and tell an actor, so handling them in order before
-        # the next getUpdates is cheap, and means an update is logged before it is acked.
-        polling = asyncio.create_task(
-            dp.start_polling(
-                bot,
-                handle_as_tasks=False,
-                handle_signals=False,
-                close_bot_session=False,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-        )
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        log.info("pocketcode.stopping")
-        with contextlib.suppress(RuntimeError):
-            await dp.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
+        if settings.telegram.webhook_url:
+            await _serve_webhook(settings, dp, bot, stop)
+        else:
+            await _poll(dp, bot, stop)
     finally:
         await app.shutdown()
         await view.close()
         await bot.session.close()
     log.info("pocketcode.stopped")
     return 0
+
+
+async def _poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    # Handlers only log the update and tell an actor, so handling them in order before the
+    # next getUpdates is cheap, and means an update is logged before it is acknowledged.
+    await bot.delete_webhook(drop_pending_updates=False)  # polling after webhook mode
+    polling = asyncio.create_task(
+        dp.start_polling(
+            bot,
+            handle_as_tasks=False,
+            handle_signals=False,
+            close_bot_session=False,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    )
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("pocketcode.stopping")
+    with contextlib.suppress(RuntimeError):
+        await dp.stop_polling()
+    with contextlib.suppress(asyncio.CancelledError):
+        await polling
+
+
+async def _serve_webhook(settings: Settings, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    from aiohttp import web
+
+    from service.telegram.webhook import WEBHOOK_PATH, build_webhook_app
+
+    tg = settings.telegram
+    secret = tg.webhook_secret.get_secret_value() if tg.webhook_secret else ""
+    runner = web.AppRunner(build_webhook_app(dp, bot, secret=secret))
+    await runner.setup()
+    host, _, port = tg.webhook_listen.rpartition(":")
+    await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+    url = (tg.webhook_url or "").rstrip("/") + WEBHOOK_PATH
+    await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    log.info("telegram.webhook_set", url=url, listen=tg.webhook_listen)
+    try:
+        await stop.wait()
+        log.info("pocketcode.stopping")
+    finally:
+        await runner.cleanup()
 
 
 async def run_terminal(settings: Settings) -> int:

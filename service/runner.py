@@ -19,7 +19,7 @@ log = structlog.get_logger("runner")
 #: The terminal front is one chat, as this (pseudo) user.
 TERMINAL_CHAT_ID = 0
 TERMINAL_USER_ID = 0
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "stopped_message_generation"]
 
 
 def _on_sigterm(stop: asyncio.Event) -> None:

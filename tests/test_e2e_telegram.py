@@ -140,3 +140,14 @@ async def test_session_buttons_switch(bot: Bot_) -> None:
         OWNER, OWNER, listing.message_id, pack_button(Button("alpha", "switch", "alpha"))
     )
     await bot.wait_text("Switched to alpha")
+
+
+async def test_the_drafts_stop_button_stops_the_turn(bot: Bot_) -> None:
+    await start_session(bot)
+    bot.say("[[slow:40]] [[long:4000]] go on")
+    await bot.api.wait_for(lambda: streaming(bot), 20)
+    draft = bot.api.calls_of("sendMessageDraft")[-1]
+    assert str(draft.get("can_stop")).lower() == "true"
+    bot.api.push_draft_stop(OWNER, int(draft["draft_id"]))
+    text = await bot.wait_text("Stopped")
+    assert len(squash(text)) < 4000

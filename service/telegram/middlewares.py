@@ -44,6 +44,9 @@ def _user_and_chat(update: Update, data: dict[str, Any]) -> tuple[User | None, C
         user = user or getattr(event, "from_user", None)
         message = getattr(event, "message", None)
         chat = chat or getattr(event, "chat", None) or getattr(message, "chat", None)
+    if user is None and chat is not None and chat.type == "private":
+        # Updates with no sender (a draft's stop button): in a private chat, it is the chat's user.
+        user = User(id=chat.id, is_bot=False, first_name=chat.first_name or "")
     return user, chat
 
 

@@ -14,6 +14,7 @@ import structlog
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
 from service.telegram.view import Act
@@ -105,5 +106,11 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
     @router.edited_message()
     async def on_edited(message: Message) -> None:
         """Edits are ignored: the original text was already acted on."""
+
+    @router.stopped_message_generation()
+    async def on_draft_stopped(stopped: MessageGenerationStopped, event_update: Update) -> None:
+        """The stop button of a streaming draft (private chats: chat id is the user id)."""
+        chat_id = stopped.chat.id
+        await deliver(chat_id, Incoming(chat_id, "/stop", _cid(event_update)))
 
     return router

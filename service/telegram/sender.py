@@ -305,7 +305,9 @@ class TelegramSender:
         except HTMLError:
             body, mode = (split_plain(_plain_of(html), self.limit) or [""])[0], None
         try:
-            return await self.bot.send_message_draft(chat_id, draft_id, text=body, parse_mode=mode)
+            return await self.bot.send_message_draft(
+                chat_id, draft_id, text=body, parse_mode=mode, can_stop=True
+            )
         except TelegramBadRequest as e:
             if mode is None or not _is_parse_error(e):
                 log.warning("telegram.draft_refused", chat_id=chat_id, error=redact(str(e)))

@@ -610,6 +610,13 @@ class FakeBotAPI:
         }  # fmt: skip
         return self._push_update({"callback_query": cq})
 
+    def push_draft_stop(self, chat_id: int, draft_id: int) -> int:
+        """The user pressed the stop button of a streaming draft; return update_id."""
+        chat = self._chat_obj(chat_id)
+        return self._push_update(
+            {"stopped_message_generation": {"chat": chat, "draft_id": draft_id}}
+        )
+
     def _store_file(self, content: bytes, folder: str, name: str) -> tuple[str, str]:
         n = self._next_file
         self._next_file += 1

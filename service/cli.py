@@ -21,25 +21,24 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _cannot_start(problems: list[str]) -> int:
+    print("pocketcode cannot start:", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 2
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    problems = startup_problems(settings)
-    if problems:
-        print("pocketcode cannot start:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 2
+    if problems := startup_problems(settings):
+        return _cannot_start(problems)
     from service.runner import run_telegram
 
     return await run_telegram(settings)
 
 
 async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    problems = startup_problems(settings, need_token=False)
-    if problems:
-        print("pocketcode cannot start:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 2
+    if problems := startup_problems(settings, need_token=False):
+        return _cannot_start(problems)
     from service.runner import run_terminal
 
     return await run_terminal(settings)

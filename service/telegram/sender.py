@@ -27,6 +27,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 
+from service.logs import redact_text
 from service.telegram.format import HTMLError, escape, to_telegram_html, visible_text
 from service.telegram.split import TELEGRAM_LIMIT, split_html, split_plain
 
@@ -35,7 +36,6 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 Fmt = Literal["markdown", "html", "plain"]
 CAPTION_LIMIT = 1024
-_TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 _KNOWN_TAG_RE = re.compile(
     r"</?(?:b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|a|code|pre|blockquote|tg-emoji)"
     r"(?:\s[^<>]*)?>"
@@ -48,9 +48,7 @@ class TelegramDeliveryError(RuntimeError):
 
 def redact(text: str, token: str | None = None) -> str:
     """Remove bot tokens from a text (aiogram error texts may contain request URLs)."""
-    if token:
-        text = text.replace(token, "<token>")
-    return _TOKEN_RE.sub("<token>", text)
+    return redact_text(text, [token] if token else ())
 
 
 def _is_parse_error(e: TelegramBadRequest) -> bool:

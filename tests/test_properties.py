@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from actors.chat import commands as c
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
-from actors.session.actor import SessionActor, _Live
+from actors.session.actor import SessionActor
+from actors.session.process import Live, line_event
 from actors.session.state import Turn
 from eventstore import MemoryEventStore
 from tests.session_kit import SessionKit
@@ -122,7 +123,7 @@ async def _feed(tmp_path: Path, lines: list[Any]) -> None:
     await run_until_idle(kit.system)
     actor = kit.system.cells["session:prop"].actor
     assert isinstance(actor, SessionActor)
-    actor.live = _Live(_Proc(), 1, resumed=False)  # type: ignore[arg-type]
+    actor.live = Live(_Proc(), 1, resumed=False)  # type: ignore[arg-type]
     for line in lines:
         if actor.state.turn is None:
             actor.state = replace(actor.state, turn=Turn("t", "x", 1, kit.clock.now(), None))
@@ -133,9 +134,9 @@ async def _feed(tmp_path: Path, lines: list[Any]) -> None:
 
 
 def test_stream_event_lines_are_their_own_event_type() -> None:
-    assert SessionActor._line_event(b'{"type":"stream_event","event":{}}').type == ev.STREAM
-    assert SessionActor._line_event(b'{"type":"result"}').type == ev.STDOUT
-    assert SessionActor._line_event(b"not json").type == ev.STDOUT_GARBAGE
+    assert line_event(b'{"type":"stream_event","event":{}}').type == ev.STREAM
+    assert line_event(b'{"type":"result"}').type == ev.STDOUT
+    assert line_event(b"not json").type == ev.STDOUT_GARBAGE
 
 
 def test_oddly_shaped_known_lines_do_not_crash(tmp_path: Path) -> None:

@@ -18,18 +18,19 @@ import structlog
 
 from actors.chat import notices as n
 from actors.runtime import Actor, Timer
+from actors.session import archiving
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.pool import ProcessPool
+from actors.session.process import Live, pump
 from actors.session.replies import turn_reply
 from actors.session.state import SessionState, evolve, load_state
 from actors.session.wording import exit_words, result_error, retry_notice
 from eventstore import Event, EventStore, NewEvent
-from service.archive import build_archive, extract_workdir
 from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv
 from service.claude.errors import ClaudeError
-from service.claude.process import ClaudeProcess, Spawner
+from service.claude.process import Spawner
 
 log = structlog.get_logger("session")
 Notify = Callable[[int, object], None]
@@ -64,18 +65,6 @@ class SessionDeps:
     observe: Callable[[Event], None] = lambda _event: None
 
 
-@dataclass(slots=True)
-class _Live:
-    """The running process and what the current turn has shown so far (not state: transient)."""
-
-    proc: ClaudeProcess
-    generation: int
-    resumed: bool
-    saw_init: bool = False
-    stopping: bool = False
-    tasks: tuple[asyncio.Task[None], ...] = ()
-
-
 class SessionError(Exception):
     """A request the session refuses; the message is for the user."""
 
@@ -86,7 +75,7 @@ class SessionActor(Actor[Any]):
         self.stream = ev.stream_of(name)
         self.deps = deps
         self.state = SessionState()
-        self.live: _Live | None = None
+        self.live: Live | None = None
         self.generation = 0
         self.reply = ""
         self.status: str | None = None
@@ -241,7 +230,7 @@ class SessionActor(Actor[Any]):
         if msg.decision == "deny":
             line = codec.permission_deny(request.request_id, msg.message or "The user denied this.")
         else:
-            rules = session_rules(request) if msg.decision == "allow_session" else None
+            rules = codec.session_rules(request) if msg.decision == "allow_session" else None
             tool_input = {**request.input, **(msg.updated_input or {})}
             line = codec.permission_allow(request.request_id, tool_input, rules)
         await self._write(self.live, line)
@@ -318,15 +307,12 @@ class SessionActor(Actor[Any]):
             raise SessionError(f"{self.name} is running a turn; /stop it first, then archive.")
         if self.live is not None:
             await self._stop_process("archive")
-        events = await self.deps.store.read_stream(self.stream)
-        archive_dir = self.deps.config.archive_dir or Path(s.cwd).parent / "sessions_archive"
-        workdir = Path(s.cwd) if self.deps.archive_workdir(s.persona) else None
-        path = await asyncio.to_thread(
-            build_archive,
-            events,
-            s.to_json(),
-            archive_dir,
-            workdir=workdir,
+        path = await archiving.pack(
+            self.deps.store,
+            s,
+            self.stream,
+            self.deps.config.archive_dir or Path(s.cwd).parent / "sessions_archive",
+            include_workdir=self.deps.archive_workdir(s.persona),
             now=self.ctx.clock.now(),
         )
         await self._append(ev.event(ev.ARCHIVED, msg.correlation_id, path=str(path)))
@@ -337,7 +323,7 @@ class SessionActor(Actor[Any]):
         if s.status != "archived":
             raise SessionError(f"{self.name} is not archived.")
         if s.archive_path:
-            await asyncio.to_thread(_restore_workdir, Path(s.archive_path), Path(s.cwd))
+            await archiving.restore_workdir(Path(s.archive_path), Path(s.cwd))
         await self._append(ev.event(ev.UNARCHIVED, msg.correlation_id, path=s.archive_path))
         return s.cwd
 
@@ -346,7 +332,7 @@ class SessionActor(Actor[Any]):
     def _in_backoff(self) -> bool:
         return self.backoff_until is not None and self.ctx.clock.monotonic() < self.backoff_until
 
-    async def _ensure_process(self) -> _Live:
+    async def _ensure_process(self) -> Live:
         if self.live is not None:
             return self.live
         s = self.state
@@ -356,57 +342,20 @@ class SessionActor(Actor[Any]):
         await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True)
         proc = await self.deps.spawner(argv, cwd, dict(self.deps.config.env) or None)
         self.generation += 1
-        live = _Live(proc, self.generation, resumed=s.claude_session_id is not None)
+        live = Live(proc, self.generation, resumed=s.claude_session_id is not None)
         await self._append(
             ev.event(
                 ev.PROCESS_STARTED, None, pid=proc.pid, argv=argv, resume_id=s.claude_session_id
             )
         )
-        live.tasks = (asyncio.create_task(self._pump(live), name=f"pump:{self.name}"),)
+        live.task = asyncio.create_task(
+            pump(live, self.deps.store, self.stream, self.ctx.ref.tell), name=f"pump:{self.name}"
+        )
         self.live = live
         self.deps.pool.started(self.name, self.ctx.ref)
         return live
 
-    async def _pump(self, live: _Live) -> None:
-        """Read stdout, log each line durably (batched while a commit is in flight), tell self."""
-        lines: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-        async def read() -> None:
-            while (raw := await live.proc.read_line()) is not None:
-                lines.put_nowait(raw)
-            lines.put_nowait(None)
-
-        reader = asyncio.create_task(read())
-        eof = False
-        try:
-            while not eof:
-                batch = [await lines.get()]
-                while not lines.empty() and len(batch) < _LINE_BATCH:
-                    batch.append(lines.get_nowait())
-                eof = batch[-1] is None
-                new = [self._line_event(raw) for raw in batch if raw is not None]
-                if new:
-                    recorded = await self.deps.store.append(self.stream, new)
-                    self.ctx.ref.tell(m.Lines(live.generation, tuple(recorded)))
-            returncode = await live.proc.wait()
-            if not live.stopping:
-                tail = tuple(live.proc.stderr_tail()[-20:])
-                self.ctx.ref.tell(m.Exited(live.generation, returncode, tail))
-        finally:
-            reader.cancel()
-
-    @staticmethod
-    def _line_event(raw: bytes) -> NewEvent:
-        obj = codec.decode(raw)
-        if obj is None:
-            text = raw[:2000].decode("utf-8", "replace")
-            log.warning("claude.garbage_line", text=text[:200])
-            return NewEvent(ev.STDOUT_GARBAGE, {"text": text})
-        return NewEvent(
-            ev.STREAM if obj.get("type") == "stream_event" else ev.STDOUT, {"line": obj}
-        )
-
-    async def _write(self, live: _Live, obj: dict[str, Any]) -> None:
+    async def _write(self, live: Live, obj: dict[str, Any]) -> None:
         await self._append(ev.event(ev.STDIN, None, line=obj))
         await live.proc.write(obj)
 
@@ -417,10 +366,10 @@ class SessionActor(Actor[Any]):
         live.stopping = True
         self.deps.pool.stopped(self.name)
         returncode = await live.proc.stop(grace_s=5.0)
-        for task in live.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), 1.0)
-            task.cancel()
+        if live.task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(live.task), 1.0)  # log its last lines
+            live.task.cancel()
         await self._append(
             ev.event(ev.PROCESS_EXITED, None, returncode=returncode, expected=True, reason=reason)
         )
@@ -593,24 +542,3 @@ class SessionActor(Actor[Any]):
         timer = self.timers.pop(key, None)
         if timer is not None:
             timer.cancel()
-
-
-def session_rules(request: codec.PermissionRequest) -> list[dict[str, Any]]:
-    """The CLI's own rule suggestions, scoped to this session, so the same ask is not repeated."""
-    rules = [
-        {**s, "destination": "session"} for s in request.suggestions if s.get("type") == "addRules"
-    ]
-    return rules or [
-        {
-            "type": "addRules",
-            "rules": [{"toolName": request.tool_name}],
-            "behavior": "allow",
-            "destination": "session",
-        }
-    ]
-
-
-def _restore_workdir(archive: Path, cwd: Path) -> None:
-    """Bring the working directory back from the archive only if it is gone."""
-    if archive.exists() and not cwd.exists():
-        extract_workdir(archive, cwd)

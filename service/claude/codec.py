@@ -78,6 +78,22 @@ def permission_allow(
     return _control_response(request_id, body)
 
 
+def session_rules(request: PermissionRequest) -> list[dict[str, Any]]:
+    """The CLI's own rule suggestions, scoped to this session ("allow for this session"),
+    so the same request is not asked again; a rule for the whole tool if it suggested none."""
+    rules = [
+        {**s, "destination": "session"} for s in request.suggestions if s.get("type") == "addRules"
+    ]
+    return rules or [
+        {
+            "type": "addRules",
+            "rules": [{"toolName": request.tool_name}],
+            "behavior": "allow",
+            "destination": "session",
+        }
+    ]
+
+
 def permission_deny(request_id: str, message: str, interrupt: bool = False) -> dict[str, Any]:
     """Deny a can_use_tool request; `interrupt=True` also ends the turn."""
     body: dict[str, Any] = {"behavior": "deny", "message": message}

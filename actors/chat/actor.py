@@ -19,8 +19,9 @@ from actors.chat import commands as c
 from actors.chat import notices as n
 from actors.chat import questions as q
 from actors.chat import state as cs
+from actors.chat import texts
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
-from actors.chat.view import Button, ChatView
+from actors.chat.view import ChatView
 from actors.runtime import Actor, ActorRef, AskTimeoutError
 from actors.session import messages as sm
 from actors.session.actor import SessionError
@@ -33,11 +34,6 @@ from service.personas import PersonaCatalog, UnknownPersona
 
 log = structlog.get_logger("chat")
 SessionRefs = Callable[[str], ActorRef[Any]]
-
-WELCOME = (
-    "pocketcode drives Claude Code on your server. Keep named sessions, each with a persona; "
-    "a plain message goes to the active session.\n\n"
-)
 
 
 @dataclass(slots=True)
@@ -159,7 +155,7 @@ class ChatActor(Actor[Any]):
         self.deps.sessions(active).tell(sm.UserTurn(text, correlation_id))
 
     async def _cmd_start(self, args: tuple[str, ...], ref: str) -> None:
-        await self.view.say(self.chat_id, WELCOME + c.help_text())
+        await self.view.say(self.chat_id, texts.WELCOME + c.help_text())
         if self._active() is None:
             await self._offer_sessions("Start with a session:")
 
@@ -229,7 +225,7 @@ class ChatActor(Actor[Any]):
             await self._offer_sessions("No active session.")
             return
         state: SessionState = await self._ask_session(active, sm.GetState())
-        await self.view.say(self.chat_id, _status_text(state))
+        await self.view.say(self.chat_id, texts.status(state))
 
     async def _cmd_personas(self, args: tuple[str, ...], ref: str) -> None:
         catalog = self.deps.personas()
@@ -391,27 +387,15 @@ class ChatActor(Actor[Any]):
             await self._append(cs.ACTIVE_CHANGED, session=name)
 
     async def _offer_sessions(self, title: str, *, include_archived: bool = False) -> None:
-        sessions = self.deps.catalog.listed(include_archived=include_archived)
-        rows: list[tuple[Button, ...]] = []
-        lines = [title]
-        for s in sessions[:20]:
-            mark = "✓ " if s.name == self.state.active else ""
-            if s.status == "archived":
-                lines.append(f"• {s.name} ({s.persona}, archived)")
-                continue
-            lines.append(f"• {mark}{s.name} ({s.persona})")
-            rows.append((Button(f"{mark}{s.name}", "switch", s.name),))
-        if not sessions:
-            lines.append("No sessions yet.")
-        taken = {s.name for s in sessions}
-        suggestion = next(x for x in ("main", *(f"s{i}" for i in range(1, 99))) if x not in taken)
-        rows.append((Button(f"➕ New session “{suggestion}”", "new", suggestion),))
-        if not include_archived and any(
-            s.status == "archived" for s in self.deps.catalog.listed(include_archived=True)
-        ):
-            rows.append((Button("Show archived", "list", "all"),))
-        lines.append("Or: /new NAME [PERSONA]")
-        await self.view.say(self.chat_id, "\n".join(lines), buttons=tuple(rows))
+        catalog = self.deps.catalog
+        text, buttons = texts.session_list(
+            title,
+            catalog.listed(include_archived=include_archived),
+            self.state.active,
+            more_archived=not include_archived
+            and any(s.status == "archived" for s in catalog.listed(include_archived=True)),
+        )
+        await self.view.say(self.chat_id, text, buttons=buttons)
 
     async def _ask_session(self, name: str, message: Any, *, timeout: float = 30) -> Any:
         try:
@@ -436,23 +420,3 @@ def _replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | None:
 def _write_file(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
-
-
-def _status_text(s: SessionState) -> str:
-    turn = f"running since {s.turn.started_at:%H:%M:%S} UTC" if s.turn else "idle"
-    if s.pending:
-        turn += f", {len(s.pending)} queued"
-    process = f"claude pid {s.process_pid}" if s.process_pid else "no process (starts on demand)"
-    return "\n".join(
-        [
-            f"Session: {s.name} ({s.status})",
-            f"Persona: {s.persona}",
-            f"Model: {s.model or 'not started yet'}",
-            f"Turn: {turn}",
-            f"Process: {process}",
-            f"Turns: {s.turns}",
-            f"Tokens: {s.input_tokens:,} in / {s.output_tokens:,} out",
-            f"Cost: ${s.total_cost_usd:.4f}",
-            f"Working directory: {s.cwd}",
-        ]
-    )

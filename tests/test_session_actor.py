@@ -213,9 +213,8 @@ async def test_api_errors_are_told_in_plain_words(kit: SessionKit) -> None:
     assert (
         done.error == "The Claude API is overloaded (HTTP 529) and did not recover after retries."
     )
-    retries = [x.text for x in kit.inbox.of(n.SessionNotice)]
-    assert retries
-    assert retries[0].startswith("The Claude API is overloaded (HTTP 529); retrying")
+    [retry] = [x.text for x in kit.inbox.of(n.SessionNotice)]
+    assert retry.startswith("The Claude API is overloaded (HTTP 529); retrying")
 
 
 async def test_idle_process_is_stopped_and_resumed_on_demand(kit: SessionKit) -> None:

@@ -79,6 +79,7 @@ class SessionActor(Actor[Any]):
         self.generation = 0
         self.reply = ""
         self.status: str | None = None
+        self.retry_told = False
         self.turn_cost_base = 0.0
         self.permissions: dict[str, codec.PermissionRequest] = {}
         self.timers: dict[str, Timer] = {}
@@ -202,7 +203,7 @@ class SessionActor(Actor[Any]):
                 merged=len(queued),
             )
         )
-        self.reply, self.status = "", None
+        self.reply, self.status, self.retry_told = "", None, False
         self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued)))
         try:
             live = await self._ensure_process()
@@ -409,8 +410,12 @@ class SessionActor(Actor[Any]):
             self.status = codec.tool_status(name, tool_input, self.state.cwd)
             return True
         if (retry := codec.api_retry_info(line)) is not None:
-            self._notice(retry_notice(retry))
-            return False
+            # Said once per turn as a message; later attempts only refresh the status line.
+            if not self.retry_told:
+                self.retry_told = True
+                self._notice(retry_notice(retry))
+            self.status = "⏳ " + retry_notice(retry)
+            return True
         if (request := codec.permission_request(line)) is not None:
             self.permissions[request.request_id] = request
             self._tell_chat(

@@ -74,6 +74,7 @@ class Log:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._conn: sqlite3.Connection | None = None
 
     def events(self, *types: str) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -96,27 +97,68 @@ class Log:
             for s, st, t, d, c in rows
         ]
 
+    def has(
+        self,
+        type_: str,
+        *,
+        cid: str | None = None,
+        ref: str | None = None,
+        line_type: str | None = None,
+        after_seq: int = 0,
+    ) -> bool:
+        """Whether an event of ``type_`` (for correlation id ``cid`` / handled ``ref`` / with a
+        stdout line of ``line_type``) after ``after_seq`` is in.
+
+        Meant for tight polling: one long-lived read-only connection, one indexed query.
+        """
+        if self._conn is None:
+            if not self.path.exists():
+                return False
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            self._conn.execute("PRAGMA busy_timeout=5000")
+        sql = "SELECT 1 FROM events WHERE type = ? AND seq > ?"
+        params: list[Any] = [type_, after_seq]
+        if line_type is not None:  # session.stdout: the type of claude's line
+            sql += " AND json_extract(data, '$.line.type') = ?"
+            params.append(line_type)
+        if cid is not None:
+            sql += " AND correlation_id = ?"
+            params.append(cid)
+        if ref is not None:
+            sql += " AND json_extract(data, '$.ref') = ?"
+            params.append(ref)
+        try:
+            return self._conn.execute(sql + " LIMIT 1", params).fetchone() is not None
+        except sqlite3.OperationalError:  # not migrated yet
+            return False
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def unhandled_updates(self) -> list[dict[str, Any]]:
         """chat.update_received events with no chat.update_handled after them."""
         events = self.events("chat.update_received", "chat.update_handled")
         handled = {e["data"].get("ref") for e in events if e["type"] == "chat.update_handled"}
-        return [e for e in events if e["type"] == "chat.update_received" and e["cid"] not in handled]
-
-    def result_lines(self) -> list[dict[str, Any]]:
         return [
-            e
-            for e in self.events("session.stdout")
-            if (e["data"].get("line") or {}).get("type") == "result"
+            e for e in events if e["type"] == "chat.update_received" and e["cid"] not in handled
         ]
 
+    def last_seq(self) -> int:
+        events = self.events()
+        return events[-1]["seq"] if events else 0
 
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+
+async def until(
+    predicate: Callable[[], bool], timeout: float, what: str, every_s: float = 0.003
+) -> None:
     """Poll ``predicate`` (e.g. on the event log) every few ms until it holds or time is up."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.003)
+        await asyncio.sleep(every_s)
 
 
 # --------------------------------------------------------------------------- the process
@@ -128,6 +170,7 @@ class Pocket:
     def __init__(self, api: FakeBotAPI, tmp: Path, **extra_env: str) -> None:
         self.api = api
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.data = tmp / "data"
         self.output = tmp / "pocketcode.out"
         self.log = Log(self.data / "var" / "pocketcode.db")
@@ -162,20 +205,9 @@ class Pocket:
     async def start(self, timeout: float = 20) -> None:
         """Start and wait until it is polling: its first getUpdates reached the stand-in."""
         assert not self.running
-        self.starts += 1
-        with self.output.open("ab") as out:
-            out.write(f"--- start {self.starts}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "service", "run"],
-                cwd=REPO,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
         commands_before = len(self.api.calls_of("setMyCommands"))
         polls_before = self.api._poll_generation
+        self._spawn()
 
         def up() -> bool:
             return (
@@ -188,6 +220,20 @@ class Pocket:
         except TimeoutError:
             raise AssertionError(f"pocketcode did not start polling:\n{self.tail()}") from None
         assert self.running, f"pocketcode exited at start:\n{self.tail()}"
+
+    def _spawn(self) -> None:
+        self.starts += 1
+        with self.output.open("ab") as out:
+            out.write(f"--- start {self.starts}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "service", "run"],
+                cwd=REPO,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self) -> None:
         """SIGKILL: the crash. Nothing in the bot runs after this."""
@@ -205,6 +251,7 @@ class Pocket:
         """Kill the bot if still running, and the fake claude processes it left behind."""
         if self.running:
             self.kill()
+        self.log.close()
         for event in self.log.events("session.process_started"):
             pid = event["data"].get("pid")
             if pid and self._is_our_claude(pid):

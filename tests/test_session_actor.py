@@ -316,3 +316,15 @@ async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
     assert "killed by signal 9" in (done.error or "")
     await kit.system.stop_all()
     await store.close()
+
+
+async def test_a_replayed_message_is_queued_once(kit: SessionKit) -> None:
+    """After a crash the chat may hand over the same update again: one turn, one answer."""
+    ref = await kit.create("work")
+    await ref.ask(m.UserTurn("hello", "upd-5"))
+    await ref.ask(m.UserTurn("hello", "upd-5"))
+    await kit.inbox.finished(1)
+    await run_until_idle(kit.system)
+    types = await kit.types("work")
+    assert types.count(ev.MESSAGE_QUEUED) == 1
+    assert types.count(ev.TURN_STARTED) == 1

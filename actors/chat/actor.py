@@ -152,7 +152,12 @@ class ChatActor(Actor[Any]):
         if not text.strip():
             await self.view.say(self.chat_id, "That message is empty; nothing was sent.")
             return
-        self.deps.sessions(active).tell(sm.UserTurn(text, correlation_id))
+        await self._queue(active, text, correlation_id)
+
+    async def _queue(self, session: str, text: str, correlation_id: str) -> None:
+        """Hand a message to a session and wait until it is in the session's log, so the update
+        is marked handled only once nothing can lose it."""
+        await self._ask_session(session, sm.UserTurn(text, correlation_id))
 
     async def _cmd_start(self, args: tuple[str, ...], ref: str) -> None:
         await self.view.say(self.chat_id, texts.WELCOME + c.help_text())
@@ -171,7 +176,9 @@ class ChatActor(Actor[Any]):
         else:
             cwd = contained_path(self.deps.sessions_dir, name)
         await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True, mode=0o700)
-        await self.deps.catalog.create(name, persona.name, str(cwd), self.chat_id, ref)
+        existing = self.deps.catalog.get(name)
+        if existing is None or existing.created_by != ref:  # else: this /new, replayed
+            await self.deps.catalog.create(name, persona.name, str(cwd), self.chat_id, ref)
         await self._set_active(name)
         await self.view.say(
             self.chat_id,
@@ -301,7 +308,7 @@ class ChatActor(Actor[Any]):
         if msg.caption.strip():
             text += "\n\n" + msg.caption
         await self.view.say(self.chat_id, f"Saved {relative} in {active}.")
-        self.deps.sessions(active).tell(sm.UserTurn(text, msg.correlation_id))
+        await self._queue(active, text, msg.correlation_id)
 
     async def _on_file_refused(self, msg: FileRefused) -> None:
         size = f" ({msg.size / 1_048_576:.1f} MB)" if msg.size else ""

@@ -169,7 +169,11 @@ class SessionActor(Actor[Any]):
         return None
 
     async def _on_user_turn(self, msg: m.UserTurn) -> None:
+        """Queue the message in the log and answer (the chat then marks its update handled);
+        the turn itself starts after, so the asker is not kept waiting for a process start."""
         s = self.state
+        if msg.correlation_id and msg.correlation_id in s.queued_refs:
+            return None  # a replayed update: already queued once
         if not s.exists:
             return self._notice(f"There is no session named {self.name}.")
         if s.status == "archived":
@@ -184,7 +188,7 @@ class SessionActor(Actor[Any]):
         if self.state.busy or self._in_backoff():
             self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)))
             return None
-        await self._start_next_turn()
+        self.ctx.ref.tell(m.Resume())
         return None
 
     async def _start_next_turn(self) -> None:
@@ -303,6 +307,8 @@ class SessionActor(Actor[Any]):
         if not s.exists:
             raise SessionError(f"There is no session named {self.name}.")
         if s.status == "archived":
+            if msg.correlation_id is not None and s.archived_by == msg.correlation_id:
+                return s.archive_path or ""  # this very command, replayed after a crash
             raise SessionError(f"{self.name} is already archived.")
         if s.busy:
             raise SessionError(f"{self.name} is running a turn; /stop it first, then archive.")

@@ -28,6 +28,8 @@ class SessionSummary:
     last_used_at: datetime
     open_turn: bool = False
     queued: int = 0
+    #: Correlation id of the update that created it.
+    created_by: str | None = None
 
     @property
     def in_flight(self) -> bool:
@@ -42,7 +44,14 @@ def evolve_directory(directory: Directory, event: Event) -> Directory:
     if event.type == ev.CREATED:
         d = event.data
         summary = SessionSummary(
-            d["name"], d["persona"], d["cwd"], d.get("chat_id"), "active", event.at, event.at
+            d["name"],
+            d["persona"],
+            d["cwd"],
+            d.get("chat_id"),
+            "active",
+            event.at,
+            event.at,
+            created_by=event.correlation_id,
         )
         return {**directory, summary.name: summary}
     name = event.stream.removeprefix("session:")

@@ -52,6 +52,10 @@ class SessionState:
     process_pid: int | None = None
     crashes: int = 0
     version: int = 0
+    #: Correlation ids of the latest queued messages, so a replayed update is queued once.
+    queued_refs: tuple[str, ...] = ()
+    #: Correlation id of the command that archived it (a replay of it is not an error).
+    archived_by: str | None = None
 
     @property
     def exists(self) -> bool:
@@ -85,6 +89,8 @@ class SessionState:
             "queued_messages": len(self.pending),
         }
 
+
+RECENT_REFS = 64
 
 #: Event types a session fold never needs (partial-message deltas): not even read.
 FOLD_SKIPS = frozenset({ev.STREAM})
@@ -154,7 +160,14 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             }
         case ev.MESSAGE_QUEUED:
             queued = Queued(data["text"], event.correlation_id)
-            return {"pending": (*state.pending, queued), "last_used_at": event.at}
+            refs = state.queued_refs
+            if event.correlation_id:
+                refs = (*refs[-(RECENT_REFS - 1) :], event.correlation_id)
+            return {
+                "pending": (*state.pending, queued),
+                "last_used_at": event.at,
+                "queued_refs": refs,
+            }
         case ev.TURN_STARTED:
             merged = data.get("merged", 1)
             turn = Turn(data["turn_id"], data["text"], merged, event.at, event.correlation_id)
@@ -181,7 +194,11 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
         case ev.RESUME_FAILED:
             return {"claude_session_id": None}
         case ev.ARCHIVED:
-            return {"status": "archived", "archive_path": data.get("path")}
+            return {
+                "status": "archived",
+                "archive_path": data.get("path"),
+                "archived_by": event.correlation_id,
+            }
         case ev.UNARCHIVED:
             return {"status": "active", "archive_path": None}
     return {}

@@ -296,3 +296,43 @@ async def test_a_plan_is_approved_or_sent_back_with_buttons(
             if e.type == ev.STDIN and e.data["line"]["type"] == "control_response"
         ]
         assert answers[0]["response"]["response"]["message"].startswith("The user wants to keep")
+
+
+async def test_an_uploaded_file_is_saved_safely_and_the_agent_told(kit: AppKit) -> None:
+    from actors.chat.inbound import FileArrived, FileRefused
+
+    assert kit.app is not None
+    await kit.send("/new work")
+    await settle(kit)
+    await kit.app.deliver(
+        CHAT, FileArrived(7, "../../etc/pass\x00wd.txt", b"secret?", "look at this", "upd-50")
+    )
+    [done] = await kit.view.wait_count(CHAT, "done", 1)
+    summary = kit.app.catalog.get("work")
+    assert summary is not None
+    saved = list((Path(summary.cwd) / "uploads").iterdir())
+    assert [p.read_bytes() for p in saved] == [b"secret?"]
+    assert saved[0].name == "passwd.txt"
+    assert done.text.startswith("Echo: I uploaded a file: uploads/passwd.txt (7 bytes)")
+    assert done.text.endswith("look at this")
+    await kit.app.deliver(CHAT, FileRefused(7, "huge.iso", 50 * 2**20, 20 * 2**20, "upd-51"))
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1].startswith("huge.iso (50.0 MB) was not saved")
+
+
+async def test_switching_sessions_keeps_the_other_process_alive(kit: AppKit) -> None:
+    from actors.session import events as ev
+
+    assert kit.app is not None
+    await kit.send("/new alpha")
+    await kit.send("one")
+    await kit.view.wait_count(CHAT, "done", 1)
+    await kit.send("/new beta")
+    await kit.send("two")
+    await kit.view.wait_count(CHAT, "done", 2)
+    await kit.send("/session alpha")
+    await kit.send("three")
+    await kit.view.wait_count(CHAT, "done", 3)
+    alpha = [e.type for e in await kit.app.store.read_stream(ev.stream_of("alpha"))]
+    assert alpha.count(ev.PROCESS_STARTED) == 1, "alpha's claude lived through the switches"
+    assert ev.PROCESS_EXITED not in alpha

@@ -46,7 +46,19 @@ _PRAGMAS = (
 )
 #: Same output as ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``, without
 #: building a new encoder per event.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+
+
+def _encode(data: Any) -> str:
+    """Compact JSON; a lone surrogate (not valid UTF-8) is kept as its escape, never an error."""
+    text = _encode_utf8(data)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _encode_ascii(data)
+    return text
 #: The C scanner behind ``json.loads``, called directly for the compact JSON we write; anything
 #: else (leading/trailing whitespace, a BOM, invalid text) goes through ``json.loads``.
 _scan = make_scanner(json.JSONDecoder())

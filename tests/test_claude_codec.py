@@ -306,3 +306,10 @@ def test_build_argv_session_id_and_conflicts() -> None:
         build_argv("claude", AgentSettings(), resume_id="a", session_id="b")
     with pytest.raises(ValueError, match="NUL"):
         build_argv("claude", AgentSettings(model="a\x00b"), resume_id=None)
+
+
+def test_lone_surrogates_from_claude_become_replacement_characters() -> None:
+    from service.claude import codec as _codec
+
+    line = _codec.decode(b'{"type":"x","t":"a\\ud800b","ok":"\\ud83d\\ude00"}')
+    assert line == {"type": "x", "t": "a\ufffdb", "ok": "\U0001f600"}

@@ -229,3 +229,10 @@ async def test_upcasters_translate_old_versions_on_read(tmp_path: Path) -> None:
     [event] = await store.read_stream("s")
     assert (event.schema_version, event.data) == (2, {"name": "x"})
     await store.close()
+
+
+async def test_a_lone_surrogate_is_stored_not_refused(store) -> None:
+    """Not valid UTF-8, yet it must not cost a line of the log (it is kept as its escape)."""
+    await store.append("s:u", [NewEvent("t", {"text": "half an emoji: \ud83d"})])
+    [event] = await store.read_stream("s:u")
+    assert event.data == {"text": "half an emoji: \ud83d"}

@@ -8,6 +8,7 @@ message raises on an unexpected shape: accessors return None / empty instead.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,7 +115,27 @@ def decode(raw: bytes | str) -> dict[str, Any] | None:
         obj = json.loads(text)
     except (ValueError, TypeError, RecursionError, AttributeError):
         return None
-    return obj if isinstance(obj, dict) else None
+    if not isinstance(obj, dict):
+        return None
+    if _LONE_SURROGATE_ESCAPE.search(text):
+        obj = _scrub(obj)
+    return obj
+
+
+#: A JSON escape of a UTF-16 surrogate; a pair decodes to one character, a lone one to a
+#: code point that cannot be written as UTF-8 (SQLite, files, Telegram all refuse it).
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _scrub(value: Any) -> Any:
+    """Replace lone surrogates with U+FFFD, everywhere in a decoded line (rare: slow path)."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -336,3 +336,35 @@ async def test_switching_sessions_keeps_the_other_process_alive(kit: AppKit) -> 
     alpha = [e.type for e in await kit.app.store.read_stream(ev.stream_of("alpha"))]
     assert alpha.count(ev.PROCESS_STARTED) == 1, "alpha's claude lived through the switches"
     assert ev.PROCESS_EXITED not in alpha
+
+
+UNICODE_SAMPLER = (
+    "RTL \u202eevil\u202c · ZWJ 👩‍👩‍👧 · combining e\u0301\u0308 · CJK 漢字 · astral 𝔘𝔫𝔦 · "
+    "NUL-free controls \x07\x1b[31m · BOM \ufeff · private use \ue000 · noncharacter \ufffe"
+)
+
+
+@pytest.mark.parametrize(
+    "text", [UNICODE_SAMPLER, "x" * 100_000, "<b>&amp;</b> **not html** `code`"]
+)
+async def test_any_message_text_reaches_the_agent_whole(kit: AppKit, text: str) -> None:
+    assert kit.app is not None
+    await kit.send("/new work")
+    await kit.send(text)
+    [done] = await kit.view.wait_count(CHAT, "done", 1)
+    assert done.text == f"Echo: {text}"
+    from actors.session import events as ev
+
+    [queued] = [
+        e.data["text"]
+        for e in await kit.app.store.read_stream(ev.stream_of("work"))
+        if e.type == ev.MESSAGE_QUEUED
+    ]
+    assert queued == text
+
+
+async def test_an_empty_message_is_refused_in_words(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("   ")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1] == "That message is empty; nothing was sent."

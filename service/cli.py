@@ -69,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PocketcodeError as exc:
         return _fail(str(exc))
     secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
-    configure_logging(level=settings.log.level, fmt=settings.log.format, secrets=secrets)
+    # The bot logs to stdout (the journal under systemd); other commands keep stdout for output.
+    stream = sys.stdout if args.command == "run" else sys.stderr
+    configure_logging(
+        level=settings.log.level, fmt=settings.log.format, secrets=secrets, stream=stream
+    )
     handler: Command = args.handler
     try:
         return asyncio.run(handler(settings, args))

@@ -281,3 +281,19 @@ async def test_a_new_replys_thinking_draft_is_not_held_back_by_the_last_reply(
     await view.reply_progress(PRIVATE, "t2", "", None)
     await api.wait_for(lambda: len(api.calls_of("sendMessageDraft")) >= 2)
     assert "Thinking" in api.calls_of("sendMessageDraft")[-1]["text"]
+
+
+async def test_latency_marks_are_logged_for_the_profile(
+    api: FakeBotAPI, view: TelegramView, clock: FakeClock
+) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        await view.reply_progress(PRIVATE, "t9", "", None)
+        await settle(api, clock, 1)
+        await view.reply_progress(PRIVATE, "t9", "some words", None)
+        await clock.advance(1)
+        await settle(api, clock, 2)
+        await view.reply_done(PRIVATE, "t9", "some words and more", None)
+    marks = [(e["event"], e["turn"]) for e in logs if e["event"].startswith("reply.")]
+    assert marks == [("reply.first_shown", "t9"), ("reply.final_shown", "t9")]

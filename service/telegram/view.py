@@ -121,6 +121,7 @@ class _Reply:
     use_draft: bool
     message_id: int | None = None
     shown: str | None = None
+    text_shown: bool = False  # the reply's own words (not the placeholder) have been shown
 
 
 @dataclass
@@ -238,6 +239,10 @@ class TelegramView:
                     await self._show_progress(chat_id, reply, html)
                 except (TelegramAPIError, TelegramDeliveryError) as e:
                     log.warning("telegram.progress_failed", chat_id=chat_id, error=str(e))
+                    continue
+                if text and not reply.text_shown:
+                    reply.text_shown = True
+                    log.info("reply.first_shown", turn=key, chat_id=chat_id)  # latency profile
 
     async def _show_progress(self, chat_id: int, reply: _Reply, html: str) -> None:
         if reply.use_draft:
@@ -262,6 +267,7 @@ class TelegramView:
             if not lane.pending and lane.task is not None and not lane.task.done():
                 lane.task.cancel()  # only ever cancelled while sleeping: we hold the lock
             await self._send_final(chat_id, reply, text, footer)
+            log.info("reply.final_shown", turn=key, chat_id=chat_id)  # for `pocketcode latency`
             if reply is not None and reply.shown is not None:
                 lane.last_call = self.clock.monotonic()
 

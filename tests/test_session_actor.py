@@ -274,8 +274,14 @@ async def test_restart_after_a_crash_marks_the_turn_and_tells_once(tmp_path: Pat
             NewEvent(ev.MESSAGE_QUEUED, {"text": "do it"}),
             NewEvent(ev.TURN_STARTED, {"turn_id": "t1", "text": "do it", "merged": 1}),
             NewEvent(ev.PROCESS_STARTED, {"pid": 999999, "argv": [], "resume_id": None}),
+            *(
+                NewEvent(ev.STREAM, {"line": {"type": "stream_event", "event": {
+                    "type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": word}}}})
+                for word in ("half ", "a ", "reply")
+            ),
         ],
-    )
+    )  # fmt: skip
     for attempt in range(2):
         kit = SessionKit(store, tmp_path)
         kit.spawn("work")
@@ -284,6 +290,7 @@ async def test_restart_after_a_crash_marks_the_turn_and_tells_once(tmp_path: Pat
         if attempt == 0:
             [done] = finished
             assert done.outcome == "interrupted"
+            assert done.text == "half a reply", "what was written before the crash is shown"
             assert done.error is not None
             assert "restarted" in done.error
         else:

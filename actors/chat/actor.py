@@ -256,13 +256,13 @@ class ChatActor(Actor[Any]):
     async def _cmd_answer(self, args: tuple[str, ...], ref: str) -> None:
         await self._answer_question(args[0])
 
-    async def _answer(self, request_id: str, decision: str) -> None:
+    async def _answer(self, request_id: str, decision: sm.Decision) -> None:
         question = self.state.questions.get(request_id)
         if question is None:
             await self.view.say(self.chat_id, "That question was already answered or expired.")
             return
         message = q.KEEP_PLANNING if question.kind == "plan" and decision == "deny" else None
-        answer = sm.PermissionAnswer(request_id, decision, message=message)  # type: ignore[arg-type]
+        answer = sm.PermissionAnswer(request_id, decision, message=message)
         self.deps.sessions(question.session).tell(answer)
 
     async def _answer_question(self, arg: str) -> None:

@@ -23,7 +23,7 @@ from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.pool import ProcessPool
 from actors.session.process import Live, pump
-from actors.session.replies import turn_reply
+from actors.session.replies import streamed_text, turn_reply
 from actors.session.state import SessionState, evolve, load_state
 from actors.session.wording import exit_words, result_error, retry_notice
 from eventstore import Event, EventStore, NewEvent
@@ -36,7 +36,6 @@ log = structlog.get_logger("session")
 Notify = Callable[[int, object], None]
 #: Resolves a persona name to the CLI settings it asks for.
 SettingsFor = Callable[[str], AgentSettings]
-_LINE_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +119,10 @@ class SessionActor(Actor[Any]):
                 )
                 await self._end_turn(outcome, s.last_result or "", None)
             else:
+                events = await self.deps.store.read_stream(self.stream)
                 await self._end_turn(
                     ev.INTERRUPTED,
-                    "",
+                    streamed_text(events, s.turn.turn_id),  # what was written before the crash
                     "pocketcode restarted while this turn was running; it was cut off. "
                     "Send it again to continue.",
                     reason="restart",

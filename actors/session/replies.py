@@ -21,6 +21,19 @@ class TurnReply:
     turn_cost_usd: float
 
 
+def streamed_text(events: Iterable[Event], turn_id: str) -> str:
+    """The text a turn had streamed so far (its reply up to a crash)."""
+    deltas: list[str] = []
+    inside = False
+    for event in events:
+        if event.type == ev.TURN_STARTED:
+            inside = event.data.get("turn_id") == turn_id
+        elif inside and event.type == ev.STREAM:
+            delta = codec.text_delta(event.data.get("line") or {})
+            deltas.append(delta or "")
+    return "".join(deltas)
+
+
 def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
     """The reply of ``turn_id`` as it ended: the result text, or the streamed text if cut off."""
     state = SessionState()

@@ -69,8 +69,9 @@ def texts(api: GatedBotAPI) -> list[str]:
 
 
 def finals(api: GatedBotAPI, step: int) -> int:
-    """Answers to a step the chat shows (drafts are not messages: only the final is)."""
-    return sum(STEPS[step][1] in t for t in texts(api))
+    """Answers to a step the chat shows (drafts are not messages: only the final is). A cut-off
+    notice may quote what was written before the crash: that is not an answer."""
+    return sum(STEPS[step][1] in t and CUT_OFF not in t for t in texts(api))
 
 
 def cut_offs(api: GatedBotAPI) -> int:
@@ -80,7 +81,7 @@ def cut_offs(api: GatedBotAPI) -> int:
 def sent_ok(api: GatedBotAPI, needle: str) -> int:
     """Successful sendMessage/editMessageText calls carrying needle: what was ever shown."""
     return sum(
-        needle in str(p.get("text") or "")
+        needle in str(p.get("text") or "") and CUT_OFF not in str(p.get("text") or "")
         for m, p, status in api.log
         if m in ("sendMessage", "editMessageText") and status == 200
     )
@@ -390,6 +391,9 @@ async def test_crash_then_restart_ends_like_the_reference(
     assert_ends_like_reference(got, await reference(tmp_path))
     if cut_off is not None:  # where the point fixes it, the log must agree
         assert got.cut == cut_off, f"the turn was cut off: {got.cut} ({got.note})"
+    if got.cut:  # the words already shown before the kill are in the cut-off notice
+        [notice] = [t for t in texts(api) if CUT_OFF in t]
+        assert marker(at) in notice
 
 
 async def test_crash_after_the_final_reply_showed_before_it_was_recorded(

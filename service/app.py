@@ -223,6 +223,7 @@ async def open_app(
     ids: IdFactory = uuid_ids,
 ) -> App:
     clock = clock or SystemClock()
+    await asyncio.to_thread(make_private_dirs, settings)
     store = await SqliteEventStore.open(settings.db_path, now=clock.now)
 
     async def on_failure(name: str, exc: BaseException, escalated: bool) -> None:
@@ -247,6 +248,18 @@ async def open_app(
     for problem in app.personas().problems:
         log.warning("persona.problem", problem=str(problem))
     return app
+
+
+def make_private_dirs(settings: Settings) -> None:
+    """The data directory and what pocketcode keeps in it: readable by the owner only."""
+    for path in (
+        settings.data_dir,
+        settings.db_path.parent,
+        settings.sessions_dir,
+        settings.archive_dir,
+    ):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.chmod(0o700)
 
 
 def _update_id(correlation_id: str) -> int | None:

@@ -368,3 +368,16 @@ async def test_an_empty_message_is_refused_in_words(kit: AppKit) -> None:
     await kit.send("   ")
     await settle(kit)
     assert kit.view.texts(CHAT)[-1] == "That message is empty; nothing was sent."
+
+
+async def test_the_data_directory_is_owner_only(kit: AppKit) -> None:
+    assert kit.app is not None
+    settings = kit.app.settings
+    for path in (
+        settings.data_dir,
+        settings.db_path.parent,
+        settings.sessions_dir,
+        settings.archive_dir,
+    ):
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    assert settings.db_path.stat().st_mode & 0o777 == 0o600

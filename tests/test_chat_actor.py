@@ -381,3 +381,37 @@ async def test_the_data_directory_is_owner_only(kit: AppKit) -> None:
     ):
         assert path.stat().st_mode & 0o777 == 0o700, path
     assert settings.db_path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_file_logged_but_not_saved_before_a_crash_is_asked_for_again(kit: AppKit) -> None:
+    from actors.chat import state as cs
+    from eventstore import NewEvent
+
+    assert kit.app is not None
+    await kit.send("/new work")
+    await settle(kit)
+    await kit.app.store.append(
+        cs.stream_of(CHAT),
+        [
+            NewEvent(
+                cs.UPDATE_RECEIVED,
+                {
+                    "update_id": 77,
+                    "user_id": 7,
+                    "kind": "file",
+                    "filename": "notes.pdf",
+                    "size": 10,
+                    "caption": "",
+                },
+                correlation_id="upd-77",
+            )
+        ],
+    )
+    await kit.stop()
+    kit.view.shown.clear()
+    await kit.start()
+    await settle(kit)
+    assert kit.view.texts(CHAT) == [
+        "notes.pdf arrived just before pocketcode restarted and was not saved; "
+        "please send it again."
+    ]

@@ -79,6 +79,12 @@ class ChatActor(Actor[Any]):
                 await self._handled(message.correlation_id, self._on_file(message))
             case FileRefused():
                 await self._handled(message.correlation_id, self._on_file_refused(message))
+            case _FileLost():
+                text = (
+                    f"{message.filename} arrived just before pocketcode restarted and was not "
+                    "saved; please send it again."
+                )
+                await self._handled(message.correlation_id, self._say(text))
             case n.TurnStarted():
                 await self._on_turn_started(message)
             case n.TurnQueued():
@@ -386,6 +392,9 @@ class ChatActor(Actor[Any]):
         """Replies from a session other than the active one say where they come from."""
         return text if session == self.state.active else f"[{session}] {text}"
 
+    async def _say(self, text: str) -> None:
+        await self.view.say(self.chat_id, text)
+
     async def _say_about(self, session: str, text: str) -> None:
         await self.view.say(self.chat_id, self._label(session, text))
 
@@ -415,12 +424,22 @@ class ChatActor(Actor[Any]):
         self.state = cs.evolve(self.state, event)
 
 
-def _replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | None:
+@dataclass(frozen=True, slots=True)
+class _FileLost:
+    """A file logged as received but not saved before a crash (its bytes are not in the log)."""
+
+    filename: str
+    correlation_id: str
+
+
+def _replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | _FileLost | None:
     kind = data.get("kind")
     if kind == "text":
         return Incoming(data.get("user_id", 0), data.get("text", ""), ref)
     if kind == "button":
         return Pressed(data.get("user_id", 0), data["action"], data["arg"], data.get("handle"), ref)
+    if kind == "file":
+        return _FileLost(str(data.get("filename") or "a file"), ref)
     return None
 
 

@@ -163,7 +163,12 @@ class ChatActor(Actor[Any]):
     async def _queue(self, session: str, text: str, correlation_id: str) -> None:
         """Hand a message to a session and wait until it is in the session's log, so the update
         is marked handled only once nothing can lose it."""
-        await self._ask_session(session, sm.UserTurn(text, correlation_id))
+        try:
+            await self.deps.sessions(session).ask(sm.UserTurn(text, correlation_id), timeout=30)
+        except AskTimeoutError:  # it is in the session's mailbox: it will be handled, in order
+            await self._say_about(
+                session, "The session is busy for a moment; your message goes to it next."
+            )
 
     async def _cmd_start(self, args: tuple[str, ...], ref: str) -> None:
         await self.view.say(self.chat_id, texts.WELCOME + c.help_text())

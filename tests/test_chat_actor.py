@@ -23,6 +23,11 @@ async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     await kit.stop()
 
 
+async def restart(kit: AppKit) -> None:
+    """Stop the app and start it again on the same log, with a fresh view."""
+    await restart(kit)
+
+
 async def settle(kit: AppKit) -> None:
     assert kit.app is not None
     await run_until_idle(kit.app.system)
@@ -167,9 +172,7 @@ async def test_restart_rebuilds_sessions_and_the_active_one(kit: AppKit) -> None
     await kit.send("/new beta")
     await kit.send("/session alpha")
     await settle(kit)
-    await kit.stop()
-    kit.view.shown.clear()
-    await kit.start()
+    await restart(kit)
     await kit.send("/status")
     await settle(kit)
     assert "Session: alpha (active)" in kit.view.texts(CHAT)[-1]
@@ -193,10 +196,7 @@ async def test_update_logged_but_not_handled_is_handled_after_restart(kit: AppKi
             )
         ],
     )
-    await kit.stop()
-    kit.view.shown.clear()
-    await kit.start()
-    await settle(kit)
+    await restart(kit)
     assert any(t.startswith("Session: work") for t in kit.view.texts(CHAT))
     await kit.send("/help")  # update ids below the last logged one are duplicates
     await settle(kit)
@@ -239,10 +239,7 @@ async def test_a_reply_the_crash_kept_from_the_chat_is_delivered_once(kit: AppKi
         ],
     )
     for attempt in range(2):
-        await kit.stop()
-        kit.view.shown.clear()
-        await kit.start()
-        await settle(kit)
+        await restart(kit)
         done = kit.view.of(CHAT, "done")
         if attempt == 0:
             assert [d.text for d in done] == ["the lost answer"]
@@ -407,10 +404,7 @@ async def test_a_file_logged_but_not_saved_before_a_crash_is_asked_for_again(kit
             )
         ],
     )
-    await kit.stop()
-    kit.view.shown.clear()
-    await kit.start()
-    await settle(kit)
+    await restart(kit)
     assert kit.view.texts(CHAT) == [
         "notes.pdf arrived just before pocketcode restarted and was not saved; "
         "please send it again."

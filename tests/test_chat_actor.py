@@ -25,7 +25,10 @@ async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
 
 async def restart(kit: AppKit) -> None:
     """Stop the app and start it again on the same log, with a fresh view."""
-    await restart(kit)
+    await kit.stop()
+    kit.view.shown.clear()
+    await kit.start()
+    await settle(kit)
 
 
 async def settle(kit: AppKit) -> None:

@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
+from actors.chat import commands
 from actors.runtime.clock import Clock
 from service.config import PUBLIC_API_BASE, Settings
 from service.errors import ConfigError
@@ -19,17 +20,11 @@ from service.telegram.router import Deliver, build_router
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
 
-#: The menu shown by Telegram next to the input field (``bot.set_my_commands(COMMANDS)``).
+#: The menu shown by Telegram next to the input field (``bot.set_my_commands(COMMANDS)``),
+#: from the chat's own command table so the two cannot drift apart.
 COMMANDS: list[BotCommand] = [
-    BotCommand(command="start", description="Introduction and your sessions"),
-    BotCommand(command="help", description="What the bot can do"),
-    BotCommand(command="new", description="Start a new session: /new NAME"),
-    BotCommand(command="session", description="Switch session: /session NAME"),
-    BotCommand(command="archive", description="Archive a session: /archive NAME"),
-    BotCommand(command="unarchive", description="Bring back a session: /unarchive NAME"),
-    BotCommand(command="stop", description="Stop the running turn"),
-    BotCommand(command="status", description="Sessions, turns and costs"),
-    BotCommand(command="personas", description="List personas for new sessions"),
+    BotCommand(command=name, description=commands.COMMANDS[name].help.capitalize()[:256])
+    for name in commands.MENU
 ]
 
 

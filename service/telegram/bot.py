@@ -23,7 +23,7 @@ from service.telegram.view import TelegramView
 #: The menu shown by Telegram next to the input field (``bot.set_my_commands(COMMANDS)``),
 #: from the chat's own command table so the two cannot drift apart.
 COMMANDS: list[BotCommand] = [
-    BotCommand(command=name, description=commands.COMMANDS[name].help.capitalize()[:256])
+    BotCommand(command=name, description=(h := commands.COMMANDS[name].help)[:1].upper() + h[1:])
     for name in commands.MENU
 ]
 

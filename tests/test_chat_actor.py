@@ -31,6 +31,17 @@ async def restart(kit: AppKit) -> None:
     await settle(kit)
 
 
+async def log_unhandled(kit: AppKit, update_id: int, **record: object) -> None:
+    """Log an update as the front does, as if the bot died before the chat actor saw it."""
+    from actors.chat import state as cs
+    from eventstore import NewEvent
+
+    assert kit.app is not None
+    data = {"update_id": update_id, "user_id": 7, **record}
+    event = NewEvent(cs.UPDATE_RECEIVED, data, correlation_id=f"upd-{update_id}")
+    await kit.app.store.append(cs.stream_of(CHAT), [event])
+
+
 async def settle(kit: AppKit) -> None:
     assert kit.app is not None
     await run_until_idle(kit.app.system)
@@ -185,20 +196,7 @@ async def test_update_logged_but_not_handled_is_handled_after_restart(kit: AppKi
     assert kit.app is not None
     await kit.send("/new work")
     await settle(kit)
-    # Log an update as the front would, but crash before the chat actor sees it.
-    from actors.chat import state as cs
-    from eventstore import NewEvent
-
-    await kit.app.store.append(
-        cs.stream_of(CHAT),
-        [
-            NewEvent(
-                cs.UPDATE_RECEIVED,
-                {"update_id": 99, "user_id": 7, "kind": "text", "text": "/status"},
-                correlation_id="upd-99",
-            )
-        ],
-    )
+    await log_unhandled(kit, 99, kind="text", text="/status")
     await restart(kit)
     assert any(t.startswith("Session: work") for t in kit.view.texts(CHAT))
     await kit.send("/help")  # update ids below the last logged one are duplicates
@@ -384,29 +382,9 @@ async def test_the_data_directory_is_owner_only(kit: AppKit) -> None:
 
 
 async def test_a_file_logged_but_not_saved_before_a_crash_is_asked_for_again(kit: AppKit) -> None:
-    from actors.chat import state as cs
-    from eventstore import NewEvent
-
-    assert kit.app is not None
     await kit.send("/new work")
     await settle(kit)
-    await kit.app.store.append(
-        cs.stream_of(CHAT),
-        [
-            NewEvent(
-                cs.UPDATE_RECEIVED,
-                {
-                    "update_id": 77,
-                    "user_id": 7,
-                    "kind": "file",
-                    "filename": "notes.pdf",
-                    "size": 10,
-                    "caption": "",
-                },
-                correlation_id="upd-77",
-            )
-        ],
-    )
+    await log_unhandled(kit, 77, kind="file", filename="notes.pdf", size=10, caption="")
     await restart(kit)
     assert kit.view.texts(CHAT) == [
         "notes.pdf arrived just before pocketcode restarted and was not saved; "

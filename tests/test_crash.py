@@ -178,9 +178,9 @@ async def handled_after_restart(pocket: Pocket, api: GatedBotAPI, text: str, nee
     return update_id
 
 
-async def answer_in_flight(pocket: Pocket, api: GatedBotAPI, text: str, needle: str) -> int:
-    """A command's answer (sent before the update is marked handled) reached Telegram and was
-    not applied: the bot died first. The update is logged and not handled."""
+async def send_not_applied(pocket: Pocket, api: GatedBotAPI, text: str, needle: str) -> int:
+    """A send carrying ``needle`` (a command's answer, or a final reply) reached Telegram and
+    was not applied: the bot died first."""
     api.gate = Gate(needle, "drop")
     update_id = say(api, text)
     await asyncio.wait_for(api.gate.arrived.wait(), 10)
@@ -208,16 +208,6 @@ async def result_logged(pocket: Pocket, api: GatedBotAPI, text: str, needle: str
         "the result line",
         every_s=0,
     )
-    pocket.kill()
-    api.gate.release.set()
-    return update_id
-
-
-async def final_in_flight(pocket: Pocket, api: GatedBotAPI, text: str, needle: str) -> int:
-    """The final reply's sendMessage reached Telegram and was not applied: the bot died first."""
-    api.gate = Gate(needle, "drop")
-    update_id = say(api, text)
-    await asyncio.wait_for(api.gate.arrived.wait(), 10)
     pocket.kill()
     api.gate.release.set()
     return update_id
@@ -377,10 +367,10 @@ async def test_reference_without_a_crash(tmp_path: Path) -> None:
         pytest.param(polled_not_acked, 2, None, id="update-polled-not-acked"),
         pytest.param(update_logged, 2, None, id="update-logged"),
         pytest.param(handled_after_restart, 2, None, id="update-handled-after-clean-restart"),
-        pytest.param(answer_in_flight, 0, False, id="command-answer-not-applied"),
+        pytest.param(send_not_applied, 0, False, id="command-answer-not-applied"),
         pytest.param(streaming, 2, True, id="while-streaming"),
         pytest.param(result_logged, 2, False, id="result-logged-before-final-send"),
-        pytest.param(final_in_flight, 2, False, id="final-send-not-applied"),
+        pytest.param(send_not_applied, 2, False, id="final-send-not-applied"),
     ],
 )
 async def test_crash_then_restart_ends_like_the_reference(

@@ -7,6 +7,7 @@ nothing leaves the machine. Run just these with ``pytest -m real_cli -rs``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -88,6 +89,20 @@ async def stdout_lines(kit: SessionKit, name: str, kind: str | None = None) -> l
     return [x for x in lines if kind is None or x.get("type") == kind]
 
 
+async def claude_has_saved(kit: SessionKit, text: str, within_s: float = 10.0) -> None:
+    """Wait until the CLI's own transcript holds ``text``.
+
+    2.1.197 writes its transcript some 50 ms after it reports the result; a kill inside that
+    window loses the reply from the resumed conversation (pocketcode's log still has it).
+    """
+    projects = kit.tmp / "home" / ".claude" / "projects"
+    for _ in range(int(within_s / 0.01)):
+        if any(text in f.read_text() for f in projects.glob("*/*.jsonl")):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"claude did not save {text!r} within {within_s} s")
+
+
 def inits(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [x for x in lines if x.get("type") == "system" and x.get("subtype") == "init"]
 
@@ -128,8 +143,9 @@ async def test_a_long_reply_arrives_whole(kit: SessionKit) -> None:
     assert done.outcome == "completed"
     assert len(done.text) == 10_000
     assert done.text == long_text(10_000)
+    # Under load the pump may hand over every line at once (no progress at all); whatever
+    # progress was shown is a prefix. Streaming itself is shown by the slow turns below.
     progress = [p.text for p in kit.inbox.of(n.ReplyProgress)]
-    assert progress, "the reply streams while it is written"
     assert all(done.text.startswith(p) for p in progress)
     [result] = await stdout_lines(kit, "work", "result")
     assert result["result"] == done.text
@@ -206,6 +222,7 @@ async def test_killed_process_is_resumed_with_the_earlier_conversation(
     ref.tell(m.UserTurn("remember the word pineapple"))
     [first] = await kit.inbox.finished(1)
     assert first.outcome == "completed"
+    await claude_has_saved(kit, first.text)
     before: SessionState = await ref.ask(m.GetState())
     sid, pid = before.claude_session_id, before.process_pid
     assert sid is not None

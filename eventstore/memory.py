@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection, Sequence
+from functools import partial
 
 from eventstore.errors import ConcurrencyError, StoreClosedError
 from eventstore.records import Event, NewEvent
@@ -62,6 +63,9 @@ class MemoryEventStore:
             if types is None or event.type in types:
                 yield event
 
+    def _news_after(self, seen: int) -> bool:
+        return len(self._events) > seen or self._closed
+
     async def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
         seen = after_seq
         while True:
@@ -69,7 +73,7 @@ class MemoryEventStore:
                 seen += 1
                 yield self._events[seen - 1]
             async with self._changed:
-                await self._changed.wait_for(lambda n=seen: len(self._events) > n or self._closed)
+                await self._changed.wait_for(partial(self._news_after, seen))
             if self._closed and seen >= len(self._events):
                 return
 

@@ -47,7 +47,8 @@ def current_version(conn: sqlite3.Connection, path: Path) -> int:
         return 0
     if "schema_migrations" not in tables:
         raise NotAnEventLogError(f"{path} is a SQLite database but not a pocketcode event log")
-    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0])
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:

@@ -59,9 +59,11 @@ def _encode(data: Any) -> str:
         except UnicodeEncodeError:
             return _encode_ascii(data)
     return text
+
+
 #: The C scanner behind ``json.loads``, called directly for the compact JSON we write; anything
 #: else (leading/trailing whitespace, a BOM, invalid text) goes through ``json.loads``.
-_scan = make_scanner(json.JSONDecoder())
+_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: the C variant
 
 
 def _loads(text: str) -> Any:
@@ -243,7 +245,7 @@ class SqliteEventStore:
         for start in range(0, len(unknown), 500):
             chunk = unknown[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found = dict(
+            found: dict[str, int] = dict(
                 await self._writer_conn.execute_fetchall(  # type: ignore[arg-type]
                     "SELECT stream, MAX(version) FROM events "
                     f"WHERE stream IN ({marks}) GROUP BY stream",
@@ -255,13 +257,13 @@ class SqliteEventStore:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _decode(self, rows: Sequence[tuple]) -> Iterator[Event]:
+    def _decode(self, rows: Sequence[tuple[Any, ...]]) -> Iterator[Event]:
         """Decode rows lazily; ``at`` repeats within a commit, so parse it once per run."""
         upcasters = self._upcasters
         parse_at = datetime.fromisoformat
         loads = _loads
         last_text: str | None = None
-        last_at: datetime | None = None
+        last_at = datetime.min  # replaced by the first row: ``at`` is never None
         for seq, stream, version, type_, schema_version, data, at, correlation_id in rows:
             payload = loads(data)
             if upcasters:
@@ -270,7 +272,7 @@ class SqliteEventStore:
                 last_text, last_at = at, parse_at(at)
             yield Event(
                 seq, stream, version, type_, schema_version, payload, last_at, correlation_id
-            )  # type: ignore[arg-type]
+            )
 
     async def read_stream(
         self,
@@ -280,7 +282,8 @@ class SqliteEventStore:
         exclude_types: Collection[str] = (),
     ) -> list[Event]:
         """A stream in version order; ``exclude_types`` are skipped in SQL, never decoded."""
-        where, params = "stream = ? AND version > ?", [stream, after_version]
+        where = "stream = ? AND version > ?"
+        params: list[Any] = [stream, after_version]
         if exclude_types:
             where += f" AND type NOT IN ({','.join('?' * len(exclude_types))})"
             params += list(exclude_types)
@@ -301,7 +304,8 @@ class SqliteEventStore:
         The next batch is fetched on the reader's thread while this one is being consumed.
         ``types`` narrows to a few event types through the type index (catalog rebuilds).
         """
-        where, params = "seq > ?", [after_seq]
+        where = "seq > ?"
+        params: list[Any] = [after_seq]
         if stream_prefix is not None:
             where += " AND stream >= ? AND stream < ?"
             params += [stream_prefix, stream_prefix + "\U0010ffff"]

@@ -15,7 +15,7 @@ import structlog
 
 from actors.chat import state as cs
 from actors.chat.actor import ChatActor, ChatDeps
-from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
+from actors.chat.inbound import FileArrived, FileRefused, Inbound, Incoming, Pressed
 from actors.chat.view import ChatView
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
@@ -30,7 +30,6 @@ from service.config import Settings
 from service.personas import PersonaCatalog, load_personas
 
 log = structlog.get_logger("app")
-Inbound = Incoming | Pressed | FileArrived | FileRefused
 
 
 @dataclass

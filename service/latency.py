@@ -72,7 +72,8 @@ class TurnTiming:
     seq: int = 0
 
     def point(self, name: str) -> datetime | None:
-        return getattr(self, name)
+        value: datetime | None = getattr(self, name)
+        return value
 
     def since_received_ms(self, stage: str) -> float | None:
         """Milliseconds from the update being received to ``stage``."""
@@ -189,9 +190,10 @@ def turn_timings(events: Iterable[Event], log_lines: Iterable[str] = ()) -> list
             open_turns[event.stream] = turn
             timings.append(turn)
             continue
-        turn = open_turns.get(event.stream)
-        if turn is None:
+        current = open_turns.get(event.stream)
+        if current is None:
             continue
+        turn = current
         if kind == TURN_ENDED:
             turn.ended = event.at
             turn.outcome = event.data.get("outcome")

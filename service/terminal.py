@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from actors.chat.inbound import Incoming
+from actors.chat.inbound import Deliver, Incoming
 from actors.chat.view import Button, Keyboard
-
-Deliver = Callable[[int, object], Awaitable[None]]
 
 #: Button action -> the command that does the same when typed.
 BUTTON_COMMANDS: dict[str, str] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -46,3 +47,8 @@ class FileRefused:
     size: int
     limit: int
     correlation_id: str
+
+
+Inbound = Incoming | Pressed | FileArrived | FileRefused
+#: How a front hands an update to the service: the chat id, then what arrived.
+Deliver = Callable[[int, Inbound], Awaitable[None]]

@@ -56,7 +56,7 @@ def render(
         return "\n".join(lines), tuple(rows), False
     if kind == "plan":
         plan = str(tool_input.get("plan") or "(no plan text)")
-        buttons = (
+        buttons: Keyboard = (
             (
                 Button("✅ Approve plan", "allow", request_id),
                 Button("✏️ Keep planning", "deny", request_id),

@@ -107,9 +107,9 @@ class ActorRef(Generic[M]):
         self._cell.enqueue(message, future)
         if timeout is None:
             return await asyncio.shield(future)
-        waiter: asyncio.Future[Any] = loop.create_future()
-        future.add_done_callback(lambda f: waiter.done() or waiter.set_result(None))
-        timer = loop.call_later(timeout, lambda: waiter.done() or waiter.set_result(None))
+        waiter: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(lambda _: _release(waiter))
+        timer = loop.call_later(timeout, _release, waiter)
         try:
             await waiter
         finally:
@@ -125,6 +125,11 @@ class ActorRef(Generic[M]):
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.name}{'' if self.alive else ' (dead)'}>"
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class ActorCell:

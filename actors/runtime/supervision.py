@@ -29,4 +29,5 @@ class RestartWindow:
         count = len(self.failures)
         if count > self.policy.max_restarts:
             return None
-        return min(self.policy.backoff_initial_s * 2 ** (count - 1), self.policy.backoff_max_s)
+        backoff: float = self.policy.backoff_initial_s * 2.0 ** (count - 1)
+        return min(backoff, self.policy.backoff_max_s)

@@ -121,7 +121,7 @@ def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
         }
     if kind != "result":
         return {}
-    usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
+    usage = raw if isinstance(raw := line.get("usage"), dict) else {}
     tokens_in, tokens_out = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
     cost = line.get("total_cost_usd")
     turn = state.turn

@@ -118,7 +118,7 @@ def decode(raw: bytes | str) -> dict[str, Any] | None:
     if not isinstance(obj, dict):
         return None
     if _LONE_SURROGATE_ESCAPE.search(text):
-        obj = _scrub(obj)
+        return {_scrub(k): _scrub(v) for k, v in obj.items()}
     return obj
 
 

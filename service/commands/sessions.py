@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.session import events as ev
-from actors.session.catalog import CATALOG_TYPES, evolve_directory
+from actors.session.catalog import CATALOG_TYPES, Directory, evolve_directory
 from actors.session.state import FOLD_SKIPS, SessionState, evolve
 from eventstore import SqliteEventStore, fold
 from service.commands import guarded, open_readonly, stamp, table
@@ -46,7 +46,7 @@ class SessionRow:
 
 async def load_rows(store: SqliteEventStore, *, include_archived: bool) -> list[SessionRow]:
     """Directory fold for the list, then each listed session's own fold for the figures."""
-    directory = fold(
+    directory: Directory = fold(
         evolve_directory,
         {},
         [e async for e in store.read_all(stream_prefix="session:", types=CATALOG_TYPES)],

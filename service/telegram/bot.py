@@ -12,11 +12,12 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
 from actors.chat import commands
+from actors.chat.inbound import Deliver
 from actors.runtime.clock import Clock
 from service.config import PUBLIC_API_BASE, Settings
 from service.errors import ConfigError
 from service.telegram.middlewares import AccessMiddleware, LogContextMiddleware
-from service.telegram.router import Deliver, build_router
+from service.telegram.router import build_router
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
 

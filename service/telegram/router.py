@@ -8,7 +8,6 @@ downloaded; it becomes a `FileRefused` so the chat actor can tell the user why.
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable
 
 import structlog
 from aiogram import Bot, F, Router
@@ -16,12 +15,11 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, Update
 from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
-from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
+from actors.chat.inbound import Deliver, FileArrived, FileRefused, Incoming, Pressed
 from service.telegram.view import Act
 
 log = structlog.get_logger(__name__)
 
-Deliver = Callable[[int, object], Awaitable[None]]
 #: Bots may download at most this much with getFile.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 

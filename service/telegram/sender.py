@@ -14,6 +14,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import structlog
@@ -186,8 +187,12 @@ class TelegramSender:
             msg = await self._call(
                 "sendMessage",
                 chat_id,
-                lambda p=part, m=(markup if last else None): self.bot.send_message(
-                    chat_id, p, parse_mode=None, reply_markup=m
+                partial(
+                    self.bot.send_message,
+                    chat_id,
+                    part,
+                    parse_mode=None,
+                    reply_markup=markup if last else None,
                 ),
             )
             self._remember_shown(chat_id, msg.message_id, part, None, _markup_key(markup))

@@ -53,9 +53,9 @@ def _ranges(chars: Sequence[str | None], limit: int) -> list[tuple[int, int]]:
 
 def _trim(chars: Sequence[str | None], start: int, end: int) -> tuple[int, int]:
     """Drop whitespace chars at both ends of a range (whitespace at cut points is not kept)."""
-    while start < end and chars[start] is not None and chars[start].isspace():
+    while start < end and (c := chars[start]) is not None and c.isspace():
         start += 1
-    while end > start and chars[end - 1] is not None and chars[end - 1].isspace():
+    while end > start and (c := chars[end - 1]) is not None and c.isspace():
         end -= 1
     return start, end
 

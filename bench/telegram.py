@@ -51,7 +51,7 @@ from service.app import App, open_app
 from service.claude import codec
 from service.claude.process import ClaudeProcess, spawn_claude
 from service.config import Settings, load_settings
-from service.runner import ALLOWED_UPDATES
+from service.runner import poll
 from service.telegram.bot import build_dispatcher, make_bot, make_view
 from service.telegram.view import TelegramView
 from tests.fakes.botapi import FakeBotAPI, parse_html
@@ -230,22 +230,13 @@ async def running_bot(
     app.view = view
     dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
     await app.recover()
-    polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            handle_as_tasks=False,
-            handle_signals=False,
-            close_bot_session=False,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    )
+    stop = asyncio.Event()
+    polling = asyncio.create_task(poll(dp, bot, stop))
     try:
         yield BenchBot(api, app, bot, dp, view, spawner, settings)
     finally:
-        with contextlib.suppress(RuntimeError):
-            await dp.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await polling
+        stop.set()
+        await polling
         await app.shutdown()
         await view.close()
         await bot.session.close()

@@ -54,7 +54,7 @@ async def run_telegram(settings: Settings) -> int:
         if settings.telegram.webhook_url:
             await _serve_webhook(settings, dp, bot, stop)
         else:
-            await _poll(dp, bot, stop)
+            await poll(dp, bot, stop)
     finally:
         await app.shutdown()
         await view.close()
@@ -63,9 +63,12 @@ async def run_telegram(settings: Settings) -> int:
     return 0
 
 
-async def _poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
-    # Handlers only log the update and tell an actor, so handling them in order before the
-    # next getUpdates is cheap, and means an update is logged before it is acknowledged.
+async def poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event, *, polling_timeout: int = 10) -> None:
+    """Long-poll until ``stop`` is set (the tests and benchmarks poll through this too).
+
+    Handlers only log the update and tell an actor, so handling them in order before the next
+    getUpdates is cheap, and means an update is logged before it is acknowledged.
+    """
     await bot.delete_webhook(drop_pending_updates=False)  # polling after webhook mode
     polling = asyncio.create_task(
         dp.start_polling(
@@ -73,6 +76,7 @@ async def _poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
             handle_as_tasks=False,
             handle_signals=False,
             close_bot_session=False,
+            polling_timeout=polling_timeout,
             allowed_updates=ALLOWED_UPDATES,
         )
     )

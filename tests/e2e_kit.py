@@ -8,13 +8,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiogram import Bot, Dispatcher
 
 from actors.runtime import SystemClock
 from service.app import App, open_app
 from service.config import load_settings
+from service.runner import poll
 from service.telegram.bot import build_dispatcher, make_bot
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
@@ -36,7 +36,6 @@ class Bot_:
     view: TelegramView
     clock: ManualClock
     sleeps: list[float] = field(default_factory=list)
-    polling: asyncio.Task[Any] | None = None
 
     def say(self, text: str, *, chat_id: int = OWNER, user_id: int = OWNER) -> int:
         return self.api.push_message(chat_id, user_id, text)
@@ -93,22 +92,13 @@ async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
     await app.recover()
     dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
     running = Bot_(api, app, bot, dp, view, clock, sleeps)
-    running.polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            handle_as_tasks=False,
-            handle_signals=False,
-            polling_timeout=1,
-            close_bot_session=False,
-        )
-    )
+    stop = asyncio.Event()
+    polling = asyncio.create_task(poll(dp, bot, stop, polling_timeout=1))
     try:
         yield running
     finally:
-        with contextlib.suppress(RuntimeError):
-            await dp.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running.polling
+        stop.set()
+        await polling
         await app.shutdown()
         await view.close()
         await bot.session.close()

@@ -253,3 +253,42 @@ async def test_killed_process_is_resumed_with_the_earlier_conversation(
     # 2.1.197 keeps the cut-off turn's user text in the resumed conversation, followed by a
     # synthetic assistant "No response requested."; the partial reply is not kept.
     assert "w000" not in seen
+
+
+async def test_model_and_mode_switches_reach_the_running_cli(
+    kit: SessionKit, api: FakeAnthropicAPI
+) -> None:
+    """set_model changes the model of the next API request without a restart; switching to
+    bypassPermissions is refused by a process not started in it, and said so in words."""
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("hello"))
+    await kit.inbox.finished(1)
+    await ref.ask(m.ChangeSetting(ev.MODEL, "claude-haiku-4-5", "upd-2"))
+    await ref.ask(m.ChangeSetting(ev.PERMISSION_MODE, "bypassPermissions", "upd-3"))
+    await kit.inbox.wait_for(
+        lambda: len([x for x in kit.inbox.of(n.SessionNotice) if "work " in x.text]) >= 2
+    )
+    told = [x.text for x in kit.inbox.of(n.SessionNotice)]
+    assert told[0] == "work now uses model claude-haiku-4-5."
+    assert told[1].startswith("work did not switch to permission mode bypassPermissions: claude")
+    ref.tell(m.UserTurn("again"))
+    _, second = await kit.inbox.finished(2)
+    assert (second.outcome, second.text) == ("completed", "Echo: again")
+    models = [body["model"] for body in api.message_bodies()]
+    assert models[0] != "claude-haiku-4-5"
+    assert models[-1] == "claude-haiku-4-5", "the next API request uses the new model"
+    events = await kit.events("work")
+    rids = [e.data["request_id"] for e in events if e.type == ev.SETTING_REQUESTED]
+    answers = {
+        x["response"]["request_id"]: x for x in await stdout_lines(kit, "work", "control_response")
+    }
+    assert answers[rids[0]] == {
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": rids[0]},
+    }
+    assert answers[rids[1]]["response"]["subtype"] == "error"
+    assert "--dangerously-skip-permissions" in answers[rids[1]]["response"]["error"]
+    assert inits(await stdout_lines(kit, "work"))[-1]["model"] == "claude-haiku-4-5"
+    assert [e.type for e in events].count(ev.PROCESS_STARTED) == 1
+    state: SessionState = await ref.ask(m.GetState())
+    assert (state.model_override, state.mode_override) == ("claude-haiku-4-5", None)

@@ -209,7 +209,8 @@ async def test_commands_are_accepted_by_telegram(api: FakeBotAPI) -> None:
         await bot.session.close()
     names = [c["command"] for c in next(iter(api.commands.values()))]
     assert names == [
-        "start", "help", "new", "session", "archive", "unarchive", "stop", "status", "personas",
+        "start", "help", "new", "session", "archive", "unarchive", "stop", "status", "model",
+        "mode", "personas",
     ]  # fmt: skip
 
 

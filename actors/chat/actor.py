@@ -23,11 +23,13 @@ from actors.chat import texts
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
 from actors.chat.view import ChatView
 from actors.runtime import Actor, ActorRef, AskTimeoutError
+from actors.session import events as sev
 from actors.session import messages as sm
 from actors.session.actor import SessionError
 from actors.session.catalog import SessionCatalog, SessionExistsError
 from actors.session.state import SessionState
 from eventstore import EventStore, NewEvent, fold
+from service.claude.choices import InvalidChoice, mode_choice, model_choice
 from service.names import InvalidName, PathEscape, contained_path, safe_filename
 from service.names import validate_session_name as check_name
 from service.personas import PersonaCatalog, UnknownPersona
@@ -119,7 +121,14 @@ class ChatActor(Actor[Any]):
         self.done.add(ref)
         try:
             await work
-        except (SessionError, SessionExistsError, InvalidName, PathEscape, UnknownPersona) as exc:
+        except (
+            SessionError,
+            SessionExistsError,
+            InvalidName,
+            PathEscape,
+            UnknownPersona,
+            InvalidChoice,
+        ) as exc:
             await self.view.say(self.chat_id, str(exc))
         await self._append(cs.UPDATE_HANDLED, ref=ref)
 
@@ -147,6 +156,9 @@ class ChatActor(Actor[Any]):
                 await self._answer_question(msg.arg)
             case "list":
                 await self._cmd_session(("all",) if msg.arg == "all" else (), msg.correlation_id)
+            case "model" | "mode":
+                setting = sev.MODEL if msg.action == "model" else sev.PERMISSION_MODE
+                await self._change_setting(setting, (msg.arg,), msg.correlation_id, msg.handle)
             case _:
                 await self.view.say(self.chat_id, "That button is no longer valid.")
 
@@ -244,6 +256,31 @@ class ChatActor(Actor[Any]):
             return
         state: SessionState = await self._ask_session(active, sm.GetState())
         await self.view.say(self.chat_id, texts.status(state))
+
+    async def _cmd_model(self, args: tuple[str, ...], ref: str) -> None:
+        await self._change_setting(sev.MODEL, args, ref)
+
+    async def _cmd_mode(self, args: tuple[str, ...], ref: str) -> None:
+        await self._change_setting(sev.PERMISSION_MODE, args, ref)
+
+    async def _change_setting(
+        self, setting: str, args: tuple[str, ...], ref: str, handle: int | None = None
+    ) -> None:
+        """Without an argument: the current value and buttons. With one: checked here, then
+        handed to the session; it says how it went (at once, or when claude answers)."""
+        active = self._active()
+        if active is None:
+            await self._offer_sessions("No active session.")
+            return
+        if not args:
+            state: SessionState = await self._ask_session(active, sm.GetState())
+            text, buttons = texts.setting_menu(state, setting)
+            await self.view.say(self.chat_id, text, buttons=buttons)
+            return
+        value = model_choice(args[0]) if setting == sev.MODEL else mode_choice(args[0])
+        await self._ask_session(active, sm.ChangeSetting(setting, value, ref))
+        if handle is not None:  # a menu's button: one choice per menu
+            await self.view.close_buttons(self.chat_id, handle, f"{active}: {value} chosen.")
 
     async def _cmd_personas(self, args: tuple[str, ...], ref: str) -> None:
         catalog = self.deps.personas()

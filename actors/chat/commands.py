@@ -22,6 +22,19 @@ COMMANDS: dict[str, Spec] = {
     "unarchive": Spec("/unarchive NAME", "bring an archived session back", 1, 1),
     "stop": Spec("/stop", "interrupt the running turn"),
     "status": Spec("/status", "session, persona, model, turn state, tokens and cost"),
+    "model": Spec(
+        "/model [NAME]",
+        "show or switch the active session's model: opus, sonnet, haiku, default or a full name",
+        0,
+        1,
+    ),
+    "mode": Spec(
+        "/mode [MODE]",
+        "show or switch the permission mode: default, acceptEdits, plan, bypassPermissions, "
+        "dontAsk",
+        0,
+        1,
+    ),
     "personas": Spec("/personas", "the personas you can start sessions with"),
     "allow": Spec("/allow ID", "allow a tool request once", 1, 1),
     "allowall": Spec("/allowall ID", "allow a tool request for the rest of the session", 1, 1),
@@ -29,7 +42,19 @@ COMMANDS: dict[str, Spec] = {
     "answer": Spec("/answer ID", "pick an option of the agent's question", 1, 1),
 }
 #: Shown in Telegram's command menu (the permission answers are for the terminal front).
-MENU = ("start", "help", "new", "session", "archive", "unarchive", "stop", "status", "personas")
+MENU = (
+    "start",
+    "help",
+    "new",
+    "session",
+    "archive",
+    "unarchive",
+    "stop",
+    "status",
+    "model",
+    "mode",
+    "personas",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from actors.chat.view import Button, Keyboard
+from actors.session import events as ev
 from actors.session.catalog import SessionSummary
 from actors.session.state import SessionState
+from service.claude.choices import MODEL_CHOICES
 
 WELCOME = (
     "pocketcode drives Claude Code on your server. Keep named sessions, each with a persona; "
@@ -48,7 +50,8 @@ def status(s: SessionState) -> str:
         [
             f"Session: {s.name} ({s.status})",
             f"Persona: {s.persona}",
-            f"Model: {s.model or 'not started yet'}",
+            f"Model: {current(s, ev.MODEL)}",
+            f"Permission mode: {current(s, ev.PERMISSION_MODE)}",
             f"Turn: {turn}",
             f"Process: {process}",
             f"Turns: {s.turns}",
@@ -57,3 +60,44 @@ def status(s: SessionState) -> str:
             f"Working directory: {s.cwd}",
         ]
     )
+
+
+#: Permission modes offered as buttons. bypassPermissions (never asks) and dontAsk are typed
+#: only: a mis-tap on a phone should not hand the agent every tool without a question.
+MODE_BUTTONS = ("default", "acceptEdits", "plan")
+_MODES_EXPLAINED = (
+    "default asks before edits and commands; acceptEdits lets it edit files without asking; "
+    "plan only reads and plans; /mode bypassPermissions never asks; /mode dontAsk refuses "
+    "whatever the persona does not allow."
+)
+
+
+def current(s: SessionState, setting: str) -> str:
+    """The model or permission mode for /status: the /model or /mode choice if there is one
+    (with what claude reported for it), else what claude reported."""
+    if setting == ev.MODEL:
+        chosen, reported, command = s.model_override, s.model, "/model"
+    else:
+        chosen, reported, command = s.mode_override, s.permission_mode, "/mode"
+    if chosen is None:
+        return reported or "not started yet"
+    shown = chosen if reported in (None, chosen) else f"{chosen} ({reported})"
+    return f"{shown}, set with {command}"
+
+
+def setting_menu(s: SessionState, setting: str) -> tuple[str, Keyboard]:
+    """``/model`` or ``/mode`` without an argument: the current value and buttons to switch."""
+    choices: tuple[str, ...]
+    if setting == ev.MODEL:
+        chosen, choices, action = s.model_override, MODEL_CHOICES, "model"
+        lines = [
+            f"Model of {s.name}: {current(s, setting)}",
+            "Pick one (default: claude's own choice), or send /model NAME with a full name "
+            "such as claude-sonnet-4-5.",
+        ]
+    else:
+        chosen = s.mode_override or s.permission_mode
+        choices, action = MODE_BUTTONS, "mode"
+        lines = [f"Permission mode of {s.name}: {current(s, setting)}", _MODES_EXPLAINED]
+    buttons = tuple(Button(f"✓ {c}" if c == chosen else c, action, c) for c in choices)
+    return "\n".join(lines), (buttons,)

@@ -24,11 +24,17 @@ from actors.session import messages as m
 from actors.session.pool import ProcessPool
 from actors.session.process import Live, pump
 from actors.session.replies import streamed_text, turn_reply
-from actors.session.state import SessionState, evolve, load_state
-from actors.session.wording import exit_words, result_error, retry_notice
+from actors.session.state import SessionState, SettingRequest, evolve, load_state
+from actors.session.wording import (
+    exit_words,
+    result_error,
+    retry_notice,
+    setting_changed,
+    setting_refused,
+)
 from eventstore import Event, EventStore, NewEvent
 from service.claude import codec
-from service.claude.argv import AgentSettings, build_argv
+from service.claude.argv import AgentSettings, build_argv, with_overrides
 from service.claude.errors import ClaudeError
 from service.claude.process import Spawner
 
@@ -110,6 +116,7 @@ class SessionActor(Actor[Any]):
                     reason="pocketcode restarted",
                 )
             )
+        await self._settle_all()
         if s.turn is not None:
             if s.turn.saw_result:
                 outcome = (
@@ -140,6 +147,8 @@ class SessionActor(Actor[Any]):
                 await self._on_user_turn(message)
             case m.Interrupt():
                 await self._on_interrupt()
+            case m.ChangeSetting():
+                await self._on_change_setting(message)
             case m.PermissionAnswer():
                 await self._on_permission_answer(message)
             case m.PermissionTimeout():
@@ -225,6 +234,63 @@ class SessionActor(Actor[Any]):
             return
         await self._write(self.live, codec.interrupt_request(self.ctx.ids()))
         self.permissions.clear()
+
+    async def _on_change_setting(self, msg: m.ChangeSetting) -> None:
+        """``/model`` or ``/mode``: log the request, then tell the running process at once.
+
+        Sent even while a turn runs, not held until it ends: claude answers at once and uses
+        the new model or mode from the agent's next step. Someone who switches to acceptEdits
+        while the agent edits file after file, or to a faster model during a long turn, means
+        "from now on"; held back, the switch would miss the very turn they are watching (and
+        /stop is there to end it). Without a process the change is only recorded: every start
+        passes the latest choice as ``--model=`` / ``--permission-mode=``.
+        """
+        s = self.state
+        if msg.correlation_id and msg.correlation_id in s.queued_refs:
+            return  # a replayed update: asked for once already
+        if not s.exists:
+            raise SessionError(f"There is no session named {self.name}.")
+        if s.status == "archived":
+            raise SessionError(f"{self.name} is archived; /unarchive {self.name} first.")
+        request_id = self.ctx.ids()
+        await self._append(
+            ev.event(
+                ev.SETTING_REQUESTED,
+                msg.correlation_id,
+                setting=msg.setting,
+                value=msg.value,
+                request_id=request_id,
+            )
+        )
+        if self.live is None:
+            await self._settle_all()
+            return
+        if msg.setting == ev.MODEL:
+            line = codec.set_model_request(request_id, msg.value)
+        else:
+            line = codec.set_permission_mode_request(request_id, msg.value)
+        with contextlib.suppress(ClaudeError):  # gone: its exit settles the request
+            await self._write(self.live, line)
+
+    async def _settle(self, request: SettingRequest) -> None:
+        """Log how a setting change ended and tell the chat: taken by claude, refused by it,
+        or (no process answered) recorded for the next start."""
+        data = {"request_id": request.request_id, "setting": request.setting}
+        ref, value = request.correlation_id, request.value
+        if request.error is not None:
+            await self._append(
+                ev.event(ev.SETTING_REFUSED, ref, value=value, error=request.error, **data)
+            )
+            text = setting_refused(self.name, request.setting, value, request.error)
+        else:
+            await self._append(ev.event(ev.SETTING_CHANGED, ref, value=value, **data))
+            text = setting_changed(self.name, request.setting, value, now=request.answered)
+        self._notice(text)
+
+    async def _settle_all(self) -> None:
+        """No process will answer the open requests (none runs, or it exited): settle them."""
+        for request in self.state.setting_requests:
+            await self._settle(request)
 
     async def _on_permission_answer(self, msg: m.PermissionAnswer) -> None:
         request = self.permissions.pop(msg.request_id, None)
@@ -343,7 +409,11 @@ class SessionActor(Actor[Any]):
         if self.live is not None:
             return self.live
         s = self.state
-        settings = self.deps.settings_for(s.persona)
+        settings = with_overrides(
+            self.deps.settings_for(s.persona),
+            model=s.model_override,
+            permission_mode=s.mode_override,
+        )
         argv = build_argv(self.deps.config.claude_bin, settings, resume_id=s.claude_session_id)
         cwd = Path(s.cwd)
         await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True)
@@ -380,6 +450,7 @@ class SessionActor(Actor[Any]):
         await self._append(
             ev.event(ev.PROCESS_EXITED, None, returncode=returncode, expected=True, reason=reason)
         )
+        await self._settle_all()
 
     # -- what the process says ---------------------------------------------------------------
 
@@ -402,6 +473,11 @@ class SessionActor(Actor[Any]):
         assert self.live is not None
         if codec.is_init(line):
             self.live.saw_init = True
+            return False
+        if (answer := codec.control_answer(line)) is not None:
+            pending = self.state.setting_request(answer.request_id)
+            if pending is not None and pending.answered:  # else an interrupt's answer
+                await self._settle(pending)
             return False
         if (delta := codec.text_delta(line)) is not None:
             self.reply += delta
@@ -465,6 +541,7 @@ class SessionActor(Actor[Any]):
                 stderr_tail=list(msg.stderr_tail),
             )
         )
+        await self._settle_all()
         if live.resumed and not live.saw_init:
             # --resume from a lost conversation: start afresh rather than fail forever.
             await self._append(ev.event(ev.RESUME_FAILED, None, stderr_tail=list(msg.stderr_tail)))

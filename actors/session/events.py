@@ -21,6 +21,15 @@ PROCESS_EXITED = "session.process_exited"
 RESUME_FAILED = "session.resume_failed"
 ARCHIVED = "session.archived"
 UNARCHIVED = "session.unarchived"
+#: ``/model`` and ``/mode``: asked for (the command), then changed (the session now uses it,
+#: or will at its next start) or refused by claude. Data: setting, value, request_id.
+SETTING_REQUESTED = "session.setting_requested"
+SETTING_CHANGED = "session.setting_changed"
+SETTING_REFUSED = "session.setting_refused"
+
+# Settings a user may change on a running session.
+MODEL = "model"
+PERMISSION_MODE = "permission_mode"
 
 # Turn outcomes.
 COMPLETED = "completed"

@@ -32,6 +32,16 @@ class PermissionAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeSetting:
+    """``/model`` or ``/mode``: ``setting`` is ``events.MODEL`` or ``events.PERMISSION_MODE``,
+    ``value`` already checked (``service.claude.choices``). Answered once it is in the log."""
+
+    setting: str
+    value: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StopProcess:
     """Stop the process cleanly (idle, least recently used, archive); resumed on demand."""
 

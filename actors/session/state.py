@@ -29,6 +29,19 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class SettingRequest:
+    """A ``/model`` or ``/mode`` change asked for and not settled yet (``session.setting_*``)."""
+
+    request_id: str
+    setting: str  # ev.MODEL | ev.PERMISSION_MODE
+    value: str
+    correlation_id: str | None = None
+    #: claude's control_response has been read (``error`` None: it took the change).
+    answered: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionState:
     name: str = ""
     persona: str = ""
@@ -52,10 +65,17 @@ class SessionState:
     process_pid: int | None = None
     crashes: int = 0
     version: int = 0
-    #: Correlation ids of the latest queued messages, so a replayed update is queued once.
+    #: Correlation ids of the latest queued messages and setting changes, so a replayed update
+    #: is acted on once.
     queued_refs: tuple[str, ...] = ()
     #: Correlation id of the command that archived it (a replay of it is not an error).
     archived_by: str | None = None
+    #: The permission mode claude reported (system/init) since the last change.
+    permission_mode: str | None = None
+    #: What ``/model`` and ``/mode`` chose (None: the persona's); every start passes them on.
+    model_override: str | None = None
+    mode_override: str | None = None
+    setting_requests: tuple[SettingRequest, ...] = ()
 
     @property
     def exists(self) -> bool:
@@ -69,6 +89,9 @@ class SessionState:
     def total_cost_usd(self) -> float:
         return self.cost_usd + self.process_cost_usd
 
+    def setting_request(self, request_id: str) -> SettingRequest | None:
+        return next((r for r in self.setting_requests if r.request_id == request_id), None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -80,6 +103,9 @@ class SessionState:
             "status": self.status,
             "claude_session_id": self.claude_session_id,
             "model": self.model,
+            "model_override": self.model_override,
+            "permission_mode": self.permission_mode,
+            "mode_override": self.mode_override,
             "turns": self.turns,
             "cost_usd": round(self.total_cost_usd, 6),
             "input_tokens": self.input_tokens,
@@ -112,13 +138,48 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _remember(refs: tuple[str, ...], ref: str | None) -> tuple[str, ...]:
+    return (*refs[-(RECENT_REFS - 1) :], ref) if ref else refs
+
+
+def _answered(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
+    """claude answered a setting change: note how (the actor then settles it)."""
+    response = line.get("response")
+    if not isinstance(response, dict):
+        return {}
+    request_id = response.get("request_id")
+    if not isinstance(request_id, str) or state.setting_request(request_id) is None:
+        return {}  # an interrupt's answer, or one settled already
+    error = None
+    if response.get("subtype") != "success":
+        error = _text(response.get("error")) or "no reason given"
+    requests = tuple(
+        replace(r, answered=True, error=error) if r.request_id == request_id else r
+        for r in state.setting_requests
+    )
+    return {"setting_requests": requests}
+
+
+def _settled(state: SessionState, event: Event) -> dict[str, Any]:
+    data = event.data
+    left = tuple(r for r in state.setting_requests if r.request_id != data.get("request_id"))
+    if event.type == ev.SETTING_REFUSED:
+        return {"setting_requests": left}
+    if data.get("setting") == ev.MODEL:  # what claude reported is for the old model
+        return {"setting_requests": left, "model_override": data["value"], "model": None}
+    return {"setting_requests": left, "mode_override": data["value"], "permission_mode": None}
+
+
 def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
     kind = line.get("type")
     if kind == "system" and line.get("subtype") == "init":
         return {
             "claude_session_id": _text(line.get("session_id")) or state.claude_session_id,
             "model": _text(line.get("model")) or state.model,
+            "permission_mode": _text(line.get("permissionMode")) or state.permission_mode,
         }
+    if kind == "control_response":
+        return _answered(state, line)
     if kind != "result":
         return {}
     usage = raw if isinstance(raw := line.get("usage"), dict) else {}
@@ -160,14 +221,21 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             }
         case ev.MESSAGE_QUEUED:
             queued = Queued(data["text"], event.correlation_id)
-            refs = state.queued_refs
-            if event.correlation_id:
-                refs = (*refs[-(RECENT_REFS - 1) :], event.correlation_id)
             return {
                 "pending": (*state.pending, queued),
                 "last_used_at": event.at,
-                "queued_refs": refs,
+                "queued_refs": _remember(state.queued_refs, event.correlation_id),
             }
+        case ev.SETTING_REQUESTED:
+            request = SettingRequest(
+                data["request_id"], data["setting"], data["value"], event.correlation_id
+            )
+            return {
+                "setting_requests": (*state.setting_requests, request),
+                "queued_refs": _remember(state.queued_refs, event.correlation_id),
+            }
+        case ev.SETTING_CHANGED | ev.SETTING_REFUSED:
+            return _settled(state, event)
         case ev.TURN_STARTED:
             merged = data.get("merged", 1)
             turn = Turn(data["turn_id"], data["text"], merged, event.at, event.correlation_id)

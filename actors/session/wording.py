@@ -62,3 +62,29 @@ def exit_words(returncode: int, stderr_tail: tuple[str, ...]) -> str:
     last = next((line.strip() for line in reversed(stderr_tail) if line.strip()), "")
     said = f': "{last[:200]}"' if last else ""
     return f"claude {how}{said}."
+
+
+def setting_words(setting: str, value: str) -> str:
+    """``model sonnet``, ``the default model``, ``permission mode plan``..."""
+    what = "model" if setting == "model" else "permission mode"
+    return f"the default {what}" if value == "default" else f"{what} {value}"
+
+
+def setting_changed(session: str, setting: str, value: str, *, now: bool) -> str:
+    """A ``/model`` or ``/mode`` change took effect (``now``) or waits for the next start."""
+    words = setting_words(setting, value)
+    if now:
+        return f"{session} now uses {words}."
+    return f"{session} will use {words} from your next message (claude is not running now)."
+
+
+def setting_refused(session: str, setting: str, value: str, error: str) -> str:
+    """claude said no to a change: why, in words, and that nothing changed."""
+    if value == "bypassPermissions" and "dangerously-skip-permissions" in error:
+        why = (
+            "claude allows bypassPermissions only in a process started in that mode "
+            "(a persona with permission_mode: bypassPermissions)"
+        )
+    else:
+        why = f'claude said: "{" ".join(error.split())[:200]}"'
+    return f"{session} did not switch to {setting_words(setting, value)}: {why}. Nothing changed."

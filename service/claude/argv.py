@@ -6,7 +6,7 @@ say) can never be parsed as a flag.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 BASE_FLAGS: tuple[str, ...] = (
     "-p",
@@ -29,6 +29,22 @@ class AgentSettings:
     disallowed_tools: tuple[str, ...] = ()
     max_turns: int | None = None
     permission_prompt_tool: str | None = "stdio"
+
+
+def with_overrides(
+    settings: AgentSettings, *, model: str | None, permission_mode: str | None
+) -> AgentSettings:
+    """The persona's settings with what the user chose in the chat (``/model``, ``/mode``).
+
+    None keeps the persona's value; "default" drops the flag, so the CLI's own default applies
+    even when the persona names another.
+    """
+    if model is not None:
+        settings = replace(settings, model=None if model == "default" else model)
+    if permission_mode is not None:
+        mode = None if permission_mode == "default" else permission_mode
+        settings = replace(settings, permission_mode=mode)
+    return settings
 
 
 def _opt(flag: str, value: str) -> str:

@@ -60,6 +60,18 @@ def interrupt_request(request_id: str) -> dict[str, Any]:
     return control_request(request_id, "interrupt")
 
 
+def set_model_request(request_id: str, model: str) -> dict[str, Any]:
+    """Switch the running process's model (an alias, "default" or a full name). 2.1.197
+    answers at once, even mid-turn, with a bare success; the next API call uses the model."""
+    return control_request(request_id, "set_model", model=model)
+
+
+def set_permission_mode_request(request_id: str, mode: str) -> dict[str, Any]:
+    """Switch the running process's permission mode; answered with ``{"mode": MODE}``, or an
+    error (bypassPermissions in a process not started with it)."""
+    return control_request(request_id, "set_permission_mode", mode=mode)
+
+
 def _control_response(request_id: str, response: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "control_response",
@@ -185,6 +197,27 @@ def is_control_response(msg: Mapping[str, Any], request_id: str | None = None) -
     if msg.get("type") != "control_response":
         return False
     return request_id is None or _dict(msg.get("response")).get("request_id") == request_id
+
+
+@dataclass(frozen=True, slots=True)
+class ControlAnswer:
+    """The CLI's answer to one of our control requests; ``error`` is None on success."""
+
+    request_id: str
+    error: str | None
+
+
+def control_answer(msg: Mapping[str, Any]) -> ControlAnswer | None:
+    """A ``control_response`` on stdout (``subtype`` "success" or "error" with ``error``)."""
+    if msg.get("type") != "control_response":
+        return None
+    response = _dict(msg.get("response"))
+    request_id = _str(response.get("request_id"))
+    if request_id is None:
+        return None
+    if response.get("subtype") == "success":
+        return ControlAnswer(request_id, None)
+    return ControlAnswer(request_id, _str(response.get("error")) or "no reason given")
 
 
 def text_delta(msg: Mapping[str, Any]) -> str | None:

@@ -18,6 +18,10 @@ Reply text is `Echo: <user text>`. Markers inside the user text script behaviour
   [[api_retry:N]]     N api_retry lines (529), then a normal reply
   [[stderr:TEXT]]     write TEXT as a line on stderr
   [[recall]]          reply with the turn count and the earlier user texts of this session
+Control requests on stdin are answered as 2.1.197 answers them: `set_model` (aliases resolved;
+the next init and assistant messages carry the model), `set_permission_mode` (answered with the
+mode; bypassPermissions refused unless the process was started able to bypass), `interrupt`,
+`initialize`, `get_context_usage`; any other subtype gets an error response.
 Env: FAKE_CLAUDE_STATE_DIR (sessions), FAKE_CLAUDE_STARTUP_MS, FAKE_CLAUDE_DELTA_CHARS (40),
 CLAUDE_CODE_MAX_RETRIES (retries shown for [[api_error]], default 2).
 """
@@ -37,6 +41,17 @@ from typing import Any
 
 VERSION = "2.1.197"
 DEFAULT_MODEL = "claude-opus-4-8[1m]"
+#: What 2.1.197 resolves the aliases to (seen in system/init after set_model).
+MODEL_ALIASES = {
+    "opus": "claude-opus-4-8",
+    "sonnet": "claude-sonnet-5",
+    "haiku": "claude-haiku-4-5-20251001",
+    "opusplan": "claude-sonnet-5",
+}
+BYPASS_REFUSED = (
+    "Cannot set permission mode to bypassPermissions because the session was not launched "
+    "with --dangerously-skip-permissions"
+)
 ALL_TOOLS = [
     "Task",
     "Bash",
@@ -106,6 +121,7 @@ BOOL_FLAGS = {
     "--continue",
     "-c",
     "--dangerously-skip-permissions",
+    "--allow-dangerously-skip-permissions",
     "--fork-session",
     "--strict-mcp-config",
     "--replay-user-messages",
@@ -183,6 +199,16 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
     return opts
 
 
+def resolve_model(name: str | None) -> str:
+    """The model a `--model` / `set_model` value means: aliases (any case, `[1m]` kept) resolve,
+    full names stay; nothing or "default" is the default model."""
+    if not name or name.lower() == "default":
+        return DEFAULT_MODEL
+    base, context = (name[:-4], name[-4:]) if name.lower().endswith("[1m]") else (name, "")
+    full = MODEL_ALIASES.get(base.lower())
+    return full + context if full else name
+
+
 def split_tools(value: str | None) -> list[str]:
     return [t for t in re.split(r"[,\s]+", value or "") if t]
 
@@ -193,8 +219,12 @@ class Fake:
     def __init__(self, opts: dict[str, Any]) -> None:
         self.opts = opts
         self.cwd = os.path.realpath(os.getcwd())
-        self.model = opts.get("model") or DEFAULT_MODEL
+        self.model = resolve_model(opts.get("model"))
         self.permission_mode = opts.get("permission-mode") or "default"
+        self.can_bypass = self.permission_mode == "bypassPermissions" or bool(
+            opts.get("dangerously-skip-permissions")
+            or opts.get("allow-dangerously-skip-permissions")
+        )
         self.allowed = split_tools(opts.get("allowedTools"))
         self.disallowed = split_tools(opts.get("disallowedTools"))
         self.session_rules: list[tuple[str, str | None]] = []
@@ -339,6 +369,7 @@ class Fake:
         req = msg.get("request") or {}
         sub = req.get("subtype")
         body: dict[str, Any] | None = None
+        error: str | None = None
         if sub == "interrupt":
             with self.cv:
                 if self.busy:
@@ -359,25 +390,25 @@ class Fake:
                 "pid": os.getpid(),
             }
         elif sub == "set_model":
-            self.model = req.get("model") or DEFAULT_MODEL
+            model = req.get("model")
+            if model is not None and not isinstance(model, str):
+                return  # 2.1.197 never answers a non-string model
+            self.model = resolve_model(model)
         elif sub == "set_permission_mode":
-            self.permission_mode = req.get("mode") or "default"
+            mode = req.get("mode")
+            if mode == "bypassPermissions" and not self.can_bypass:
+                error = BYPASS_REFUSED
+            else:
+                self.permission_mode = mode  # any string is taken, as by the real CLI
+                body = {"mode": mode}
         elif sub == "get_context_usage":
             body = {"totalTokens": 19456 + 40 * self.turns, "maxTokens": 1000000}
         else:
-            self.emit(
-                {
-                    "type": "control_response",
-                    "response": {
-                        "subtype": "error",
-                        "request_id": rid,
-                        "error": f"Unsupported control request subtype: {sub}",
-                    },
-                }
-            )
-            return
+            error = f"Unsupported control request subtype: {sub}"
         response: dict[str, Any] = {"subtype": "success", "request_id": rid}
-        if body is not None:
+        if error is not None:
+            response = {"subtype": "error", "request_id": rid, "error": error}
+        elif body is not None:
             response["response"] = body
         self.emit({"type": "control_response", "response": response})
 

@@ -1,0 +1,202 @@
+"""/model and /mode from the chat: through the app (recording view) and through real aiogram."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from actors.chat.view import Button
+from actors.runtime.testkit import run_until_idle
+from actors.session import events as ev
+from actors.session.state import load_state
+from service.telegram.view import pack_button
+from tests.app_kit import AppKit, Shown
+from tests.e2e_kit import OWNER, Bot_, running_bot
+
+CHAT = 1
+
+
+@pytest.fixture
+async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
+    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
+    kit = AppKit(tmp_path)
+    await kit.start()
+    yield kit
+    await kit.stop()
+
+
+async def settle(kit: AppKit) -> None:
+    assert kit.app is not None
+    await run_until_idle(kit.app.system)
+
+
+async def said(kit: AppKit, needle: str) -> str:
+    """The first thing the chat was told that holds ``needle``, once it has been told."""
+    await kit.view.wait_for(lambda: any(needle in t for t in kit.view.texts(CHAT)))
+    return next(t for t in kit.view.texts(CHAT) if needle in t)
+
+
+async def turn(kit: AppKit, text: str) -> Shown:
+    done = len(kit.view.of(CHAT, "done"))
+    await kit.send(text)
+    return (await kit.view.wait_count(CHAT, "done", done + 1))[done]
+
+
+async def status(kit: AppKit) -> str:
+    await kit.send("/status")
+    return await said(kit, "Session: ")
+
+
+def buttons(shown: Shown) -> list[Button]:
+    return [b for row in shown.buttons for b in row]
+
+
+async def test_without_a_session_it_offers_one(kit: AppKit) -> None:
+    await kit.send("/model sonnet")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1].startswith("No active session.")
+
+
+async def test_model_shows_the_choices_and_a_button_switches(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("/model")
+    await settle(kit)
+    menu = kit.view.of(CHAT, "say")[-1]
+    assert menu.text.startswith("Model of work: not started yet\n")
+    assert [(b.label, b.action, b.arg) for b in buttons(menu)] == [
+        ("opus", "model", "opus"),
+        ("sonnet", "model", "sonnet"),
+        ("haiku", "model", "haiku"),
+        ("default", "model", "default"),
+    ]
+    await kit.press("model", "haiku", handle=menu.handle)
+    await said(kit, "work will use model haiku from your next message")
+    [closed] = kit.view.of(CHAT, "closed")
+    assert (closed.handle, closed.text) == (menu.handle, "work: haiku chosen.")
+    await kit.send("/model")
+    await settle(kit)
+    again = kit.view.of(CHAT, "say")[-1]
+    assert "✓ haiku" in [b.label for b in buttons(again)]
+
+
+async def test_a_switch_shows_in_status_before_and_after_the_next_turn(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await turn(kit, "hello")
+    assert "Model: claude-sonnet-5\nPermission mode: default\n" in await status(kit)
+    await kit.send("/model Opus")
+    await said(kit, "work now uses model opus.")
+    await kit.send("/mode accept-edits")
+    await said(kit, "work now uses permission mode acceptEdits.")
+    kit.view.shown.clear()
+    shown = await status(kit)
+    assert "Model: opus, set with /model\nPermission mode: acceptEdits, set with /mode" in shown
+    assert (await turn(kit, "again")).text == "Echo: again"
+    kit.view.shown.clear()
+    shown = await status(kit)
+    assert "Model: opus (claude-opus-4-8), set with /model\n" in shown
+    assert "Permission mode: acceptEdits, set with /mode\n" in shown
+
+
+async def test_mode_offers_the_safe_modes_as_buttons(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await turn(kit, "hello")
+    await kit.send("/mode")
+    await settle(kit)
+    menu = kit.view.of(CHAT, "say")[-1]
+    assert menu.text.startswith("Permission mode of work: default\n")
+    assert "/mode bypassPermissions never asks" in menu.text
+    assert [(b.label, b.arg) for b in buttons(menu)] == [
+        ("✓ default", "default"),
+        ("acceptEdits", "acceptEdits"),
+        ("plan", "plan"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/model sonet", "'sonet' is not a model: use opus, sonnet, haiku, default or a full"),
+        ("/model claude sonnet", "Usage: /model [NAME] — show or switch the active session's"),
+        ("/model a\x01b", "'a\\x01b' is not a model"),
+        ("/model claude-" + "x" * 150, "is too long for a model name (157 characters"),
+        ("/mode yolo", "'yolo' is not a permission mode: use one of default, acceptEdits"),
+        ("/mode plan now", "Usage: /mode [MODE]"),
+    ],
+)
+async def test_bad_arguments_get_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
+    await kit.send("/new work")
+    await kit.send(command)
+    await settle(kit)
+    answer = kit.view.texts(CHAT)[-1]
+    assert expected in answer
+    assert "\n" not in answer
+    assert kit.app is not None
+    types = [e.type for e in await kit.app.store.read_stream(ev.stream_of("work"))]
+    assert ev.SETTING_REQUESTED not in types
+
+
+async def test_a_refusal_by_claude_is_told_in_plain_words(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await turn(kit, "hello")
+    await kit.send("/mode bypassPermissions")
+    text = await said(kit, "did not switch")
+    assert text.startswith(
+        "work did not switch to permission mode bypassPermissions: claude allows "
+        "bypassPermissions only in a process started in that mode"
+    )
+    assert "Permission mode: default\n" in await status(kit)
+
+
+async def test_the_choice_survives_a_restart_of_pocketcode(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await turn(kit, "hello")
+    await kit.send("/model haiku")
+    await kit.send("/mode plan")
+    await said(kit, "permission mode plan")
+    await kit.stop()
+    kit.view.shown.clear()
+    app = await kit.start()
+    state = await load_state(app.store, "work")
+    assert (state.model_override, state.mode_override) == ("haiku", "plan")
+    assert (await turn(kit, "again")).text == "Echo: again"
+    argvs = [
+        e.data["argv"]
+        for e in await app.store.read_stream(ev.stream_of("work"))
+        if e.type == ev.PROCESS_STARTED
+    ]
+    assert len(argvs) == 2
+    assert {"--model=haiku", "--permission-mode=plan"} <= set(argvs[-1])
+    assert "Model: haiku (claude-haiku-4-5-20251001), set with /model" in await status(kit)
+
+
+# -- through real aiogram and the Bot API stand-in ------------------------------------------
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot_]:
+    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
+    async with running_bot(tmp_path) as running:
+        yield running
+
+
+async def test_the_model_menu_works_in_telegram(bot: Bot_) -> None:
+    bot.say("/new work")
+    await bot.wait_text("Created work")
+    bot.say("/model")
+    menu = await bot.wait_message("Model of work")
+    assert menu.reply_markup is not None
+    data = [b["callback_data"] for row in menu.reply_markup["inline_keyboard"] for b in row]
+    haiku = pack_button(Button("haiku", "model", "haiku"))
+    assert haiku in data
+    bot.api.push_callback(OWNER, OWNER, menu.message_id, haiku)
+    await bot.wait_text("work will use model haiku from your next message")
+    await bot.wait_text("work: haiku chosen.")
+    closed = next(m for m in bot.api.bot_messages(OWNER) if m.message_id == menu.message_id)
+    assert not closed.reply_markup or not closed.reply_markup.get("inline_keyboard")
+    bot.say("hi")
+    await bot.wait_text("Echo: hi")
+    bot.say("/status")
+    shown = await bot.wait_text("Session:")
+    assert "Model: haiku (claude-haiku-4-5-20251001), set with /model" in shown

@@ -22,15 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from service.claude.argv import AgentSettings
+from service.claude.choices import InvalidChoice, mode_choice, model_choice
 from service.names import is_valid_session_name, shown
 
 log = structlog.get_logger(__name__)
 
-MODEL_ALIASES = ("opus", "sonnet", "haiku")
-# The values `claude --permission-mode` accepts (2.1.x).
-PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk")
-_MODE_KEYS = {re.sub(r"[-_\s]", "", m).lower(): m for m in PERMISSION_MODES}
-_MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-\[\]]{0,99}")
 _TOOL_RE = re.compile(r"[A-Za-z0-9_][^,\s]*(\([^)]*\))?")
 
 
@@ -66,23 +62,18 @@ class Persona(BaseModel):
     def _check_model(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = value.strip()
-        if not _MODEL_RE.fullmatch(value):
-            raise ValueError(
-                f"{shown(value)} is not a model name; use one of {', '.join(MODEL_ALIASES)} "
-                "or a full name such as claude-sonnet-4-5"
-            )
-        return value
+        try:
+            return model_choice(value.strip())
+        except InvalidChoice as e:
+            raise ValueError(str(e).rstrip(".")) from None
 
     @field_validator("permission_mode", mode="before")
     @classmethod
     def _check_mode(cls, value: Any) -> str:
-        key = re.sub(r"[-_\s]", "", value).lower() if isinstance(value, str) else None
-        if key not in _MODE_KEYS:
-            raise ValueError(
-                f"{shown(value)} is not a permission mode; use one of {', '.join(PERMISSION_MODES)}"
-            )
-        return _MODE_KEYS[key]
+        try:
+            return mode_choice(value if isinstance(value, str) else repr(value))
+        except InvalidChoice as e:
+            raise ValueError(str(e).rstrip(".")) from None
 
     @field_validator("allowed_tools", "disallowed_tools")
     @classmethod

@@ -8,8 +8,8 @@ import pytest
 
 from personas import SHIPPED_DIR
 from service.claude.argv import BASE_FLAGS, build_argv
+from service.claude.choices import PERMISSION_MODES
 from service.personas import (
-    PERMISSION_MODES,
     Persona,
     PersonaCatalog,
     UnknownPersona,
@@ -113,7 +113,7 @@ def test_unknown_field_suggests_the_right_one(tmp_path: Path) -> None:
         ("allowed_tools: Read\n", "allowed_tools", "list"),
         ("archive_workdir: sometimes\n", "archive_workdir", "boolean"),
         ("permission_mode: yolo\n", "permission_mode", "acceptEdits"),
-        ("model: 'opus 4'\n", "model", "model name"),
+        ("model: 'opus 4'\n", "model", "is not a model"),
         ("cwd: relative/dir\n", "cwd", "absolute"),
         ("name: Bad Name\n", "name", "lowercase"),
     ],

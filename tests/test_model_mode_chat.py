@@ -64,7 +64,7 @@ async def test_model_shows_the_choices_and_a_button_switches(kit: AppKit) -> Non
     await kit.send("/model")
     await settle(kit)
     menu = kit.view.of(CHAT, "say")[-1]
-    assert menu.text.startswith("Model of work: not started yet\n")
+    assert menu.text.startswith("Model of work: the persona's (claude reports it once it starts)\n")
     assert [(b.label, b.action, b.arg) for b in buttons(menu)] == [
         ("opus", "model", "opus"),
         ("sonnet", "model", "sonnet"),

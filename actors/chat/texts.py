@@ -80,7 +80,7 @@ def current(s: SessionState, setting: str) -> str:
     else:
         chosen, reported, command = s.mode_override, s.permission_mode, "/mode"
     if chosen is None:
-        return reported or "not started yet"
+        return reported or "the persona's (claude reports it once it starts)"
     shown = chosen if reported in (None, chosen) else f"{chosen} ({reported})"
     return f"{shown}, set with {command}"
 

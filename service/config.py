@@ -60,6 +60,7 @@ class ClaudeSettings(_Section):
     max_processes: int = Field(4, ge=1)
     turn_timeout_s: float = Field(1800, gt=0)
     permission_timeout_s: float = Field(300, gt=0)
+    #: The cost cap of every session that has not set its own with /cap (None: no cap).
     max_cost_usd: float | None = Field(None, gt=0)
 
 

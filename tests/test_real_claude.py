@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from actors.chat import notices as n
+from actors.session import budget
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.actor import SessionConfig
@@ -292,3 +293,44 @@ async def test_model_and_mode_switches_reach_the_running_cli(
     assert [e.type for e in events].count(ev.PROCESS_STARTED) == 1
     state: SessionState = await ref.ask(m.GetState())
     assert (state.model_override, state.mode_override) == ("claude-haiku-4-5", None)
+
+
+async def test_the_cli_stops_a_turn_at_the_cost_cap(kit: SessionKit, api: FakeAnthropicAPI) -> None:
+    """``--max-budget-usd``: the CLI ends the turn after the API call that reaches it with an
+    ``error_max_budget_usd`` result; what it streamed is the reply, the cap is told in words,
+    the spent process is stopped, the next message is refused before any start, and a raised
+    cap lets the conversation go on in a resumed process with what is left."""
+    ref = await kit.create("work")
+    await ref.ask(m.SetCostCap(0.01, "upd-1"))  # one call to the stand-in costs about $0.016
+    ref.tell(m.UserTurn("hello", "upd-2"))
+    [done] = await kit.inbox.finished(1)
+    assert (done.outcome, done.text) == ("failed", "Echo: hello")
+    words = done.error or ""
+    assert words.startswith("work reached its $0.01 cost cap: claude stopped this turn after $")
+    assert words.endswith("Raise it with /cap N (for example /cap 1) or remove it with /cap off.")
+    [result] = await stdout_lines(kit, "work", "result")
+    assert (result["subtype"], result["is_error"]) == ("error_max_budget_usd", True)
+    assert result["errors"] == ["Reached maximum budget ($0.01)"]
+    assert result["total_cost_usd"] >= 0.01
+    state: SessionState = await ref.ask(m.GetState())
+    assert state.process_pid is None, "a spent process is stopped"
+    events = await kit.events("work")
+    [ended] = [e for e in events if e.type == ev.TURN_ENDED]
+    assert ended.data["reason"] == ev.COST_CAP
+    [exited] = [e for e in events if e.type == ev.PROCESS_EXITED]
+    assert (exited.data["expected"], exited.data["returncode"]) == (True, 1)
+    await ref.ask(m.UserTurn("more", "upd-3"))
+    refused = kit.inbox.of(n.SessionNotice)[-1].text
+    assert refused.startswith("work has spent $")
+    assert "of its $0.01 cost cap, so this message was not sent." in refused
+    assert api.user_texts() == ["hello"]
+    await ref.ask(m.SetCostCap(1.0, "upd-4"))
+    ref.tell(m.UserTurn("again", "upd-5"))
+    _, second = await kit.inbox.finished(2)
+    assert (second.outcome, second.text) == ("completed", "Echo: again")
+    argvs = [e.data["argv"] for e in await kit.events("work") if e.type == ev.PROCESS_STARTED]
+    assert len(argvs) == 2
+    assert "--max-budget-usd=0.01" in argvs[0]
+    assert f"--resume={state.claude_session_id}" in argvs[1]
+    assert f"--max-budget-usd={budget.budget_arg(1.0, state.total_cost_usd)}" in argvs[1]
+    assert api.user_texts()[-1] == "again"

@@ -26,10 +26,11 @@ from actors.runtime import Actor, ActorRef, AskTimeoutError
 from actors.session import events as sev
 from actors.session import messages as sm
 from actors.session.actor import SessionError
+from actors.session.budget import CostCap
 from actors.session.catalog import SessionCatalog, SessionExistsError
 from actors.session.state import SessionState
 from eventstore import EventStore, NewEvent, fold
-from service.claude.choices import InvalidChoice, mode_choice, model_choice
+from service.claude.choices import InvalidChoice, cost_cap_choice, mode_choice, model_choice
 from service.names import InvalidName, PathEscape, contained_path, safe_filename
 from service.names import validate_session_name as check_name
 from service.personas import PersonaCatalog, UnknownPersona
@@ -255,7 +256,21 @@ class ChatActor(Actor[Any]):
             await self._offer_sessions("No active session.")
             return
         state: SessionState = await self._ask_session(active, sm.GetState())
-        await self.view.say(self.chat_id, texts.status(state))
+        cap: CostCap = await self._ask_session(active, sm.GetCostCap())
+        await self.view.say(self.chat_id, texts.status(state, cap))
+
+    async def _cmd_cap(self, args: tuple[str, ...], ref: str) -> None:
+        """Without an argument: the spend and the cap. With one: checked here, then handed to
+        the session, which logs it and says what it means now."""
+        active = self._active()
+        if active is None:
+            await self._offer_sessions("No active session.")
+            return
+        if not args:
+            cap: CostCap = await self._ask_session(active, sm.GetCostCap())
+            await self.view.say(self.chat_id, texts.cost_cap(cap))
+            return
+        await self._ask_session(active, sm.SetCostCap(cost_cap_choice(args[0]), ref))
 
     async def _cmd_model(self, args: tuple[str, ...], ref: str) -> None:
         await self._change_setting(sev.MODEL, args, ref)

@@ -21,7 +21,7 @@ COMMANDS: dict[str, Spec] = {
     "archive": Spec("/archive NAME", "stop a session and pack it into an archive", 1, 1),
     "unarchive": Spec("/unarchive NAME", "bring an archived session back", 1, 1),
     "stop": Spec("/stop", "interrupt the running turn"),
-    "status": Spec("/status", "session, persona, model, turn state, tokens and cost"),
+    "status": Spec("/status", "session, persona, model, turn state, tokens, cost and cap"),
     "model": Spec(
         "/model [NAME]",
         "show or switch the active session's model: opus, sonnet, haiku, default or a full name",
@@ -32,6 +32,13 @@ COMMANDS: dict[str, Spec] = {
         "/mode [MODE]",
         "show or switch the permission mode: default, acceptEdits, plan, bypassPermissions, "
         "dontAsk",
+        0,
+        1,
+    ),
+    "cap": Spec(
+        "/cap [DOLLARS|off]",
+        "show the active session's spend and cost cap, set the cap (/cap 5, /cap 2.50) or "
+        "remove it (/cap off)",
         0,
         1,
     ),
@@ -53,6 +60,7 @@ MENU = (
     "status",
     "model",
     "mode",
+    "cap",
     "personas",
 )
 

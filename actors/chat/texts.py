@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from actors.chat.view import Button, Keyboard
 from actors.session import events as ev
+from actors.session.budget import CostCap, dollars, left_usd
 from actors.session.catalog import SessionSummary
 from actors.session.state import SessionState
 from service.claude.choices import MODEL_CHOICES
@@ -41,7 +42,7 @@ def session_list(
     return "\n".join(lines), tuple(rows)
 
 
-def status(s: SessionState) -> str:
+def status(s: SessionState, cap: CostCap | None = None) -> str:
     turn = f"running since {s.turn.started_at:%H:%M:%S} UTC" if s.turn else "idle"
     if s.pending:
         turn += f", {len(s.pending)} queued"
@@ -57,9 +58,33 @@ def status(s: SessionState) -> str:
             f"Turns: {s.turns}",
             f"Tokens: {s.input_tokens:,} in / {s.output_tokens:,} out",
             f"Cost: ${s.total_cost_usd:.4f}",
+            *([f"Cost cap: {cap_summary(cap)}"] if cap is not None else []),
             f"Working directory: {s.cwd}",
         ]
     )
+
+
+def cap_summary(cap: CostCap) -> str:
+    """The cap for /status: ``$5.00 ($4.58 left), set with /cap``, ``none``..."""
+    if cap.cap_usd is None:
+        return "none" if cap.default else "none, removed with /cap"
+    left = left_usd(cap.cap_usd, cap.spent_usd)
+    shown = f"{dollars(cap.cap_usd)} ({dollars(max(0.0, float(left)))} left)"
+    return shown + (", the default (claude.max_cost_usd)" if cap.default else ", set with /cap")
+
+
+def cost_cap(cap: CostCap) -> str:
+    """``/cap`` without an argument: what the session has spent and its cap."""
+    spent = dollars(cap.spent_usd)
+    if cap.cap_usd is None:
+        return f"{cap.session} has spent {spent}; no cap. /cap N sets one, in dollars."
+    head = f"{cap.session} has spent {spent} of its {dollars(cap.cap_usd)} cap"
+    if cap.default:
+        head += " (the default, claude.max_cost_usd)"
+    if cap.reached:
+        return f"{head}: messages are refused until you raise it (/cap N) or remove it (/cap off)."
+    left = dollars(float(left_usd(cap.cap_usd, cap.spent_usd)))
+    return f"{head}; {left} left. /cap N changes it, /cap off removes it."
 
 
 #: Permission modes offered as buttons. bypassPermissions (never asks) and dontAsk are typed

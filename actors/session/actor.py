@@ -18,7 +18,7 @@ import structlog
 
 from actors.chat import notices as n
 from actors.runtime import Actor, Timer
-from actors.session import archiving
+from actors.session import archiving, budget
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.pool import ProcessPool
@@ -26,6 +26,10 @@ from actors.session.process import Live, pump
 from actors.session.replies import streamed_text, turn_reply
 from actors.session.state import SessionState, SettingRequest, evolve, load_state
 from actors.session.wording import (
+    cap_reached,
+    cap_refused,
+    cap_set,
+    cap_waiting,
     exit_words,
     result_error,
     retry_notice,
@@ -50,6 +54,8 @@ class SessionConfig:
     idle_timeout_s: float = 1800.0
     turn_timeout_s: float = 1800.0
     permission_timeout_s: float = 300.0
+    #: The cost cap of sessions that never set their own with ``/cap`` (read live: see
+    #: ``SessionState.cost_cap``); None: no cap.
     max_cost_usd: float | None = None
     kill_after_interrupt_s: float = 30.0
     env: tuple[tuple[str, str], ...] = ()
@@ -118,7 +124,13 @@ class SessionActor(Actor[Any]):
             )
         await self._settle_all()
         if s.turn is not None:
-            if s.turn.saw_result:
+            if s.turn.result_subtype == budget.BUDGET_REACHED:  # keep what it had written
+                events = await self.deps.store.read_stream(self.stream)
+                text = streamed_text(events, s.turn.turn_id)
+                await self._end_turn(
+                    ev.FAILED, text, cap_reached(self._cost_cap()), reason=ev.COST_CAP
+                )
+            elif s.turn.saw_result:
                 outcome = (
                     ev.INTERRUPTED
                     if s.turn.result_interrupted
@@ -149,6 +161,10 @@ class SessionActor(Actor[Any]):
                 await self._on_interrupt()
             case m.ChangeSetting():
                 await self._on_change_setting(message)
+            case m.SetCostCap():
+                await self._on_set_cost_cap(message)
+            case m.GetCostCap():
+                return self._cost_cap()
             case m.PermissionAnswer():
                 await self._on_permission_answer(message)
             case m.PermissionTimeout():
@@ -187,12 +203,8 @@ class SessionActor(Actor[Any]):
             return self._notice(f"There is no session named {self.name}.")
         if s.status == "archived":
             return self._notice(f"{self.name} is archived; /unarchive {self.name} to use it again.")
-        cap = self.deps.config.max_cost_usd
-        if cap is not None and s.total_cost_usd >= cap:
-            return self._notice(
-                f"{self.name} has spent ${s.total_cost_usd:.2f} of its ${cap:.2f} cap; "
-                "start a new session with /new, or raise claude.max_cost_usd."
-            )
+        if (cap := self._cost_cap()).reached:
+            return self._notice(cap_refused(cap))
         await self._append(ev.event(ev.MESSAGE_QUEUED, msg.correlation_id, text=msg.text))
         if self.state.busy or self._in_backoff():
             self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)))
@@ -203,6 +215,9 @@ class SessionActor(Actor[Any]):
     async def _start_next_turn(self) -> None:
         s = self.state
         if s.busy or not s.pending or self._in_backoff():
+            return
+        if (cap := self._cost_cap()).reached:  # the turn before them reached it
+            self._notice(cap_waiting(cap, len(s.pending)))
             return
         queued = s.pending
         text = queued[0].text if len(queued) == 1 else "\n\n".join(q.text for q in queued)
@@ -271,6 +286,45 @@ class SessionActor(Actor[Any]):
             line = codec.set_permission_mode_request(request_id, msg.value)
         with contextlib.suppress(ClaudeError):  # gone: its exit settles the request
             await self._write(self.live, line)
+
+    async def _on_set_cost_cap(self, msg: m.SetCostCap) -> None:
+        """``/cap``: log the session's own cap, then make the running claude's budget match.
+
+        claude reads ``--max-budget-usd`` only when it starts (2.1.197 has no control request
+        for it), so a running process keeps the budget it was started with. An idle one is
+        stopped at once: the next message resumes the conversation (``--resume``) in a process
+        with the new budget, which costs a process start and nothing else, and the user gets
+        exactly the cap they just read back. One running a turn finishes that turn first and
+        is stopped right after (``_end_turn``): cutting it would throw away the work being
+        watched, and /stop is there for that. Until then a lowered cap holds from the next
+        turn, and a raised one may still stop this turn at the old budget (the turn end says
+        so in those words).
+        """
+        s = self.state
+        if msg.correlation_id and msg.correlation_id in s.queued_refs:
+            return  # a replayed update: set once already
+        if not s.exists:
+            raise SessionError(f"There is no session named {self.name}.")
+        if s.status == "archived":
+            raise SessionError(f"{self.name} is archived; /unarchive {self.name} first.")
+        await self._append(ev.event(ev.COST_CAP_SET, msg.correlation_id, cap_usd=msg.cap_usd))
+        stale = self._budget_stale()
+        self._notice(cap_set(self._cost_cap(), turn_keeps_old=stale and self.state.busy))
+        if stale and not self.state.busy:
+            await self._stop_process("cost cap changed")
+        if self.state.pending and not self._cost_cap().reached:
+            self.ctx.ref.tell(m.Resume())  # messages held back by the old cap go now
+
+    def _cost_cap(self) -> budget.CostCap:
+        return budget.cost_cap(self.state, self.deps.config.max_cost_usd)
+
+    def _budget_stale(self) -> bool:
+        """The running claude was started with another budget than the cap allows now."""
+        if self.live is None:
+            return False
+        cap = self.state.cost_cap(self.deps.config.max_cost_usd)
+        # cost_usd: what earlier processes spent, the base this process's budget counts from
+        return self.live.budget != budget.budget_arg(cap, self.state.cost_usd)
 
     async def _settle(self, request: SettingRequest) -> None:
         """Log how a setting change ended and tell the chat: taken by claude, refused by it,
@@ -414,12 +468,21 @@ class SessionActor(Actor[Any]):
             model=s.model_override,
             permission_mode=s.mode_override,
         )
-        argv = build_argv(self.deps.config.claude_bin, settings, resume_id=s.claude_session_id)
+        if (cap := self._cost_cap()).reached:  # the turn was checked; never start a dud
+            raise ClaudeError(cap_refused(cap))
+        # Everything spent so far is "earlier": this process's own cost starts at 0.
+        allowed = budget.budget_arg(cap.cap_usd, s.total_cost_usd)
+        argv = build_argv(
+            self.deps.config.claude_bin,
+            settings,
+            resume_id=s.claude_session_id,
+            max_budget_usd=allowed,
+        )
         cwd = Path(s.cwd)
         await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True)
         proc = await self.deps.spawner(argv, cwd, dict(self.deps.config.env) or None)
         self.generation += 1
-        live = Live(proc, self.generation, resumed=s.claude_session_id is not None)
+        live = Live(proc, self.generation, resumed=s.claude_session_id is not None, budget=allowed)
         await self._append(
             ev.event(
                 ev.PROCESS_STARTED, None, pid=proc.pid, argv=argv, resume_id=s.claude_session_id
@@ -461,6 +524,8 @@ class SessionActor(Actor[Any]):
             return
         progressed = False
         for event in msg.events:
+            if self.live is None or msg.generation != self.live.generation:
+                break  # stopped while these lines were handled (its budget was spent)
             if event.type not in (ev.STDOUT, ev.STREAM):
                 continue
             progressed |= await self._on_line(event.data["line"])
@@ -520,6 +585,9 @@ class SessionActor(Actor[Any]):
                 return False  # --resume failed before starting; the exit handler starts afresh
             if result.interrupted:
                 await self._end_turn(ev.INTERRUPTED, self.reply, None)
+            elif result.subtype == budget.BUDGET_REACHED:  # what it wrote is the reply
+                words = cap_reached(self._cost_cap())
+                await self._end_turn(ev.FAILED, self.reply, words, reason=ev.COST_CAP)
             elif result.is_error:
                 await self._end_turn(ev.FAILED, self.reply, result_error(result))
             else:
@@ -599,12 +667,19 @@ class SessionActor(Actor[Any]):
             )
         )
         self.reply, self.status = "", None
+        restarting = False
+        spent = reason == ev.COST_CAP
+        if self.live is not None and reason != "shutdown" and (spent or self._budget_stale()):
+            # Spent (it would answer every later turn with the same error) or started with
+            # another cap than the one set since: the next turn gets a new process.
+            await self._stop_process("budget spent" if spent else "cost cap changed")
+            restarting = True
         if self.live is not None:
             self.deps.pool.touch(self.name, busy=False)
             self._schedule(
                 "idle", self.deps.config.idle_timeout_s, m.IdleCheck(self.live.generation)
             )
-        if outcome != ev.CRASHED and self.state.pending and self.live is not None:
+        if outcome != ev.CRASHED and self.state.pending and (self.live is not None or restarting):
             self.ctx.ref.tell(m.Resume())
 
     # -- helpers -----------------------------------------------------------------------------

@@ -26,6 +26,8 @@ UNARCHIVED = "session.unarchived"
 SETTING_REQUESTED = "session.setting_requested"
 SETTING_CHANGED = "session.setting_changed"
 SETTING_REFUSED = "session.setting_refused"
+#: ``/cap``: the session's own cost cap. Data: cap_usd (a number, or None for no cap).
+COST_CAP_SET = "session.cost_cap_set"
 
 # Settings a user may change on a running session.
 MODEL = "model"
@@ -36,6 +38,9 @@ COMPLETED = "completed"
 INTERRUPTED = "interrupted"
 FAILED = "failed"
 CRASHED = "crashed"
+
+#: ``session.turn_ended`` reason of a turn that claude stopped at the cost cap.
+COST_CAP = "cost_cap"
 
 
 def stream_of(name: str) -> str:

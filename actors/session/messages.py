@@ -42,6 +42,21 @@ class ChangeSetting:
 
 
 @dataclass(frozen=True, slots=True)
+class SetCostCap:
+    """``/cap``: the session's own cost cap in dollars, already checked
+    (``service.claude.choices``); None removes it. Answered once it is in the log."""
+
+    cap_usd: float | None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetCostCap:
+    """Answered with a ``budget.CostCap``: the spend and the cap that applies, the config's
+    default included (which ``SessionState`` alone cannot tell)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StopProcess:
     """Stop the process cleanly (idle, least recently used, archive); resumed on demand."""
 

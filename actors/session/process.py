@@ -30,6 +30,8 @@ class Live:
     proc: ClaudeProcess
     generation: int
     resumed: bool
+    #: The ``--max-budget-usd`` it was started with (None: none); claude never changes it.
+    budget: str | None = None
     saw_init: bool = False
     stopping: bool = False
     task: asyncio.Task[None] | None = None

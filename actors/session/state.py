@@ -20,6 +20,7 @@ class Turn:
     saw_result: bool = False
     result_is_error: bool = False
     result_interrupted: bool = False
+    result_subtype: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,10 @@ class SessionState:
     model_override: str | None = None
     mode_override: str | None = None
     setting_requests: tuple[SettingRequest, ...] = ()
+    #: What ``/cap`` chose, in dollars (None with ``cost_cap_chosen``: ``/cap off``, no cap).
+    cost_cap_usd: float | None = None
+    #: Whether ``/cap`` was ever used; until then ``claude.max_cost_usd`` applies.
+    cost_cap_chosen: bool = False
 
     @property
     def exists(self) -> bool:
@@ -88,6 +93,18 @@ class SessionState:
     @property
     def total_cost_usd(self) -> float:
         return self.cost_usd + self.process_cost_usd
+
+    def cost_cap(self, default: float | None) -> float | None:
+        """The cost cap that applies: the session's own (``/cap``, "off" included), else
+        ``default``, the config's ``claude.max_cost_usd``.
+
+        The default is read live, not captured when the session is created. It is the
+        operator's policy, not something the user chose: lowering it in the config should
+        reach every session that never chose its own, and sessions created before ``/cap``
+        existed (whose log holds no cap) keep the cap they always had. The log records only
+        what users decided, so the fold stays a function of the events alone.
+        """
+        return self.cost_cap_usd if self.cost_cap_chosen else default
 
     def setting_request(self, request_id: str) -> SettingRequest | None:
         return next((r for r in self.setting_requests if r.request_id == request_id), None)
@@ -106,6 +123,8 @@ class SessionState:
             "model_override": self.model_override,
             "permission_mode": self.permission_mode,
             "mode_override": self.mode_override,
+            "cost_cap_usd": self.cost_cap_usd,
+            "cost_cap_chosen": self.cost_cap_chosen,
             "turns": self.turns,
             "cost_usd": round(self.total_cost_usd, 6),
             "input_tokens": self.input_tokens,
@@ -192,6 +211,7 @@ def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
             saw_result=True,
             result_is_error=line.get("is_error") is True,
             result_interrupted=line.get("terminal_reason") == "aborted_streaming",
+            result_subtype=_text(line.get("subtype")),
         )
     return {
         "turn": turn,
@@ -236,6 +256,12 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             }
         case ev.SETTING_CHANGED | ev.SETTING_REFUSED:
             return _settled(state, event)
+        case ev.COST_CAP_SET:
+            return {
+                "cost_cap_usd": data.get("cap_usd"),
+                "cost_cap_chosen": True,
+                "queued_refs": _remember(state.queued_refs, event.correlation_id),
+            }
         case ev.TURN_STARTED:
             merged = data.get("merged", 1)
             turn = Turn(data["turn_id"], data["text"], merged, event.at, event.correlation_id)

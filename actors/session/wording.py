@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
+from actors.session.budget import CostCap, dollars, left_usd
+from service.claude.choices import COST_CAP_MAX_USD
 from service.claude.codec import ApiRetry, ResultInfo
 
 _STATUS_WORDS = {
@@ -88,3 +91,67 @@ def setting_refused(session: str, setting: str, value: str, error: str) -> str:
     else:
         why = f'claude said: "{" ".join(error.split())[:200]}"'
     return f"{session} did not switch to {setting_words(setting, value)}: {why}. Nothing changed."
+
+
+def _raise_it(cap: CostCap) -> str:
+    """How to get going again: a bigger cap (with an example) or none."""
+    example = min(COST_CAP_MAX_USD, max(1, math.ceil((cap.cap_usd or 0) * 2)))
+    if cap.cap_usd is not None and example > cap.cap_usd:
+        return f"Raise it with /cap N (for example /cap {example}) or remove it with /cap off."
+    return "Remove it with /cap off."
+
+
+def cap_refused(cap: CostCap) -> str:
+    """A message refused before it reached claude: the cap is spent."""
+    return (
+        f"{cap.session} has spent {dollars(cap.spent_usd)} of its {dollars(cap.cap_usd or 0)} "
+        f"cost cap, so this message was not sent. {_raise_it(cap)}"
+    )
+
+
+def cap_waiting(cap: CostCap, queued: int) -> str:
+    """Queued messages held back: the turn before them reached the cap."""
+    what = "your queued message waits" if queued == 1 else f"your {queued} queued messages wait"
+    return (
+        f"{cap.session} has reached its {dollars(cap.cap_usd or 0)} cost cap "
+        f"({dollars(cap.spent_usd)} spent), so {what}: they are sent once you raise the cap "
+        "(/cap N) or remove it (/cap off)."
+    )
+
+
+def cap_reached(cap: CostCap) -> str:
+    """claude stopped a turn at its budget (``error_max_budget_usd``): why, what was spent,
+    what to do. If the cap was raised or removed while that process ran, it stopped at the
+    budget it was started with, and the next message gets the new one."""
+    spent = dollars(cap.spent_usd)
+    if cap.cap_usd is not None and cap.reached:
+        return (
+            f"{cap.session} reached its {dollars(cap.cap_usd)} cost cap: claude stopped this "
+            f"turn after {spent} spent in all. {_raise_it(cap)}"
+        )
+    now = "no cap" if cap.cap_usd is None else f"the new cap of {dollars(cap.cap_usd)}"
+    return (
+        f"claude stopped this turn at the cost cap it was started with ({spent} spent in "
+        f"{cap.session}); {now} applies from your next message."
+    )
+
+
+def cap_set(cap: CostCap, *, turn_keeps_old: bool) -> str:
+    """``/cap`` took: the cap now, the spend, and when it applies."""
+    spent = dollars(cap.spent_usd)
+    if cap.cap_usd is None:
+        text = f"{cap.session} has no cost cap now ({spent} spent so far)."
+    elif cap.reached:
+        text = (
+            f"{cap.session}'s cost cap is now {dollars(cap.cap_usd)}, and it has already spent "
+            f"{spent}: messages are refused until you raise it."
+        )
+    else:
+        left = dollars(float(left_usd(cap.cap_usd, cap.spent_usd)))
+        text = (
+            f"{cap.session}'s cost cap is now {dollars(cap.cap_usd)} "
+            f"({spent} spent so far, {left} left)."
+        )
+    if turn_keeps_old:
+        text += " The running turn keeps the cap it started with; the new one applies after it."
+    return text

@@ -59,8 +59,13 @@ def build_argv(
     *,
     resume_id: str | None,
     session_id: str | None = None,
+    max_budget_usd: str | None = None,
 ) -> list[str]:
-    """argv for `claude`; `resume_id` continues a conversation, `session_id` names a new one."""
+    """argv for `claude`; `resume_id` continues a conversation, `session_id` names a new one.
+
+    `max_budget_usd` (a decimal string, see ``actors.session.budget``) is the most this
+    process may spend: claude stops a turn after the API call that reaches it.
+    """
     if resume_id and session_id:
         raise ValueError("pass either resume_id or session_id, not both")
     argv = [binary, *BASE_FLAGS]
@@ -83,6 +88,10 @@ def build_argv(
         argv.append(_opt("--max-turns", str(s.max_turns)))
     if s.permission_prompt_tool:
         argv.append(_opt("--permission-prompt-tool", s.permission_prompt_tool))
+    if max_budget_usd is not None:
+        if not float(max_budget_usd) > 0:  # the CLI exits at once on anything else
+            raise ValueError("max_budget_usd must be > 0")
+        argv.append(_opt("--max-budget-usd", max_budget_usd))
     if resume_id:
         argv.append(_opt("--resume", resume_id))
     elif session_id:

@@ -22,6 +22,11 @@ Control requests on stdin are answered as 2.1.197 answers them: `set_model` (ali
 the next init and assistant messages carry the model), `set_permission_mode` (answered with the
 mode; bypassPermissions refused unless the process was started able to bypass), `interrupt`,
 `initialize`, `get_context_usage`; any other subtype gets an error response.
+`--max-budget-usd=X` works as in 2.1.197: the process's cumulative cost is checked after each
+API call (tool call or reply); the call that reaches X (>=) ends the turn with an
+`error_max_budget_usd` result (what it streamed stays streamed), every later turn answers the
+same error at once, and the process exits 1 when stdin closes. Cost: $5 per million input
+tokens, $25 per million output tokens (a plain turn is about $0.10).
 Env: FAKE_CLAUDE_STATE_DIR (sessions), FAKE_CLAUDE_STARTUP_MS, FAKE_CLAUDE_DELTA_CHARS (40),
 CLAUDE_CODE_MAX_RETRIES (retries shown for [[api_error]], default 2).
 """
@@ -209,6 +214,32 @@ def resolve_model(name: str | None) -> str:
     return full + context if full else name
 
 
+def parse_budget(value: str | None) -> float | None:
+    """`--max-budget-usd`: a positive number, refused at start as the CLI refuses it."""
+    if value is None:
+        return None
+    try:
+        budget = float(value)
+    except ValueError:
+        budget = float("nan")
+    if not budget > 0:  # NaN too
+        fail(
+            f"error: option '--max-budget-usd <amount>' argument '{value}' is invalid. "
+            "--max-budget-usd must be a positive number greater than 0"
+        )
+    return budget
+
+
+def js_number(value: float) -> str:
+    """A number as JavaScript prints it in a template string (5, not 5.0)."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def call_cost(in_tok: int, out_tok: int) -> float:
+    return in_tok * 5e-6 + out_tok * 25e-6
+
+
 def split_tools(value: str | None) -> list[str]:
     return [t for t in re.split(r"[,\s]+", value or "") if t]
 
@@ -230,6 +261,8 @@ class Fake:
         self.session_rules: list[tuple[str, str | None]] = []
         self.stdio_permissions = opts.get("permission-prompt-tool") == "stdio"
         self.max_turns = int(opts["max-turns"]) if opts.get("max-turns") else None
+        self.budget = parse_budget(opts.get("max-budget-usd"))
+        self.over_budget = False
         self.delta_chars = max(1, int(os.environ.get("FAKE_CLAUDE_DELTA_CHARS", "40")))
         self.state_dir = os.environ.get("FAKE_CLAUDE_STATE_DIR") or os.path.join(
             os.environ.get("TMPDIR", "/tmp"), "fake-claude-state"
@@ -550,8 +583,7 @@ class Fake:
     def result(
         self, subtype: str, t0: float, num_turns: int, in_tok: int, out_tok: int, **fields: Any
     ) -> None:
-        cost = in_tok * 5e-6 + out_tok * 25e-6
-        self.total_cost += cost
+        self.total_cost += call_cost(in_tok, out_tok)
         self.model_usage["in"] += in_tok
         self.model_usage["out"] += out_tok
         ms = int((time.monotonic() - t0) * 1000)
@@ -590,14 +622,37 @@ class Fake:
                 }
             }
         )
-        msg.update(
-            permission_denials=fields.pop("permission_denials", []),
-            terminal_reason=fields.pop("terminal_reason", "completed"),
-            fast_mode_state="off",
-            uuid=new_uuid(),
-        )
+        msg["permission_denials"] = fields.pop("permission_denials", [])
+        terminal = fields.pop("terminal_reason", "completed")
+        if terminal is not None:  # a budget result has none
+            msg["terminal_reason"] = terminal
+        msg.update(fast_mode_state="off", uuid=new_uuid())
         msg.update(fields)
         self.emit(msg)
+
+    def reaches_budget(self, in_tok: int, out_tok: int) -> bool:
+        """Whether this turn's calls so far bring the process's cost to its budget."""
+        spent = self.total_cost + call_cost(in_tok, out_tok)
+        return self.budget is not None and spent >= self.budget
+
+    def budget_result(
+        self, t0: float, num_turns: int, in_tok: int, out_tok: int, **fields: Any
+    ) -> None:
+        """The turn ends at the budget (as 2.1.197: zero usage for the turn, no
+        terminal_reason); from now on every turn answers the same."""
+        self.over_budget = True
+        assert self.budget is not None
+        self.result(
+            "error_max_budget_usd",
+            t0,
+            num_turns,
+            in_tok,
+            out_tok,
+            terminal_reason=None,
+            usage=usage(0, 0),
+            errors=[f"Reached maximum budget (${js_number(self.budget)})"],
+            **fields,
+        )
 
     # ---- a turn -------------------------------------------------------------------------
     def stream_text(
@@ -656,6 +711,9 @@ class Fake:
         try:
             self.emit(self.init_msg())
             self.emit(self.status_msg())
+            if self.over_budget:  # no API call at all
+                self.budget_result(t0, num_turns, 0, 0, stop_reason=None)
+                return
             if "garbage" in names:
                 self.emit_raw("this line is not JSON {garbage from fake_claude")
             if ("api_error" in names or "api_retry" in names) and self.api_errors(names, t0):
@@ -687,6 +745,17 @@ class Fake:
                     )
                     return
                 reply = f"Tool said: {outcome}"
+                if self.reaches_budget(total_in, total_out):
+                    self.budget_result(
+                        t0,
+                        num_turns,
+                        total_in,
+                        total_out,
+                        stop_reason="tool_use",
+                        permission_denials=denials,
+                    )
+                    self.save_session(text)
+                    return
                 self.emit(self.status_msg())
                 if self.max_turns is not None and num_turns - 1 >= self.max_turns:
                     n = self.max_turns
@@ -704,6 +773,16 @@ class Fake:
                     return
             self.stream_text(reply, in_tok, slow_s, crash, chunk)
             out_tok = max(1, len(reply) // 4)
+            if self.reaches_budget(total_in + in_tok, total_out + out_tok):
+                self.budget_result(
+                    t0,
+                    num_turns,
+                    total_in + in_tok,
+                    total_out + out_tok,
+                    permission_denials=denials,
+                )
+                self.save_session(text)
+                return
             self.result(
                 "success",
                 t0,
@@ -951,7 +1030,7 @@ class Fake:
                     self.busy = False
                     self.interrupted = False
         sys.stdout.flush()
-        os._exit(0)
+        os._exit(1 if self.over_budget else 0)
 
 
 def user_text(msg: dict[str, Any]) -> str:

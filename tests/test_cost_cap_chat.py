@@ -1,0 +1,178 @@
+"""/cap from the chat: through the app (recording view, the fake claude) and its texts.
+
+The fake claude charges about $0.097 for a plain turn (see tests/test_cost_cap.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from actors.chat import texts
+from actors.runtime.testkit import run_until_idle
+from actors.session import events as ev
+from actors.session.budget import CostCap
+from actors.session.state import load_state
+from tests.app_kit import AppKit, Shown
+
+CHAT = 1
+
+
+@pytest.fixture
+async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
+    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
+    kit = AppKit(tmp_path)
+    await kit.start()
+    yield kit
+    await kit.stop()
+
+
+async def settle(kit: AppKit) -> None:
+    assert kit.app is not None
+    await run_until_idle(kit.app.system)
+
+
+async def said(kit: AppKit, needle: str) -> str:
+    """The last thing the chat was told that holds ``needle``, once it has been told."""
+    await kit.view.wait_for(lambda: any(needle in t for t in kit.view.texts(CHAT)))
+    return [t for t in kit.view.texts(CHAT) if needle in t][-1]
+
+
+async def turn(kit: AppKit, text: str) -> Shown:
+    done = len(kit.view.of(CHAT, "done"))
+    await kit.send(text)
+    return (await kit.view.wait_count(CHAT, "done", done + 1))[done]
+
+
+async def status(kit: AppKit) -> str:
+    kit.view.shown.clear()
+    await kit.send("/status")
+    return await said(kit, "Session: ")
+
+
+async def argvs(kit: AppKit) -> list[list[str]]:
+    assert kit.app is not None
+    events = await kit.app.store.read_stream(ev.stream_of("work"))
+    return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
+
+
+async def test_without_a_session_it_offers_one(kit: AppKit) -> None:
+    await kit.send("/cap 5")
+    await settle(kit)
+    assert kit.view.texts(CHAT)[-1].startswith("No active session.")
+
+
+async def test_cap_shows_sets_and_removes_the_sessions_cap(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("/cap")
+    assert await said(kit, "work has spent") == (
+        "work has spent $0.00; no cap. /cap N sets one, in dollars."
+    )
+    assert "Cost cap: none\n" in await status(kit)
+    await kit.send("/cap 2.5")
+    assert await said(kit, "cost cap is now") == (
+        "work's cost cap is now $2.50 ($0.00 spent so far, $2.50 left)."
+    )
+    assert (await turn(kit, "hello")).text == "Echo: hello"
+    assert "--max-budget-usd=2.5" in (await argvs(kit))[-1]
+    kit.view.shown.clear()
+    await kit.send("/cap")
+    assert await said(kit, "work has spent") == (
+        "work has spent $0.10 of its $2.50 cap; $2.40 left. /cap N changes it, /cap off removes it."
+    )
+    assert "Cost: $0.0973\nCost cap: $2.50 ($2.40 left), set with /cap\n" in await status(kit)
+    await kit.send("/cap $3.00")
+    await said(kit, "work's cost cap is now $3.00")
+    await kit.send("/cap off")
+    assert await said(kit, "no cost cap now") == "work has no cost cap now ($0.10 spent so far)."
+    assert "Cost cap: none, removed with /cap\n" in await status(kit)
+    assert (await turn(kit, "again")).text == "Echo: again"
+    budgets = [[a for a in argv if a.startswith("--max-budget-usd")] for argv in await argvs(kit)]
+    assert budgets == [["--max-budget-usd=2.5"], []], "the idle one stopped at /cap $3.00"
+    assert kit.app is not None
+    events = await kit.app.store.read_stream(ev.stream_of("work"))
+    caps = [(e.correlation_id, e.data) for e in events if e.type == ev.COST_CAP_SET]
+    assert caps == [
+        ("upd-4", {"cap_usd": 2.5}),
+        ("upd-8", {"cap_usd": 3.0}),
+        ("upd-9", {"cap_usd": None}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/cap abc", "'abc' is not an amount in dollars: use /cap 5, /cap 2.50 or /cap off."),
+        ("/cap 0", "A cost cap must be more than $0; /cap off removes the cap."),
+        ("/cap -2", "A cost cap must be more than $0"),
+        ("/cap 2.555", "'2.555' has more than 2 decimals: give dollars and cents."),
+        ("/cap 20000", "A cost cap can be at most $10,000; /cap off for none."),
+        ("/cap 1e9", "'1e9' is not an amount in dollars"),
+        ("/cap 2 50", "Usage: /cap [DOLLARS|off] — show the active session's spend and cost cap"),
+    ],
+)
+async def test_bad_amounts_get_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
+    await kit.send("/new work")
+    await kit.send(command)
+    await settle(kit)
+    answer = kit.view.texts(CHAT)[-1]
+    assert expected in answer
+    assert "\n" not in answer
+    assert kit.app is not None
+    types = [e.type for e in await kit.app.store.read_stream(ev.stream_of("work"))]
+    assert ev.COST_CAP_SET not in types
+
+
+async def test_a_reached_cap_keeps_the_reply_and_says_how_to_go_on(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await kit.send("/cap 0.15")
+    await said(kit, "cost cap is now $0.15")
+    assert (await turn(kit, "hello")).text == "Echo: hello"
+    capped = await turn(kit, "again")
+    assert capped.text == "Echo: again", "the reply written before the cap is kept"
+    assert capped.footer is not None
+    assert capped.footer.startswith(
+        "⚠ work reached its $0.15 cost cap: claude stopped this turn after $0.19 spent in all. "
+        "Raise it with /cap N (for example /cap 1) or remove it with /cap off.\n"
+    )
+    await kit.send("one more")
+    assert await said(kit, "not sent") == (
+        "work has spent $0.19 of its $0.15 cost cap, so this message was not sent. "
+        "Raise it with /cap N (for example /cap 1) or remove it with /cap off."
+    )
+    await kit.send("/cap")
+    assert await said(kit, "messages are refused") == (
+        "work has spent $0.19 of its $0.15 cap: messages are refused until you raise it "
+        "(/cap N) or remove it (/cap off)."
+    )
+    assert len(await argvs(kit)) == 1, "refused before claude started again"
+    await kit.send("/cap 1")
+    await said(kit, "cost cap is now $1.00")
+    assert (await turn(kit, "one more")).text == "Echo: one more"
+    assert "--max-budget-usd=0.8051" in (await argvs(kit))[-1]
+
+
+async def test_the_cap_survives_a_restart_of_pocketcode(kit: AppKit) -> None:
+    await kit.send("/new work")
+    await turn(kit, "hello")
+    await kit.send("/cap 3")
+    await said(kit, "cost cap is now $3.00")
+    await kit.stop()
+    kit.view.shown.clear()
+    app = await kit.start()
+    state = await load_state(app.store, "work")
+    assert (state.cost_cap_usd, state.cost_cap_chosen) == (3.0, True)
+    assert "Cost cap: $3.00 ($2.90 left), set with /cap" in await status(kit)
+    await turn(kit, "again")
+    assert "--max-budget-usd=2.9026" in (await argvs(kit))[-1]
+
+
+def test_the_default_cap_is_named_as_the_configs() -> None:
+    cap = CostCap("work", 0.4237, 5.0, default=True)
+    assert texts.cost_cap(cap) == (
+        "work has spent $0.42 of its $5.00 cap (the default, claude.max_cost_usd); $4.58 left. "
+        "/cap N changes it, /cap off removes it."
+    )
+    assert texts.cap_summary(cap) == "$5.00 ($4.58 left), the default (claude.max_cost_usd)"

@@ -10,7 +10,8 @@ from typing import Any
 
 from actors.chat.inbound import Incoming, Pressed
 from actors.chat.view import Keyboard
-from actors.runtime.testkit import FakeClock, SequentialIds
+from actors.runtime.testkit import FakeClock, SequentialIds, run_until_idle
+from actors.session import events as ev
 from service.app import App, open_app
 from service.config import load_settings
 from tests.session_kit import FAKE_CLAUDE
@@ -114,6 +115,34 @@ class AppKit:
         assert self.app is not None
         self.n += 1
         await self.app.deliver(chat_id, Pressed(7, action, arg, handle, f"upd-{self.n}"))
+
+    async def settle(self) -> None:
+        """Run until every actor's mailbox is empty."""
+        assert self.app is not None
+        await run_until_idle(self.app.system)
+
+    async def said(self, needle: str, chat_id: int = 1) -> str:
+        """The latest thing the chat was told that holds ``needle``, once it has been told."""
+        await self.view.wait_for(lambda: any(needle in t for t in self.view.texts(chat_id)))
+        return [t for t in self.view.texts(chat_id) if needle in t][-1]
+
+    async def turn(self, text: str, chat_id: int = 1) -> Shown:
+        """Send ``text`` and wait for the final reply of the turn it makes."""
+        done = len(self.view.of(chat_id, "done"))
+        await self.send(text, chat_id)
+        return (await self.view.wait_count(chat_id, "done", done + 1))[done]
+
+    async def status(self, chat_id: int = 1) -> str:
+        """What ``/status`` says now."""
+        self.view.shown.clear()
+        await self.send("/status", chat_id)
+        return await self.said("Session: ", chat_id)
+
+    async def argvs(self, session: str) -> list[list[str]]:
+        """The command line of every claude the session started, in order."""
+        assert self.app is not None
+        events = await self.app.store.read_stream(ev.stream_of(session))
+        return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
 
     async def stop(self) -> None:
         if self.app is not None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from actors.chat import commands as c
-from actors.runtime.testkit import run_until_idle
 from tests.app_kit import AppKit
 
 CHAT = 1
@@ -28,7 +27,7 @@ async def restart(kit: AppKit) -> None:
     await kit.stop()
     kit.view.shown.clear()
     await kit.start()
-    await settle(kit)
+    await kit.settle()
 
 
 async def log_unhandled(kit: AppKit, update_id: int, **record: object) -> None:
@@ -42,14 +41,9 @@ async def log_unhandled(kit: AppKit, update_id: int, **record: object) -> None:
     await kit.app.store.append(cs.stream_of(CHAT), [event])
 
 
-async def settle(kit: AppKit) -> None:
-    assert kit.app is not None
-    await run_until_idle(kit.app.system)
-
-
 async def test_message_without_a_session_offers_to_create_or_pick(kit: AppKit) -> None:
     await kit.send("hello?")
-    await settle(kit)
+    await kit.settle()
     [offer] = kit.view.of(CHAT, "say")
     assert offer.text.startswith("No active session")
     actions = [b.action for row in offer.buttons for b in row]
@@ -59,7 +53,7 @@ async def test_message_without_a_session_offers_to_create_or_pick(kit: AppKit) -
 
 async def test_new_session_then_a_message_streams_a_reply(kit: AppKit) -> None:
     await kit.send("/new work")
-    await settle(kit)
+    await kit.settle()
     assert "Created work (persona default" in kit.view.texts(CHAT)[0]
     await kit.send("hello there")
     [done] = await kit.view.wait_count(CHAT, "done", 1)
@@ -74,7 +68,7 @@ async def test_new_session_then_a_message_streams_a_reply(kit: AppKit) -> None:
 
 async def test_button_creates_the_suggested_session(kit: AppKit) -> None:
     await kit.press("new", "main")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1].startswith("Created main")
 
 
@@ -82,16 +76,16 @@ async def test_session_list_and_switch(kit: AppKit) -> None:
     await kit.send("/new alpha")
     await kit.send("/new beta homelab")
     await kit.send("/session")
-    await settle(kit)
+    await kit.settle()
     listing = kit.view.of(CHAT, "say")[-1]
     assert "✓ beta (homelab)" in listing.text
     switch = [b.arg for row in listing.buttons for b in row if b.action == "switch"]
     assert sorted(switch) == ["alpha", "beta"]
     await kit.press("switch", "alpha")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1] == "Switched to alpha (default)."
     await kit.send("/status")
-    await settle(kit)
+    await kit.settle()
     assert "Session: alpha (active)" in kit.view.texts(CHAT)[-1]
 
 
@@ -110,7 +104,7 @@ async def test_session_list_and_switch(kit: AppKit) -> None:
 )
 async def test_bad_input_gets_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
     await kit.send(command)
-    await settle(kit)
+    await kit.settle()
     [answer] = kit.view.texts(CHAT)
     assert expected in answer
     assert "Traceback" not in answer
@@ -119,7 +113,7 @@ async def test_bad_input_gets_one_clear_line(kit: AppKit, command: str, expected
 async def test_duplicate_session_name_is_refused(kit: AppKit) -> None:
     await kit.send("/new work")
     await kit.send("/new work")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1] == "A session named work already exists."
 
 
@@ -166,18 +160,18 @@ async def test_archive_and_unarchive(kit: AppKit) -> None:
     await kit.send("hi")
     await kit.view.wait_count(CHAT, "done", 1)
     await kit.send("/archive beta")
-    await settle(kit)
+    await kit.settle()
     text = kit.view.texts(CHAT)[-1]
     assert text.startswith("Archived beta to ")
     assert text.endswith("Active session is now alpha.")
     archive = Path(text.removeprefix("Archived beta to ").split(".tar.gz")[0] + ".tar.gz")
     assert archive.exists()
     await kit.send("/session")
-    await settle(kit)
+    await kit.settle()
     listing = kit.view.of(CHAT, "say")[-1]
     assert "beta" not in [b.arg for row in listing.buttons for b in row if b.action == "switch"]
     await kit.send("/unarchive beta")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1] == "beta is back and active."
 
 
@@ -185,22 +179,22 @@ async def test_restart_rebuilds_sessions_and_the_active_one(kit: AppKit) -> None
     await kit.send("/new alpha")
     await kit.send("/new beta")
     await kit.send("/session alpha")
-    await settle(kit)
+    await kit.settle()
     await restart(kit)
     await kit.send("/status")
-    await settle(kit)
+    await kit.settle()
     assert "Session: alpha (active)" in kit.view.texts(CHAT)[-1]
 
 
 async def test_update_logged_but_not_handled_is_handled_after_restart(kit: AppKit) -> None:
     assert kit.app is not None
     await kit.send("/new work")
-    await settle(kit)
+    await kit.settle()
     await log_unhandled(kit, 99, kind="text", text="/status")
     await restart(kit)
     assert any(t.startswith("Session: work") for t in kit.view.texts(CHAT))
     await kit.send("/help")  # update ids below the last logged one are duplicates
-    await settle(kit)
+    await kit.settle()
     assert kit.n < 99
     assert not any(t.startswith("/start") for t in kit.view.texts(CHAT))
 
@@ -218,7 +212,7 @@ async def test_a_reply_the_crash_kept_from_the_chat_is_delivered_once(kit: AppKi
 
     assert kit.app is not None
     await kit.send("/new work")
-    await settle(kit)
+    await kit.settle()
     await kit.app.store.append(
         ev.stream_of("work"),
         [
@@ -301,7 +295,7 @@ async def test_an_uploaded_file_is_saved_safely_and_the_agent_told(kit: AppKit) 
 
     assert kit.app is not None
     await kit.send("/new work")
-    await settle(kit)
+    await kit.settle()
     await kit.app.deliver(
         CHAT, FileArrived(7, "../../etc/pass\x00wd.txt", b"secret?", "look at this", "upd-50")
     )
@@ -314,7 +308,7 @@ async def test_an_uploaded_file_is_saved_safely_and_the_agent_told(kit: AppKit) 
     assert done.text.startswith("Echo: I uploaded a file: uploads/passwd.txt (7 bytes)")
     assert done.text.endswith("look at this")
     await kit.app.deliver(CHAT, FileRefused(7, "huge.iso", 50 * 2**20, 20 * 2**20, "upd-51"))
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1].startswith("huge.iso (50.0 MB) was not saved")
 
 
@@ -364,7 +358,7 @@ async def test_any_message_text_reaches_the_agent_whole(kit: AppKit, text: str) 
 async def test_an_empty_message_is_refused_in_words(kit: AppKit) -> None:
     await kit.send("/new work")
     await kit.send("   ")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1] == "That message is empty; nothing was sent."
 
 
@@ -383,7 +377,7 @@ async def test_the_data_directory_is_owner_only(kit: AppKit) -> None:
 
 async def test_a_file_logged_but_not_saved_before_a_crash_is_asked_for_again(kit: AppKit) -> None:
     await kit.send("/new work")
-    await settle(kit)
+    await kit.settle()
     await log_unhandled(kit, 77, kind="file", filename="notes.pdf", size=10, caption="")
     await restart(kit)
     assert kit.view.texts(CHAT) == [

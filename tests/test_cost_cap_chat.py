@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from actors.chat import texts
-from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session.budget import CostCap
 from actors.session.state import load_state
-from tests.app_kit import AppKit, Shown
+from tests.app_kit import AppKit
 
 CHAT = 1
 
@@ -29,67 +28,40 @@ async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     await kit.stop()
 
 
-async def settle(kit: AppKit) -> None:
-    assert kit.app is not None
-    await run_until_idle(kit.app.system)
-
-
-async def said(kit: AppKit, needle: str) -> str:
-    """The last thing the chat was told that holds ``needle``, once it has been told."""
-    await kit.view.wait_for(lambda: any(needle in t for t in kit.view.texts(CHAT)))
-    return [t for t in kit.view.texts(CHAT) if needle in t][-1]
-
-
-async def turn(kit: AppKit, text: str) -> Shown:
-    done = len(kit.view.of(CHAT, "done"))
-    await kit.send(text)
-    return (await kit.view.wait_count(CHAT, "done", done + 1))[done]
-
-
-async def status(kit: AppKit) -> str:
-    kit.view.shown.clear()
-    await kit.send("/status")
-    return await said(kit, "Session: ")
-
-
-async def argvs(kit: AppKit) -> list[list[str]]:
-    assert kit.app is not None
-    events = await kit.app.store.read_stream(ev.stream_of("work"))
-    return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
-
-
 async def test_without_a_session_it_offers_one(kit: AppKit) -> None:
     await kit.send("/cap 5")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1].startswith("No active session.")
 
 
 async def test_cap_shows_sets_and_removes_the_sessions_cap(kit: AppKit) -> None:
     await kit.send("/new work")
     await kit.send("/cap")
-    assert await said(kit, "work has spent") == (
+    assert await kit.said("work has spent") == (
         "work has spent $0.00; no cap. /cap N sets one, in dollars."
     )
-    assert "Cost cap: none\n" in await status(kit)
+    assert "Cost cap: none\n" in await kit.status()
     await kit.send("/cap 2.5")
-    assert await said(kit, "cost cap is now") == (
+    assert await kit.said("cost cap is now") == (
         "work's cost cap is now $2.50 ($0.00 spent so far, $2.50 left)."
     )
-    assert (await turn(kit, "hello")).text == "Echo: hello"
-    assert "--max-budget-usd=2.5" in (await argvs(kit))[-1]
+    assert (await kit.turn("hello")).text == "Echo: hello"
+    assert "--max-budget-usd=2.5" in (await kit.argvs("work"))[-1]
     kit.view.shown.clear()
     await kit.send("/cap")
-    assert await said(kit, "work has spent") == (
+    assert await kit.said("work has spent") == (
         "work has spent $0.10 of its $2.50 cap; $2.40 left. /cap N changes it, /cap off removes it."
     )
-    assert "Cost: $0.0973\nCost cap: $2.50 ($2.40 left), set with /cap\n" in await status(kit)
+    assert "Cost: $0.0973\nCost cap: $2.50 ($2.40 left), set with /cap\n" in await kit.status()
     await kit.send("/cap $3.00")
-    await said(kit, "work's cost cap is now $3.00")
+    await kit.said("work's cost cap is now $3.00")
     await kit.send("/cap off")
-    assert await said(kit, "no cost cap now") == "work has no cost cap now ($0.10 spent so far)."
-    assert "Cost cap: none, removed with /cap\n" in await status(kit)
-    assert (await turn(kit, "again")).text == "Echo: again"
-    budgets = [[a for a in argv if a.startswith("--max-budget-usd")] for argv in await argvs(kit)]
+    assert await kit.said("no cost cap now") == "work has no cost cap now ($0.10 spent so far)."
+    assert "Cost cap: none, removed with /cap\n" in await kit.status()
+    assert (await kit.turn("again")).text == "Echo: again"
+    budgets = [
+        [a for a in argv if a.startswith("--max-budget-usd")] for argv in await kit.argvs("work")
+    ]
     assert budgets == [["--max-budget-usd=2.5"], []], "the idle one stopped at /cap $3.00"
     assert kit.app is not None
     events = await kit.app.store.read_stream(ev.stream_of("work"))
@@ -116,7 +88,7 @@ async def test_cap_shows_sets_and_removes_the_sessions_cap(kit: AppKit) -> None:
 async def test_bad_amounts_get_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
     await kit.send("/new work")
     await kit.send(command)
-    await settle(kit)
+    await kit.settle()
     answer = kit.view.texts(CHAT)[-1]
     assert expected in answer
     assert "\n" not in answer
@@ -128,9 +100,9 @@ async def test_bad_amounts_get_one_clear_line(kit: AppKit, command: str, expecte
 async def test_a_reached_cap_keeps_the_reply_and_says_how_to_go_on(kit: AppKit) -> None:
     await kit.send("/new work")
     await kit.send("/cap 0.15")
-    await said(kit, "cost cap is now $0.15")
-    assert (await turn(kit, "hello")).text == "Echo: hello"
-    capped = await turn(kit, "again")
+    await kit.said("cost cap is now $0.15")
+    assert (await kit.turn("hello")).text == "Echo: hello"
+    capped = await kit.turn("again")
     assert capped.text == "Echo: again", "the reply written before the cap is kept"
     assert capped.footer is not None
     assert capped.footer.startswith(
@@ -138,35 +110,35 @@ async def test_a_reached_cap_keeps_the_reply_and_says_how_to_go_on(kit: AppKit) 
         "Raise it with /cap N (for example /cap 1) or remove it with /cap off.\n"
     )
     await kit.send("one more")
-    assert await said(kit, "not sent") == (
+    assert await kit.said("not sent") == (
         "work has spent $0.19 of its $0.15 cost cap, so this message was not sent. "
         "Raise it with /cap N (for example /cap 1) or remove it with /cap off."
     )
     await kit.send("/cap")
-    assert await said(kit, "messages are refused") == (
+    assert await kit.said("messages are refused") == (
         "work has spent $0.19 of its $0.15 cap: messages are refused until you raise it "
         "(/cap N) or remove it (/cap off)."
     )
-    assert len(await argvs(kit)) == 1, "refused before claude started again"
+    assert len(await kit.argvs("work")) == 1, "refused before claude started again"
     await kit.send("/cap 1")
-    await said(kit, "cost cap is now $1.00")
-    assert (await turn(kit, "one more")).text == "Echo: one more"
-    assert "--max-budget-usd=0.8051" in (await argvs(kit))[-1]
+    await kit.said("cost cap is now $1.00")
+    assert (await kit.turn("one more")).text == "Echo: one more"
+    assert "--max-budget-usd=0.8051" in (await kit.argvs("work"))[-1]
 
 
 async def test_the_cap_survives_a_restart_of_pocketcode(kit: AppKit) -> None:
     await kit.send("/new work")
-    await turn(kit, "hello")
+    await kit.turn("hello")
     await kit.send("/cap 3")
-    await said(kit, "cost cap is now $3.00")
+    await kit.said("cost cap is now $3.00")
     await kit.stop()
     kit.view.shown.clear()
     app = await kit.start()
     state = await load_state(app.store, "work")
     assert (state.cost_cap_usd, state.cost_cap_chosen) == (3.0, True)
-    assert "Cost cap: $3.00 ($2.90 left), set with /cap" in await status(kit)
-    await turn(kit, "again")
-    assert "--max-budget-usd=2.9026" in (await argvs(kit))[-1]
+    assert "Cost cap: $3.00 ($2.90 left), set with /cap" in await kit.status()
+    await kit.turn("again")
+    assert "--max-budget-usd=2.9026" in (await kit.argvs("work"))[-1]
 
 
 def test_the_default_cap_is_named_as_the_configs() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from actors.chat.view import Button
-from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session.state import load_state
 from service.telegram.view import pack_button
@@ -27,42 +26,20 @@ async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     await kit.stop()
 
 
-async def settle(kit: AppKit) -> None:
-    assert kit.app is not None
-    await run_until_idle(kit.app.system)
-
-
-async def said(kit: AppKit, needle: str) -> str:
-    """The first thing the chat was told that holds ``needle``, once it has been told."""
-    await kit.view.wait_for(lambda: any(needle in t for t in kit.view.texts(CHAT)))
-    return next(t for t in kit.view.texts(CHAT) if needle in t)
-
-
-async def turn(kit: AppKit, text: str) -> Shown:
-    done = len(kit.view.of(CHAT, "done"))
-    await kit.send(text)
-    return (await kit.view.wait_count(CHAT, "done", done + 1))[done]
-
-
-async def status(kit: AppKit) -> str:
-    await kit.send("/status")
-    return await said(kit, "Session: ")
-
-
 def buttons(shown: Shown) -> list[Button]:
     return [b for row in shown.buttons for b in row]
 
 
 async def test_without_a_session_it_offers_one(kit: AppKit) -> None:
     await kit.send("/model sonnet")
-    await settle(kit)
+    await kit.settle()
     assert kit.view.texts(CHAT)[-1].startswith("No active session.")
 
 
 async def test_model_shows_the_choices_and_a_button_switches(kit: AppKit) -> None:
     await kit.send("/new work")
     await kit.send("/model")
-    await settle(kit)
+    await kit.settle()
     menu = kit.view.of(CHAT, "say")[-1]
     assert menu.text.startswith("Model of work: the persona's (claude reports it once it starts)\n")
     assert [(b.label, b.action, b.arg) for b in buttons(menu)] == [
@@ -72,38 +49,38 @@ async def test_model_shows_the_choices_and_a_button_switches(kit: AppKit) -> Non
         ("default", "model", "default"),
     ]
     await kit.press("model", "haiku", handle=menu.handle)
-    await said(kit, "work will use model haiku from your next message")
+    await kit.said("work will use model haiku from your next message")
     [closed] = kit.view.of(CHAT, "closed")
     assert (closed.handle, closed.text) == (menu.handle, "work: haiku chosen.")
     await kit.send("/model")
-    await settle(kit)
+    await kit.settle()
     again = kit.view.of(CHAT, "say")[-1]
     assert "✓ haiku" in [b.label for b in buttons(again)]
 
 
 async def test_a_switch_shows_in_status_before_and_after_the_next_turn(kit: AppKit) -> None:
     await kit.send("/new work")
-    await turn(kit, "hello")
-    assert "Model: claude-sonnet-5\nPermission mode: default\n" in await status(kit)
+    await kit.turn("hello")
+    assert "Model: claude-sonnet-5\nPermission mode: default\n" in await kit.status()
     await kit.send("/model Opus")
-    await said(kit, "work now uses model opus.")
+    await kit.said("work now uses model opus.")
     await kit.send("/mode accept-edits")
-    await said(kit, "work now uses permission mode acceptEdits.")
+    await kit.said("work now uses permission mode acceptEdits.")
     kit.view.shown.clear()
-    shown = await status(kit)
+    shown = await kit.status()
     assert "Model: opus, set with /model\nPermission mode: acceptEdits, set with /mode" in shown
-    assert (await turn(kit, "again")).text == "Echo: again"
+    assert (await kit.turn("again")).text == "Echo: again"
     kit.view.shown.clear()
-    shown = await status(kit)
+    shown = await kit.status()
     assert "Model: opus (claude-opus-4-8), set with /model\n" in shown
     assert "Permission mode: acceptEdits, set with /mode\n" in shown
 
 
 async def test_mode_offers_the_safe_modes_as_buttons(kit: AppKit) -> None:
     await kit.send("/new work")
-    await turn(kit, "hello")
+    await kit.turn("hello")
     await kit.send("/mode")
-    await settle(kit)
+    await kit.settle()
     menu = kit.view.of(CHAT, "say")[-1]
     assert menu.text.startswith("Permission mode of work: default\n")
     assert "/mode bypassPermissions never asks" in menu.text
@@ -128,7 +105,7 @@ async def test_mode_offers_the_safe_modes_as_buttons(kit: AppKit) -> None:
 async def test_bad_arguments_get_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
     await kit.send("/new work")
     await kit.send(command)
-    await settle(kit)
+    await kit.settle()
     answer = kit.view.texts(CHAT)[-1]
     assert expected in answer
     assert "\n" not in answer
@@ -139,28 +116,28 @@ async def test_bad_arguments_get_one_clear_line(kit: AppKit, command: str, expec
 
 async def test_a_refusal_by_claude_is_told_in_plain_words(kit: AppKit) -> None:
     await kit.send("/new work")
-    await turn(kit, "hello")
+    await kit.turn("hello")
     await kit.send("/mode bypassPermissions")
-    text = await said(kit, "did not switch")
+    text = await kit.said("did not switch")
     assert text.startswith(
         "work did not switch to permission mode bypassPermissions: claude allows "
         "bypassPermissions only in a process started in that mode"
     )
-    assert "Permission mode: default\n" in await status(kit)
+    assert "Permission mode: default\n" in await kit.status()
 
 
 async def test_the_choice_survives_a_restart_of_pocketcode(kit: AppKit) -> None:
     await kit.send("/new work")
-    await turn(kit, "hello")
+    await kit.turn("hello")
     await kit.send("/model haiku")
     await kit.send("/mode plan")
-    await said(kit, "permission mode plan")
+    await kit.said("permission mode plan")
     await kit.stop()
     kit.view.shown.clear()
     app = await kit.start()
     state = await load_state(app.store, "work")
     assert (state.model_override, state.mode_override) == ("haiku", "plan")
-    assert (await turn(kit, "again")).text == "Echo: again"
+    assert (await kit.turn("again")).text == "Echo: again"
     argvs = [
         e.data["argv"]
         for e in await app.store.read_stream(ev.stream_of("work"))
@@ -168,7 +145,7 @@ async def test_the_choice_survives_a_restart_of_pocketcode(kit: AppKit) -> None:
     ]
     assert len(argvs) == 2
     assert {"--model=haiku", "--permission-mode=plan"} <= set(argvs[-1])
-    assert "Model: haiku (claude-haiku-4-5-20251001), set with /model" in await status(kit)
+    assert "Model: haiku (claude-haiku-4-5-20251001), set with /model" in await kit.status()
 
 
 # -- through real aiogram and the Bot API stand-in ------------------------------------------

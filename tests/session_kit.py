@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from actors.runtime.testkit import FakeClock, SequentialIds
 from actors.session import events as ev
 from actors.session.actor import SessionActor, SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
-from eventstore import Event, EventStore, NewEvent
+from eventstore import Event, EventStore, NewEvent, SqliteEventStore
 from service.claude.argv import AgentSettings
 from service.claude.process import spawn_claude
 
@@ -45,6 +46,15 @@ class Inbox:
                 return await self.changed.wait_for(predicate)
 
         return await asyncio.wait_for(until(), timeout)
+
+    def said(self) -> list[str]:
+        """The session's notices to the chat, in order."""
+        return [x.text for x in self.of(n.SessionNotice)]
+
+    async def told(self, needle: str) -> str:
+        """The first notice holding ``needle``, once it has been told."""
+        await self.wait_for(lambda: any(needle in t for t in self.said()))
+        return next(t for t in self.said() if needle in t)
 
     async def finished(self, count: int = 1) -> list[n.TurnFinished]:
         await self.wait_for(lambda: len(self.of(n.TurnFinished)) >= count)
@@ -105,3 +115,15 @@ class SessionKit:
 
     async def types(self, name: str) -> list[str]:
         return [e.type for e in await self.events(name)]
+
+
+@contextlib.asynccontextmanager
+async def open_session_kit(tmp: Path, **options: Any) -> AsyncIterator[SessionKit]:
+    """A kit on a fresh SQLite log under ``tmp``; its actors and log closed after."""
+    store = await SqliteEventStore.open(tmp / "log.db")
+    kit = SessionKit(store, tmp, **options)
+    try:
+        yield kit
+    finally:
+        await kit.system.stop_all()
+        await store.close()

@@ -32,7 +32,7 @@ from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv
 from service.claude.choices import InvalidChoice, cost_cap_choice
 from service.claude.process import ClaudeProcess, spawn_claude
-from tests.session_kit import FAKE_CLAUDE, SessionKit
+from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit
 from tests.test_claude_process import read_until
 
 # -- what may be asked for -------------------------------------------------------------------
@@ -253,20 +253,8 @@ async def test_without_a_budget_the_fake_spends_on(fake: Any) -> None:
 
 @pytest.fixture
 async def kit(tmp_path: Path) -> AsyncIterator[SessionKit]:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
-    kit = SessionKit(store, tmp_path)
-    yield kit
-    await kit.system.stop_all()
-    await store.close()
-
-
-def said(kit: SessionKit) -> list[str]:
-    return [x.text for x in kit.inbox.of(n.SessionNotice)]
-
-
-async def told(kit: SessionKit, needle: str) -> str:
-    await kit.inbox.wait_for(lambda: any(needle in t for t in said(kit)))
-    return next(t for t in said(kit) if needle in t)
+    async with open_session_kit(tmp_path) as kit:
+        yield kit
 
 
 def starts(events: list[Event]) -> list[list[str]]:
@@ -288,7 +276,7 @@ async def test_a_turn_that_reaches_the_cap_keeps_its_text_and_says_so(kit: Sessi
     before any claude starts."""
     ref = await kit.create("work")
     await ref.ask(m.SetCostCap(0.15, "upd-1"))
-    assert said(kit) == ["work's cost cap is now $0.15 ($0.00 spent so far, $0.15 left)."]
+    assert kit.inbox.said() == ["work's cost cap is now $0.15 ($0.00 spent so far, $0.15 left)."]
     ref.tell(m.UserTurn("hello"))
     [first] = await kit.inbox.finished(1)
     assert first.outcome == "completed"
@@ -302,7 +290,7 @@ async def test_a_turn_that_reaches_the_cap_keeps_its_text_and_says_so(kit: Sessi
     state = await state_of(ref)
     assert state.process_pid is None, "a spent process is stopped"
     await ref.ask(m.UserTurn("more", "upd-4"))
-    assert said(kit)[-1] == (
+    assert kit.inbox.said()[-1] == (
         "work has spent $0.19 of its $0.15 cost cap, so this message was not sent. "
         "Raise it with /cap N (for example /cap 1) or remove it with /cap off."
     )
@@ -356,7 +344,7 @@ async def test_raising_the_cap_lets_the_next_turn_run_with_the_new_budget(
         await kit.inbox.finished(count)
     spent = (await state_of(ref)).total_cost_usd
     await ref.ask(m.SetCostCap(1.0, "upd-3"))
-    assert said(kit)[-1] == "work's cost cap is now $1.00 ($0.19 spent so far, $0.81 left)."
+    assert kit.inbox.said()[-1] == "work's cost cap is now $1.00 ($0.19 spent so far, $0.81 left)."
     ref.tell(m.UserTurn("[[recall]]"))
     *_, third = await kit.inbox.finished(3)
     assert third.outcome == "completed"
@@ -382,14 +370,14 @@ async def test_messages_queued_behind_the_turn_that_reached_the_cap_wait_for_a_r
     ref.tell(m.PermissionAnswer(asked.request_id, "allow"))
     [done] = await kit.inbox.finished(1)
     assert (done.outcome, done.text) == ("failed", "Tool said: Bash ok: ls")
-    text = await told(kit, "queued message waits")
+    text = await kit.inbox.told("queued message waits")
     assert text == (
         "work has reached its $0.15 cost cap ($0.20 spent), so your queued message waits: "
         "they are sent once you raise the cap (/cap N) or remove it (/cap off)."
     )
     assert len(starts(await kit.events("work"))) == 1
     await ref.ask(m.SetCostCap(None, "upd-4"))
-    assert said(kit)[-1] == "work has no cost cap now ($0.20 spent so far)."
+    assert kit.inbox.said()[-1] == "work has no cost cap now ($0.20 spent so far)."
     _, sent = await kit.inbox.finished(2)
     assert (sent.outcome, sent.text) == ("completed", "Echo: and then this")
     assert budget_of(starts(await kit.events("work"))[-1]) is None
@@ -413,23 +401,18 @@ async def test_a_new_cap_restarts_an_idle_claude_at_once(kit: SessionKit) -> Non
 
 
 async def test_the_same_cap_again_keeps_the_process(tmp_path: Path) -> None:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
     config = SessionConfig(
         claude_bin=FAKE_CLAUDE,
         max_cost_usd=5.0,
         env=(("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")),),
     )
-    kit = SessionKit(store, tmp_path, config=config)
-    try:
+    async with open_session_kit(tmp_path, config=config) as kit:
         ref = await kit.create("work")
         ref.tell(m.UserTurn("hello"))
         await kit.inbox.finished(1)
         await ref.ask(m.SetCostCap(5.0, "upd-2"))
         assert (await state_of(ref)).process_pid is not None
         assert ev.PROCESS_EXITED not in await kit.types("work")
-    finally:
-        await kit.system.stop_all()
-        await store.close()
 
 
 async def test_a_cap_changed_during_a_turn_applies_after_it(kit: SessionKit) -> None:
@@ -443,7 +426,7 @@ async def test_a_cap_changed_during_a_turn_applies_after_it(kit: SessionKit) -> 
     await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
     pid = (await state_of(ref)).process_pid
     await ref.ask(m.SetCostCap(1.0, "upd-3"))
-    assert said(kit)[-1] == (
+    assert kit.inbox.said()[-1] == (
         "work's cost cap is now $1.00 ($0.10 spent so far, $0.90 left). The running turn keeps "
         "the cap it started with; the new one applies after it."
     )
@@ -486,11 +469,9 @@ async def test_lowering_the_cap_during_a_turn_replaces_the_process_after_it(
 async def test_the_configs_cap_is_the_default_until_the_session_sets_its_own(
     tmp_path: Path,
 ) -> None:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
     env = (("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")),)
     config = SessionConfig(claude_bin=FAKE_CLAUDE, max_cost_usd=0.15, env=env)
-    kit = SessionKit(store, tmp_path, config=config)
-    try:
+    async with open_session_kit(tmp_path, config=config) as kit:
         ref = await kit.create("work")
         assert await ref.ask(m.GetCostCap()) == CostCap("work", 0.0, 0.15, default=True)
         for count, text in enumerate(("hello", "again"), 1):
@@ -504,20 +485,12 @@ async def test_the_configs_cap_is_the_default_until_the_session_sets_its_own(
         *_, third = await kit.inbox.finished(3)
         assert third.outcome == "completed"
         assert [budget_of(a) for a in starts(await kit.events("work"))] == ["0.15", None]
-    finally:
-        await kit.system.stop_all()
-        await store.close()
     # Read live: an operator's new default reaches the sessions that never chose one.
-    store = await SqliteEventStore.open(tmp_path / "log.db")
     config = SessionConfig(claude_bin=FAKE_CLAUDE, max_cost_usd=9.0, env=env)
-    kit = SessionKit(store, tmp_path, config=config)
-    try:
+    async with open_session_kit(tmp_path, config=config) as kit:
         other = await kit.create("other")
         assert (await other.ask(m.GetCostCap())).cap_usd == 9.0
         assert (await kit.spawn("work").ask(m.GetCostCap())).cap_usd is None
-    finally:
-        await kit.system.stop_all()
-        await store.close()
 
 
 async def test_the_cap_survives_a_restart_of_pocketcode(kit: SessionKit) -> None:
@@ -583,4 +556,4 @@ async def test_a_replayed_cap_is_set_once(kit: SessionKit) -> None:
     await ref.ask(m.SetCostCap(2.0, "upd-9"))
     await ref.ask(m.SetCostCap(2.0, "upd-9"))
     assert (await kit.types("work")).count(ev.COST_CAP_SET) == 1
-    assert len(said(kit)) == 1
+    assert len(kit.inbox.said()) == 1

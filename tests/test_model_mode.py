@@ -27,7 +27,7 @@ from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv, with_overrides
 from service.claude.choices import InvalidChoice, mode_choice, model_choice
 from tests.fakes.fake_claude import BYPASS_REFUSED
-from tests.session_kit import SessionKit
+from tests.session_kit import SessionKit, open_session_kit
 from tests.test_claude_process import (
     Spawn,
     read_until,
@@ -239,20 +239,8 @@ async def test_the_fake_lets_a_process_started_able_to_bypass_switch_to_it(
 
 @pytest.fixture
 async def kit(tmp_path: Path) -> AsyncIterator[SessionKit]:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
-    kit = SessionKit(store, tmp_path)
-    yield kit
-    await kit.system.stop_all()
-    await store.close()
-
-
-def said(kit: SessionKit) -> list[str]:
-    return [x.text for x in kit.inbox.of(n.SessionNotice)]
-
-
-async def told(kit: SessionKit, needle: str) -> str:
-    await kit.inbox.wait_for(lambda: any(needle in t for t in said(kit)))
-    return next(t for t in said(kit) if needle in t)
+    async with open_session_kit(tmp_path) as kit:
+        yield kit
 
 
 def lines(events: list[Event], kind: str, type_: str | None = None) -> list[dict[str, Any]]:
@@ -269,7 +257,7 @@ async def test_a_model_switch_reaches_the_running_process(kit: SessionKit) -> No
     ref.tell(m.UserTurn("hello"))
     await kit.inbox.finished(1)
     await ref.ask(m.ChangeSetting(ev.MODEL, "sonnet", "upd-7"))
-    assert await told(kit, "work now uses model sonnet.")
+    assert await kit.inbox.told("work now uses model sonnet.")
     ref.tell(m.UserTurn("again"))
     await kit.inbox.finished(2)
     events = await kit.events("work")
@@ -294,7 +282,7 @@ async def test_a_mode_switch_during_a_turn_applies_to_that_turn(kit: SessionKit)
     ref.tell(m.UserTurn("[[tool:Bash:ls]] [[tool:Edit:notes.txt]] tidy up"))
     await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
     await ref.ask(m.ChangeSetting(ev.PERMISSION_MODE, "acceptEdits", "upd-3"))
-    await told(kit, "work now uses permission mode acceptEdits.")
+    await kit.inbox.told("work now uses permission mode acceptEdits.")
     [asked] = kit.inbox.of(n.PermissionAsked)
     ref.tell(m.PermissionAnswer(asked.request_id, "allow"))
     [done] = await kit.inbox.finished(1)
@@ -305,7 +293,7 @@ async def test_a_mode_switch_during_a_turn_applies_to_that_turn(kit: SessionKit)
 async def test_without_a_process_the_change_waits_for_the_next_start(kit: SessionKit) -> None:
     ref = await kit.create("work")
     await ref.ask(m.ChangeSetting(ev.MODEL, "haiku", "upd-1"))
-    assert said(kit) == ["work will use model haiku from your next message (claude is not "
+    assert kit.inbox.said() == ["work will use model haiku from your next message (claude is not "
                          "running now)."]  # fmt: skip
     ref.tell(m.UserTurn("hi"))
     await kit.inbox.finished(1)
@@ -324,7 +312,7 @@ async def test_the_choice_survives_the_process(kit: SessionKit, how: str) -> Non
     await kit.inbox.finished(1)
     await ref.ask(m.ChangeSetting(ev.MODEL, "sonnet", "upd-2"))
     await ref.ask(m.ChangeSetting(ev.PERMISSION_MODE, "plan", "upd-3"))
-    await told(kit, "permission mode plan")
+    await kit.inbox.told("permission mode plan")
     now = kit
     if how == "restart":  # pocketcode stops and starts again on the same log
         await kit.system.stop_all()
@@ -359,7 +347,7 @@ async def test_claude_refusing_a_change_is_told_in_plain_words(kit: SessionKit) 
     ref.tell(m.UserTurn("hello"))
     await kit.inbox.finished(1)
     await ref.ask(m.ChangeSetting(ev.PERMISSION_MODE, "bypassPermissions", "upd-4"))
-    text = await told(kit, "did not switch")
+    text = await kit.inbox.told("did not switch")
     assert text == (
         "work did not switch to permission mode bypassPermissions: claude allows "
         "bypassPermissions only in a process started in that mode (a persona with "
@@ -385,7 +373,7 @@ async def test_a_change_the_process_never_answered_waits_for_the_next_start(
     assert [r.value for r in state.setting_requests] == ["opus"]
     assert state.process_pid is not None
     os.kill(state.process_pid, signal.SIGKILL)
-    assert await told(kit, "work will use model opus from your next message")
+    assert await kit.inbox.told("work will use model opus from your next message")
     ref.tell(m.UserTurn("hi"))
     await kit.inbox.finished(2)
     assert "--model=opus" in starts(await kit.events("work"))[-1]
@@ -412,12 +400,12 @@ async def test_a_change_open_when_pocketcode_died_is_settled_once(tmp_path: Path
         kit.spawn("work")
         await run_until_idle(kit.system)
         if attempt == 0:
-            assert said(kit) == [
+            assert kit.inbox.said() == [
                 "work will use model haiku from your next message (claude is not running now).",
                 setting_refused("work", ev.PERMISSION_MODE, "bypassPermissions", BYPASS_REFUSED),
             ]
         else:
-            assert said(kit) == [], "told once, not at every restart"
+            assert kit.inbox.said() == [], "told once, not at every restart"
         await kit.system.stop_all()
     state = await load_state(store, "work")
     assert (state.model_override, state.mode_override, state.setting_requests) == (

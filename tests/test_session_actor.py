@@ -14,16 +14,13 @@ from actors.session import messages as m
 from actors.session.actor import SessionConfig
 from actors.session.state import SessionState
 from eventstore import NewEvent, SqliteEventStore
-from tests.session_kit import FAKE_CLAUDE, SessionKit
+from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit
 
 
 @pytest.fixture
 async def kit(tmp_path: Path) -> AsyncIterator[SessionKit]:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
-    kit = SessionKit(store, tmp_path)
-    yield kit
-    await kit.system.stop_all()
-    await store.close()
+    async with open_session_kit(tmp_path) as kit:
+        yield kit
 
 
 def lines_of(events: list, kind: str) -> list[dict]:

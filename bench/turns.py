@@ -23,7 +23,8 @@ from actors.chat import notices as n
 from actors.runtime import ActorSystem
 from actors.session import events as ev
 from actors.session import messages as m
-from actors.session.actor import SessionActor, SessionConfig, SessionDeps
+from actors.session.actor import SessionActor
+from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from bench.common import Report, parser
 from eventstore import NewEvent, SqliteEventStore

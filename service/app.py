@@ -14,14 +14,16 @@ from typing import Any
 import structlog
 
 from actors.chat import state as cs
-from actors.chat.actor import ChatActor, ChatDeps
+from actors.chat.actor import ChatActor
+from actors.chat.context import ChatDeps
 from actors.chat.inbound import FileArrived, FileRefused, Inbound, Incoming, Pressed
 from actors.chat.view import ChatView
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
 from actors.session import messages as sm
-from actors.session.actor import SessionActor, SessionConfig, SessionDeps
+from actors.session.actor import SessionActor
 from actors.session.catalog import SessionCatalog
+from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import NewEvent, SqliteEventStore
 from personas import SHIPPED_DIR

@@ -13,7 +13,8 @@ from actors.chat import notices as n
 from actors.runtime import ActorRef, ActorSystem
 from actors.runtime.testkit import FakeClock, SequentialIds
 from actors.session import events as ev
-from actors.session.actor import SessionActor, SessionConfig, SessionDeps
+from actors.session.actor import SessionActor
+from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import Event, EventStore, NewEvent, SqliteEventStore
 from service.claude.argv import AgentSettings

@@ -23,8 +23,8 @@ from actors.runtime.testkit import run_until_idle
 from actors.session import budget
 from actors.session import events as ev
 from actors.session import messages as m
-from actors.session.actor import SessionConfig
 from actors.session.budget import CostCap
+from actors.session.deps import SessionConfig
 from actors.session.replies import turn_reply
 from actors.session.state import SessionState, evolve, load_state
 from eventstore import Event, NewEvent, SqliteEventStore

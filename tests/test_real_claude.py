@@ -20,7 +20,7 @@ from actors.chat import notices as n
 from actors.session import budget
 from actors.session import events as ev
 from actors.session import messages as m
-from actors.session.actor import SessionConfig
+from actors.session.deps import SessionConfig
 from actors.session.state import SessionState
 from eventstore import SqliteEventStore
 from tests.fakes.anthropic_api import FakeAnthropicAPI, all_text, long_text

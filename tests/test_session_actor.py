@@ -11,7 +11,7 @@ from actors.chat import notices as n
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
-from actors.session.actor import SessionConfig
+from actors.session.deps import SessionConfig
 from actors.session.state import SessionState
 from eventstore import NewEvent, SqliteEventStore
 from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit

@@ -1,15 +1,18 @@
-"""What the chat says, as pure functions: welcome, session lists, status."""
+"""What the chat says, as pure functions: welcome, personas, session lists, status, settings,
+reply footers, uploads."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from actors.chat import notices as n
 from actors.chat.view import Button, Keyboard
 from actors.session import events as ev
 from actors.session.budget import CostCap, dollars, left_usd
 from actors.session.catalog import SessionSummary
 from actors.session.state import SessionState
 from service.claude.choices import MODEL_CHOICES
+from service.personas import PersonaCatalog
 
 WELCOME = (
     "pocketcode drives Claude Code on your server. Keep named sessions, each with a persona; "
@@ -40,6 +43,17 @@ def session_list(
         rows.append((Button("Show archived", "list", "all"),))
     lines.append("Or: /new NAME [PERSONA]")
     return "\n".join(lines), tuple(rows)
+
+
+def personas(catalog: PersonaCatalog) -> str:
+    """``/personas``: one line each, then what is wrong with the files that did not load."""
+    lines = [
+        f"{p.name} — {p.description or 'no description'} ({p.model or 'default model'}, "
+        f"{p.permission_mode})"
+        for p in (catalog.get(name) for name in catalog.names())
+    ]
+    lines += [f"⚠ {problem}" for problem in catalog.problems]
+    return "\n".join(lines) or "No personas are configured."
 
 
 def status(s: SessionState, cap: CostCap | None = None) -> str:
@@ -126,3 +140,40 @@ def setting_menu(s: SessionState, setting: str) -> tuple[str, Keyboard]:
         lines = [f"Permission mode of {s.name}: {current(s, setting)}", _MODES_EXPLAINED]
     buttons = tuple(Button(f"✓ {c}" if c == chosen else c, action, c) for c in choices)
     return "\n".join(lines), (buttons,)
+
+
+def reply_footer(msg: n.TurnFinished) -> str | None:
+    """Under a final reply: how the turn ended if not plainly, and what it cost."""
+    notes = []
+    if msg.outcome == "interrupted":
+        notes.append("⏹ Stopped.")
+    if msg.error:
+        notes.append(f"⚠ {msg.error}")
+    if msg.turn_cost_usd or msg.cost_usd:
+        notes.append(f"${msg.turn_cost_usd:.4f} this turn · ${msg.cost_usd:.2f} in {msg.session}")
+    return "\n".join(notes) or None
+
+
+def uploaded(relative: str, size: int, caption: str) -> str:
+    """What the agent is told about a file the user sent, with the user's caption."""
+    text = f"I uploaded a file: {relative} ({size:,} bytes), in your working directory."
+    if caption.strip():
+        text += "\n\n" + caption
+    return text
+
+
+def file_refused(filename: str, size: int, limit: int) -> str:
+    """A file the front did not download; ``size`` is 0 when Telegram did not say."""
+    shown = f" ({size / 1_048_576:.1f} MB)" if size else ""
+    return (
+        f"{filename}{shown} was not saved: files over {limit / 1_048_576:g} MB are "
+        "refused (bots can download at most 20 MB)."
+    )
+
+
+def file_lost(filename: str) -> str:
+    """A file logged before a restart: its bytes never were, so the user is asked again."""
+    return (
+        f"{filename} arrived just before pocketcode restarted and was not "
+        "saved; please send it again."
+    )

@@ -71,6 +71,13 @@ def budget_arg(cap: float | None, spent: float) -> str | None:
     return "0" if left == 0 else format(left.normalize(), "f")
 
 
+def stale(started_with: str | None, state: SessionState, default: float | None) -> bool:
+    """A process started with ``--max-budget-usd=started_with`` has another budget than the
+    cap allows now (``/cap`` changed it): the next turn needs a new process."""
+    # cost_usd: what earlier processes spent, the base the running one's budget counts from
+    return started_with != budget_arg(state.cost_cap(default), state.cost_usd)
+
+
 def dollars(amount: float) -> str:
     """``$0.42``, ``$10,000.00``: what a user reads."""
     return f"${amount:,.2f}"

@@ -1,14 +1,39 @@
-"""A finished turn's reply, rebuilt from the log: what the chat is owed after a crash."""
+"""How a turn ends, and its reply rebuilt from the log: what the chat is owed after a crash."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from actors.chat import notices as n
+from actors.session import budget
 from actors.session import events as ev
-from actors.session.state import SessionState, evolve
-from eventstore import Event
+from actors.session.budget import CostCap
+from actors.session.state import SessionState, Turn, evolve
+from actors.session.wording import CUT_OFF_BY_RESTART, cap_reached
+from eventstore import Event, NewEvent
 from service.claude import codec
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """How a running turn ends: what ``session.turn_ended`` records and the chat is told."""
+
+    outcome: str
+    text: str
+    error: str | None = None
+    #: Why, when the outcome alone does not say (``ev.COST_CAP``, "restart", "shutdown").
+    reason: str | None = None
+
+    def event(self, turn: Turn) -> NewEvent:
+        """The ``session.turn_ended`` of ``turn`` ending so."""
+        data: dict[str, Any] = {"turn_id": turn.turn_id, "outcome": self.outcome}
+        if self.error:
+            data["error"] = self.error
+        if self.reason:
+            data["reason"] = self.reason
+        return NewEvent(ev.TURN_ENDED, data, correlation_id=turn.correlation_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +44,19 @@ class TurnReply:
     error: str | None
     cost_usd: float
     turn_cost_usd: float
+
+
+def finished(session: str, reply: TurnReply) -> n.TurnFinished:
+    """What the chat is told of a finished turn (its reply and what it cost)."""
+    return n.TurnFinished(
+        session,
+        reply.turn_id,
+        reply.outcome,
+        reply.text,
+        reply.cost_usd,
+        reply.turn_cost_usd,
+        reply.error,
+    )
 
 
 def streamed_text(events: Iterable[Event], turn_id: str) -> str:
@@ -64,3 +102,24 @@ def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
                 max(0.0, state.total_cost_usd - before.total_cost_usd),
             )
     return None
+
+
+def needs_streamed_text(turn: Turn) -> bool:
+    """Whether ``restart_end`` needs the text ``turn`` had streamed: only then is the log read."""
+    return turn.result_subtype == budget.BUDGET_REACHED or not turn.saw_result
+
+
+def restart_end(turn: Turn, last_result: str | None, streamed: str, cap: CostCap) -> TurnEnd:
+    """How a turn the log still shows running is closed after pocketcode restarted.
+
+    One claude stopped at its budget keeps what it had written and says why; one whose result
+    was logged ends as that result said; one cut off midway keeps its streamed text and asks
+    to be sent again (nothing resends it by itself: the process that ran it is gone).
+    """
+    if turn.result_subtype == budget.BUDGET_REACHED:
+        return TurnEnd(ev.FAILED, streamed, cap_reached(cap), ev.COST_CAP)
+    if turn.saw_result:
+        if turn.result_interrupted:
+            return TurnEnd(ev.INTERRUPTED, last_result or "")
+        return TurnEnd(ev.FAILED if turn.result_is_error else ev.COMPLETED, last_result or "")
+    return TurnEnd(ev.INTERRUPTED, streamed, CUT_OFF_BY_RESTART, "restart")

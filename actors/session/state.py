@@ -106,6 +106,10 @@ class SessionState:
         """
         return self.cost_cap_usd if self.cost_cap_chosen else default
 
+    def replayed(self, correlation_id: str | None) -> bool:
+        """An update acted on already: delivered again after a crash, it is not acted on twice."""
+        return bool(correlation_id) and correlation_id in self.queued_refs
+
     def setting_request(self, request_id: str) -> SettingRequest | None:
         return next((r for r in self.setting_requests if r.request_id == request_id), None)
 

@@ -67,6 +67,26 @@ def exit_words(returncode: int, stderr_tail: tuple[str, ...]) -> str:
     return f"claude {how}{said}."
 
 
+CUT_OFF_BY_RESTART = (
+    "pocketcode restarted while this turn was running; it was cut off. Send it again to continue."
+)
+
+
+def resume_lost(session: str) -> str:
+    """``--resume`` found no conversation to go on with: the turn goes to a fresh one."""
+    return (
+        f"The earlier claude conversation of {session} could not be resumed; "
+        "continuing in a fresh conversation."
+    )
+
+
+def crash_backoff_words(session: str, crashes: int, delay_s: float) -> str:
+    return (
+        f"claude has crashed {crashes} times in a row in {session}; "
+        f"waiting {delay_s:g} s before starting it again."
+    )
+
+
 def setting_words(setting: str, value: str) -> str:
     """``model sonnet``, ``the default model``, ``permission mode plan``..."""
     what = "model" if setting == "model" else "permission mode"

@@ -1,0 +1,123 @@
+"""What the chat's handlers work with: its view, its sessions, and its state through its log.
+
+Handlers are plain functions of a ``ChatContext`` rather than methods of the actor, so a feature
+module sees the chat's edges (say something, ask a session, append to the chat's stream) and
+nothing of the mailbox, the dedupe of updates or their replay after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from actors.chat import state as cs
+from actors.chat import texts
+from actors.chat.view import ChatView, Keyboard
+from actors.runtime import ActorRef, AskTimeoutError
+from actors.session.catalog import SessionCatalog
+from actors.session.errors import SessionError
+from eventstore import EventStore
+from service.personas import PersonaCatalog
+
+#: The session actor of a name (started on demand by the registry).
+SessionRefs = Callable[[str], ActorRef[Any]]
+
+
+@dataclass(slots=True)
+class ChatDeps:
+    """What every chat actor is built with, at the composition root (``service.app``)."""
+
+    store: EventStore
+    view: ChatView
+    catalog: SessionCatalog
+    sessions: SessionRefs
+    personas: Callable[[], PersonaCatalog]
+    sessions_dir: Path
+    upload_limit_bytes: int = 20 * 1024 * 1024
+
+
+class Append(Protocol):
+    """Append one event to the chat's stream and fold it into the chat's state, in that order,
+    so what a handler decided survives a restart."""
+
+    async def __call__(self, type_: str, /, **data: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    """One chat's edges: ``ChatDeps`` without the store, which only ``append`` writes to.
+    ``current`` reads the actor's state, which every ``append`` changes."""
+
+    chat_id: int
+    view: ChatView
+    catalog: SessionCatalog
+    sessions: SessionRefs
+    personas: Callable[[], PersonaCatalog]
+    sessions_dir: Path
+    upload_limit_bytes: int
+    current: Callable[[], cs.ChatState]
+    append: Append
+
+    @classmethod
+    def of(
+        cls, chat_id: int, deps: ChatDeps, current: Callable[[], cs.ChatState], append: Append
+    ) -> ChatContext:
+        return cls(
+            chat_id,
+            deps.view,
+            deps.catalog,
+            deps.sessions,
+            deps.personas,
+            deps.sessions_dir,
+            deps.upload_limit_bytes,
+            current,
+            append,
+        )
+
+    @property
+    def state(self) -> cs.ChatState:
+        return self.current()
+
+    def active(self) -> str | None:
+        """The active session, unless it has since been archived or removed."""
+        active = self.state.active
+        summary = self.catalog.get(active) if active else None
+        return active if summary is not None and summary.status == "active" else None
+
+    def label(self, session: str, text: str) -> str:
+        """Replies from a session other than the active one say where they come from."""
+        return text if session == self.state.active else f"[{session}] {text}"
+
+    async def say(self, text: str, *, buttons: Keyboard = (), markdown: bool = False) -> int | None:
+        return await self.view.say(self.chat_id, text, buttons=buttons, markdown=markdown)
+
+    async def say_about(self, session: str, text: str) -> None:
+        await self.say(self.label(session, text))
+
+    async def set_active(self, name: str | None) -> None:
+        if self.state.active != name:
+            await self.append(cs.ACTIVE_CHANGED, session=name)
+
+    async def offer_sessions(self, title: str, *, include_archived: bool = False) -> None:
+        """The session list with buttons: what a chat without an active session is shown."""
+        catalog = self.catalog
+        text, buttons = texts.session_list(
+            title,
+            catalog.listed(include_archived=include_archived),
+            self.state.active,
+            more_archived=not include_archived
+            and any(s.status == "archived" for s in catalog.listed(include_archived=True)),
+        )
+        await self.say(text, buttons=buttons)
+
+    async def ask_session(self, name: str, message: Any, *, timeout: float = 30) -> Any:
+        """A session's answer; a session too busy to answer becomes words for the user."""
+        try:
+            return await self.sessions(name).ask(message, timeout=timeout)
+        except AskTimeoutError:
+            raise SessionError(f"{name} did not answer in time; try again.") from None
+
+    def tell_session(self, name: str, message: Any) -> None:
+        self.sessions(name).tell(message)

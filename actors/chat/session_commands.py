@@ -1,0 +1,70 @@
+"""/new, /session, /archive and /unarchive: which sessions exist and which one is active.
+
+The catalog says what exists; the chat's log says which session is active here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from actors.chat.context import ChatContext
+from actors.session import messages as sm
+from actors.session.errors import SessionError
+from service.names import contained_path
+from service.names import validate_session_name as check_name
+
+
+async def new(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    """Create a session (``NAME [PERSONA]``) in its own directory and make it active."""
+    name = check_name(args[0])
+    persona = chat.personas().get(args[1] if len(args) > 1 else "default")
+    cwd = persona.cwd if persona.cwd is not None else contained_path(chat.sessions_dir, name)
+    await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True, mode=0o700)
+    catalog = chat.catalog
+    existing = catalog.get(name)
+    if existing is None or existing.created_by != ref:  # else: this /new, replayed
+        await catalog.create(name, persona.name, str(cwd), chat.chat_id, ref)
+    await chat.set_active(name)
+    await chat.say(
+        f"Created {name} (persona {persona.name}, in {cwd}). It is now active: "
+        "send a message to start."
+    )
+
+
+async def session(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    """Switch to ``NAME``; without one, list the sessions (``all``: the archived ones too)."""
+    if args and args[0] != "all":
+        name = check_name(args[0])
+        summary = chat.catalog.get(name)
+        if summary is None:
+            raise SessionError(f"There is no session named {name}. /session lists them.")
+        if summary.status == "archived":
+            raise SessionError(f"{name} is archived; /unarchive {name} first.")
+        await chat.set_active(name)
+        await chat.say(f"Switched to {name} ({summary.persona}).")
+        return
+    await chat.offer_sessions("Sessions:", include_archived=bool(args))
+
+
+async def archive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    """Pack a session away; if it was active here, the next listed one takes its place."""
+    name = check_name(args[0])
+    catalog = chat.catalog
+    if catalog.get(name) is None:
+        raise SessionError(f"There is no session named {name}.")
+    path = await chat.ask_session(name, sm.Archive(ref), timeout=300)
+    text = f"Archived {name} to {path}."
+    if chat.state.active == name:
+        nxt = next((s.name for s in catalog.listed() if s.name != name), None)
+        await chat.set_active(nxt)
+        text += f" Active session is now {nxt}." if nxt else " No session is active now."
+    await chat.say(text)
+
+
+async def unarchive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    name = check_name(args[0])
+    if chat.catalog.get(name) is None:
+        raise SessionError(f"There is no session named {name}.")
+    await chat.ask_session(name, sm.Unarchive(ref))
+    await chat.set_active(name)
+    await chat.say(f"{name} is back and active.")

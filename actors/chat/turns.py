@@ -1,0 +1,86 @@
+"""A turn as the chat sees it: a message goes to the active session, and the session's notices
+come back as the typing indicator, a streamed reply and the final one. /stop interrupts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from actors.chat import notices as n
+from actors.chat import state as cs
+from actors.chat import texts
+from actors.chat.context import ChatContext
+from actors.runtime import AskTimeoutError
+from actors.session import messages as sm
+
+
+async def send_to_active(chat: ChatContext, text: str, ref: str) -> None:
+    """A plain message: to the active session, or a list to pick one from."""
+    active = chat.active()
+    if active is None:
+        await chat.offer_sessions("No active session. Create one or pick one:")
+        return
+    if not text.strip():
+        await chat.say("That message is empty; nothing was sent.")
+        return
+    await queue(chat, active, text, ref)
+
+
+async def queue(chat: ChatContext, session: str, text: str, ref: str) -> None:
+    """Hand a message to a session and wait until it is in the session's log, so the update
+    is marked handled only once nothing can lose it."""
+    try:
+        await chat.sessions(session).ask(sm.UserTurn(text, ref), timeout=30)
+    except AskTimeoutError:  # it is in the session's mailbox: it will be handled, in order
+        await chat.say_about(
+            session, "The session is busy for a moment; your message goes to it next."
+        )
+
+
+async def stop(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    active = chat.active()
+    if active is None:
+        await chat.say("No active session, so nothing to stop.")
+        return
+    chat.tell_session(active, sm.Interrupt(ref))
+
+
+@dataclass(slots=True)
+class Replies:
+    """Shows the turns of the chat's sessions as they run.
+
+    ``running`` keeps the typing indicator on while any turn runs. It is not logged: after a
+    restart no turn of this chat is running until a session says so.
+    """
+
+    chat: ChatContext
+    running: set[str] = field(default_factory=set)
+
+    async def queued(self, msg: n.TurnQueued) -> None:
+        await self.chat.say_about(
+            msg.session,
+            f"Queued: it goes to the agent when the current turn ends ({msg.queued} waiting).",
+        )
+
+    async def started(self, msg: n.TurnStarted) -> None:
+        self.running.add(msg.turn_id)
+        await self.chat.view.typing(self.chat.chat_id, True)
+        if msg.merged > 1:
+            await self.chat.say_about(
+                msg.session, f"Sending your {msg.merged} queued messages together as one turn."
+            )
+        label = self.chat.label(msg.session, "")  # an immediate "Thinking…" placeholder
+        await self.chat.view.reply_progress(self.chat.chat_id, msg.turn_id, label, None)
+
+    async def progress(self, msg: n.ReplyProgress) -> None:
+        text = self.chat.label(msg.session, msg.text)
+        await self.chat.view.reply_progress(self.chat.chat_id, msg.turn_id, text, msg.status)
+
+    async def finished(self, msg: n.TurnFinished) -> None:
+        self.running.discard(msg.turn_id)
+        if not self.running:
+            await self.chat.view.typing(self.chat.chat_id, False)
+        text = self.chat.label(msg.session, msg.text)
+        await self.chat.view.reply_done(
+            self.chat.chat_id, msg.turn_id, text, texts.reply_footer(msg)
+        )
+        await self.chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)

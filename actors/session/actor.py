@@ -35,8 +35,6 @@ from eventstore import Event, NewEvent
 from service.claude import codec
 from service.claude.errors import ClaudeError
 
-log = structlog.get_logger("session")
-
 
 class SessionActor(Actor[Any]):
     def __init__(self, name: str, deps: SessionDeps) -> None:

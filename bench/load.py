@@ -90,6 +90,7 @@ class Recorder:
         chat = params.get("chat_id")
         if status == 429:
             self.http_429 += 1
+            assert chat is not None  # the stand-in floods only a request that named its chat
             key = (int(chat), method)
             self.flood_pending[key] = self.flood_pending.get(key, 0) + 1
         elif status == 200 and chat is not None:
@@ -250,7 +251,9 @@ async def run(args: Any, report: Report) -> None:
     users = [1001 + i for i in range(chats_n)]
     chats = [u if i < privates else -(2001 + i) for i, u in enumerate(users)]
     rec = Recorder()
-    mem, lag, active = Memory(), [], []
+    mem = Memory()
+    lag: list[float] = []  # loop lag samples, ms
+    active: list[int] = []  # sessions streaming, per sample
     sent: dict[int, int] = {}
     base_kb = _status_kb("/proc/self/status", "VmRSS")
     with tempfile.TemporaryDirectory() as tmp:

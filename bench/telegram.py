@@ -36,7 +36,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,14 +90,14 @@ def visible(params: dict[str, Any]) -> str:
     return text
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class _Discard(list):  # type: ignore[type-arg]
+class _Discard(list[tuple[int, int, str]]):
     """A list that keeps nothing (the stand-in's draft history, in long runs)."""
 
     def append(self, item: Any) -> None:
@@ -107,7 +107,7 @@ class _Discard(list):  # type: ignore[type-arg]
 Observer = Callable[[str, dict[str, Any], int, float], None]
 
 
-class TimedLog(list):  # type: ignore[type-arg]
+class TimedLog(list[tuple[str, dict[str, Any], int]]):
     """The stand-in's request log, each entry stamped (``times``) when it was handled.
 
     ``lean`` keeps only (method, {chat_id}, status) so a long run does not grow by every text
@@ -136,7 +136,7 @@ class TimedBotAPI(FakeBotAPI):
 
     def __init__(self, *, lean: bool = False, observe: Observer | None = None) -> None:
         super().__init__()
-        self.log: TimedLog = TimedLog(lean=lean, observe=observe)  # type: ignore[assignment]
+        self.log: TimedLog = TimedLog(lean=lean, observe=observe)
         if lean:
             self.draft_history = _Discard()
 
@@ -167,7 +167,7 @@ class TimedSpawner:
                     self.deltas.append((now, pid, delta))
             return raw
 
-        async def timed_write(obj: dict[str, Any]) -> bytes:
+        async def timed_write(obj: Mapping[str, Any]) -> bytes:
             if obj.get("type") == "user":
                 self.written.append((time.perf_counter(), pid))
             return await write(obj)

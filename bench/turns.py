@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ class Timing:
         proc = await spawn_claude(argv, cwd, env)
         write = proc.write
 
-        async def timed_write(obj: dict[str, Any]) -> bytes:
+        async def timed_write(obj: Mapping[str, Any]) -> bytes:
             if obj.get("type") == "user":
                 self.written.append(time.perf_counter())
             return await write(obj)

@@ -284,17 +284,24 @@ STATE = {"name": "demo", "persona": "homelab", "turns": 5, "cost": 0.27, "tags":
 
 
 def members(path: Path) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
     with tarfile.open(path, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+        for m in tar.getmembers():
+            if m.isfile():
+                f = tar.extractfile(m)
+                assert f is not None  # a regular file always has a reader
+                out[m.name] = f.read()
+    return out
 
 
 @pytest.fixture(params=["python-gzip", "pigz"])
 def compressor(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> str:
-    if request.param == "python-gzip":
+    param: str = request.param
+    if param == "python-gzip":
         monkeypatch.setattr(archive_mod, "find_pigz", lambda: None)
-        return request.param
+        return param
     real = shutil.which("pigz")
     if real is None:  # stand in with gzip, which speaks the same "-c" stdin->stdout dialect
         gzip_bin = shutil.which("gzip")
@@ -306,7 +313,7 @@ def compressor(
         fake.chmod(0o755)
         real = str(fake)
     monkeypatch.setattr(archive_mod, "find_pigz", lambda: real)
-    return request.param
+    return param
 
 
 def test_archive_contents(tmp_path: Path, compressor: str) -> None:

@@ -220,7 +220,7 @@ def test_api_retry_and_error_results() -> None:
     assert retries[0].max_retries == 10
     assert retries[0].retry_delay_ms == pytest.approx(543.732938295895)
     out = recorded("error_500_persistent.jsonl")
-    res = next(r for m in out if (r := codec.result_info(m)))
+    res = next(info for m in out if (info := codec.result_info(m)))
     assert res.is_error
     assert res.api_error_status == 500
     assert res.subtype == "success"

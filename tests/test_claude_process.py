@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ FAKE = Path(__file__).parent / "fakes" / "fake_claude.py"
 SAFETY_S = 15.0  # only a safety net against hangs; never needed for a test to pass
 
 Msg = dict[str, Any]
-Spawn = Callable[..., Any]
+Spawn = Callable[..., Awaitable[ClaudeProcess]]
 
 
 async def read_until(proc: ClaudeProcess, pred: Callable[[Msg], bool]) -> list[Msg]:

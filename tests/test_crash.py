@@ -260,7 +260,11 @@ async def scenario(api: GatedBotAPI, tmp: Path, crash: Crash | None = None, at: 
                 assert resent == ([step] if cut else []), f"cut off iff the log says so ({note})"
             else:
                 say(api, text)
-            await api.wait_for(lambda step=step: finals(api, step) > 0, 15)
+
+            def answered(step: int = step) -> bool:
+                return finals(api, step) > 0
+
+            await api.wait_for(answered, 15)
             await until(lambda: settled(pocket), 10, "chat.reply_delivered of every ended turn")
         await api.wait_for(lambda: not api.pending_updates(), 10)  # every update acknowledged
         exit_code = await pocket.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.commands.doctor import cmd_doctor
-from service.config import load_settings
+from service.config import Settings, load_settings
 from tests.fakes.botapi import FakeBotAPI
 from tests.session_kit import FAKE_CLAUDE
 
@@ -20,7 +20,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-def settings_for(tmp: Path, api: FakeBotAPI, **env: str):
+def settings_for(tmp: Path, api: FakeBotAPI, **env: str) -> Settings:
     base = {
         "TELEGRAM_BOT_TOKEN": api.token,
         "POCKETCODE_TELEGRAM_API_BASE": api.base_url,

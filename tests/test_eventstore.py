@@ -12,12 +12,14 @@ import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from eventstore import (
     NO_STREAM,
     ConcurrencyError,
+    EventStore,
     MemoryEventStore,
     NewEvent,
     NotAnEventLogError,
@@ -31,7 +33,8 @@ FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    s: EventStore
     if request.param == "sqlite":
         s = await SqliteEventStore.open(tmp_path / "log.db", now=lambda: FIXED)
     else:
@@ -40,7 +43,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     await s.close()
 
 
-async def test_append_assigns_versions_and_global_sequence(store) -> None:
+async def test_append_assigns_versions_and_global_sequence(store: EventStore) -> None:
     a = await store.append("s:a", [NewEvent("x.one", {"n": 1}), NewEvent("x.two", {"n": 2})])
     b = await store.append("s:b", [NewEvent("x.one", {"n": 3}, correlation_id="upd-7")])
     assert [(e.seq, e.stream, e.version) for e in a + b] == [
@@ -61,14 +64,14 @@ async def test_append_assigns_versions_and_global_sequence(store) -> None:
     assert await store.last_seq() == 3
 
 
-async def test_unicode_payload_round_trips(store) -> None:
+async def test_unicode_payload_round_trips(store: EventStore) -> None:
     data = {"text": "héllo \U0001f600 \u202e <b>&amp;", "nested": {"list": [1, None, True]}}
     await store.append("s:u", [NewEvent("t", data)])
     [event] = await store.read_stream("s:u")
     assert event.data == data
 
 
-async def test_expected_version_conflict_is_refused_clearly(store) -> None:
+async def test_expected_version_conflict_is_refused_clearly(store: EventStore) -> None:
     await store.append("s:a", [NewEvent("t")], expected_version=NO_STREAM)
     with pytest.raises(ConcurrencyError, match="version 1, not the expected 0"):
         await store.append("s:a", [NewEvent("t")], expected_version=NO_STREAM)
@@ -76,7 +79,7 @@ async def test_expected_version_conflict_is_refused_clearly(store) -> None:
     assert await store.stream_version("s:a") == 2
 
 
-async def test_tail_yields_backlog_then_live_events(store) -> None:
+async def test_tail_yields_backlog_then_live_events(store: EventStore) -> None:
     await store.append("s:a", [NewEvent("old")])
     seen: list[str] = []
     got_two = asyncio.Event()
@@ -96,7 +99,7 @@ async def test_tail_yields_backlog_then_live_events(store) -> None:
     assert seen == ["old", "new"]
 
 
-async def test_hundred_concurrent_appenders_lose_and_duplicate_nothing(store) -> None:
+async def test_hundred_concurrent_appenders_lose_and_duplicate_nothing(store: EventStore) -> None:
     async def appender(i: int) -> None:
         for j in range(20):
             await store.append(f"s:{i % 10}", [NewEvent("t", {"i": i, "j": j})])
@@ -217,7 +220,7 @@ async def test_database_and_directory_are_owner_only(tmp_path: Path) -> None:
 
 
 async def test_upcasters_translate_old_versions_on_read(tmp_path: Path) -> None:
-    def v1_to_v2(data: dict) -> dict:
+    def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
         return {"name": data["title"]}
 
     store = await SqliteEventStore.open(tmp_path / "log.db")
@@ -231,7 +234,7 @@ async def test_upcasters_translate_old_versions_on_read(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_a_lone_surrogate_is_stored_not_refused(store) -> None:
+async def test_a_lone_surrogate_is_stored_not_refused(store: EventStore) -> None:
     """Not valid UTF-8, yet it must not cost a line of the log (it is kept as its escape)."""
     await store.append("s:u", [NewEvent("t", {"text": "half an emoji: \ud83d"})])
     [event] = await store.read_stream("s:u")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from eventstore.records import Event
 from service.replay import EventFilter, format_json, format_line, format_timeline
 from tests.test_archive import T0, Log, sample_session
 
 
-def chat_event(seq: int, chat: int, type_: str, data: dict) -> Event:
+def chat_event(seq: int, chat: int, type_: str, data: dict[str, Any]) -> Event:
     return Event(
         seq=seq,
         stream=f"chat:{chat}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 from aiogram import Bot
@@ -160,9 +161,9 @@ async def test_retries_server_errors_with_backoff(
 
 @pytest.mark.parametrize("kind", ["502", "drop"])
 async def test_gives_up_with_a_clear_error_without_token(
-    api: FakeBotAPI, sender: TelegramSender, sleeps: list[float], kind: str
+    api: FakeBotAPI, sender: TelegramSender, sleeps: list[float], kind: Literal["502", "drop"]
 ) -> None:
-    api.set_outage(True, kind=kind)  # type: ignore[arg-type]
+    api.set_outage(True, kind=kind)
     with pytest.raises(TelegramDeliveryError) as ei:
         await sender.send(CHAT, "lost?")
     assert "sendMessage to chat 77 failed after 4 attempts" in str(ei.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.deps import SessionConfig
 from actors.session.state import SessionState
-from eventstore import NewEvent, SqliteEventStore
+from eventstore import Event, NewEvent, SqliteEventStore
 from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit
 
 
@@ -23,7 +24,7 @@ async def kit(tmp_path: Path) -> AsyncIterator[SessionKit]:
         yield kit
 
 
-def lines_of(events: list, kind: str) -> list[dict]:
+def lines_of(events: list[Event], kind: str) -> list[dict[str, Any]]:
     return [e.data["line"] for e in events if e.type == kind]
 
 
@@ -104,13 +105,15 @@ async def test_stop_with_nothing_running_says_so(kit: SessionKit) -> None:
 
 
 @pytest.mark.parametrize(("decision", "expect"), [("allow", "completed"), ("deny", "completed")])
-async def test_permission_question_round_trip(kit: SessionKit, decision: str, expect: str) -> None:
+async def test_permission_question_round_trip(
+    kit: SessionKit, decision: m.Decision, expect: str
+) -> None:
     ref = await kit.create("work")
     ref.tell(m.UserTurn("[[tool:Bash:ls -la]] list files"))
     await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
     [asked] = kit.inbox.of(n.PermissionAsked)
     assert asked.summary == "Bash: ls -la"
-    ref.tell(m.PermissionAnswer(asked.request_id, decision))  # type: ignore[arg-type]
+    ref.tell(m.PermissionAnswer(asked.request_id, decision))
     [done] = await kit.inbox.finished(1)
     assert done.outcome == expect
     [closed] = kit.inbox.of(n.PermissionClosed)

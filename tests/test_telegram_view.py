@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 import pytest
 from aiogram import Bot
@@ -22,7 +23,7 @@ from service.telegram.view import (
     render_progress,
     tail_html,
 )
-from tests.fakes.botapi import FakeBotAPI, ManualClock
+from tests.fakes.botapi import FakeBotAPI, ManualClock, StoredMessage
 
 PRIVATE = 77
 GROUP = -100123
@@ -66,7 +67,12 @@ def _squash(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
 
-def progress_calls(api: FakeBotAPI) -> list[tuple[str, dict]]:
+def text_of(m: StoredMessage) -> str:
+    assert m.text is not None, m
+    return m.text
+
+
+def progress_calls(api: FakeBotAPI) -> list[tuple[str, dict[str, Any]]]:
     names = {"sendMessage", "editMessageText", "sendMessageDraft"}
     return [(m, p) for m, p in api.calls if m in names]
 
@@ -86,6 +92,7 @@ async def test_buttons_render_and_round_trip(view: TelegramView, api: FakeBotAPI
     [msg] = api.bot_messages(PRIVATE)
     assert msg.message_id == mid
     assert msg.text == "Pick a session & go"
+    assert msg.reply_markup is not None
     row = msg.reply_markup["inline_keyboard"][0]
     assert [b["text"] for b in row] == ["Open main", "New"]
     acts = [Act.unpack(b["callback_data"]) for b in row]
@@ -214,8 +221,8 @@ async def test_long_final_arrives_whole(view: TelegramView, api: FakeBotAPI) -> 
     await view.reply_done(GROUP, "t1", md, "done")
     msgs = api.bot_messages(GROUP)
     assert len(msgs) == 3
-    assert all(len(m.text) <= 4096 for m in msgs)
-    assert _squash("".join(m.text for m in msgs)) == _squash(md + "done")
+    assert all(len(text_of(m)) <= 4096 for m in msgs)
+    assert _squash("".join(text_of(m) for m in msgs)) == _squash(md + "done")
     assert all(m.document is None for m in msgs)
 
 
@@ -227,7 +234,8 @@ async def test_huge_final_is_also_attached(view: TelegramView, api: FakeBotAPI) 
     texts = [m for m in msgs if m.document is None]
     [doc] = [m for m in msgs if m.document is not None]
     assert len(texts) > 3
-    assert _squash("".join(m.text for m in texts)) == _squash(md)
+    assert _squash("".join(text_of(m) for m in texts)) == _squash(md)
+    assert doc.document is not None
     assert doc.document["file_name"] == "reply.md"
     assert api.document_content(doc.document["file_id"]).decode().strip() == md.strip()
 
@@ -249,7 +257,7 @@ async def test_typing_sends_chat_action_while_on(view: TelegramView, api: FakeBo
 
 @pytest.mark.parametrize("kind", ["502", "drop"])
 async def test_an_outage_delays_messages_but_loses_none_and_keeps_order(
-    api: FakeBotAPI, view: TelegramView, clock: FakeClock, kind: str
+    api: FakeBotAPI, view: TelegramView, clock: FakeClock, kind: Literal["502", "drop"]
 ) -> None:
     """Telegram down for minutes: what the chat is owed waits, then arrives, in order."""
     import asyncio

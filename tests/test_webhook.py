@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from actors.chat.inbound import Incoming
@@ -16,8 +18,10 @@ from service.telegram.webhook import WEBHOOK_PATH, build_webhook_app
 SECRET = "s3cret_token-value"
 OWNER = 7
 
+Client = tuple[TestClient[web.Request, web.Application], list[object]]
 
-def update(update_id: int, text: str) -> dict:
+
+def update(update_id: int, text: str) -> dict[str, Any]:
     return {
         "update_id": update_id,
         "message": {
@@ -31,7 +35,7 @@ def update(update_id: int, text: str) -> dict:
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[tuple[TestClient, list[object]]]:
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
     settings = load_settings(
         None,
         env={
@@ -45,7 +49,7 @@ async def client(tmp_path: Path) -> AsyncIterator[tuple[TestClient, list[object]
     async def deliver(chat_id: int, message: object) -> None:
         delivered.append(message)
 
-    async def on_denied(info: dict) -> None:
+    async def on_denied(info: dict[str, Any]) -> None:
         raise AssertionError(info)
 
     bot = make_bot(settings)
@@ -55,7 +59,7 @@ async def client(tmp_path: Path) -> AsyncIterator[tuple[TestClient, list[object]
     await bot.session.close()
 
 
-async def test_requests_without_the_secret_are_refused(client) -> None:
+async def test_requests_without_the_secret_are_refused(client: Client) -> None:
     c, delivered = client
     missing = await c.post(WEBHOOK_PATH, json=update(1, "hi"))
     wrong = await c.post(
@@ -65,7 +69,7 @@ async def test_requests_without_the_secret_are_refused(client) -> None:
     assert delivered == []
 
 
-async def test_an_update_with_the_secret_is_delivered_before_the_answer(client) -> None:
+async def test_an_update_with_the_secret_is_delivered_before_the_answer(client: Client) -> None:
     c, delivered = client
     response = await c.post(
         WEBHOOK_PATH, json=update(3, "hello"), headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}

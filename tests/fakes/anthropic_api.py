@@ -234,9 +234,7 @@ class FakeAnthropicAPI:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self._runner.addresses[0][1]  # as FakeBotAPI does: the one site's bound port
         self.base_url = f"http://127.0.0.1:{port}"
         return self
 
@@ -349,7 +347,7 @@ class FakeAnthropicAPI:
             await resp.write(f"event: {kind}\ndata: {payload}\n\n".encode())
 
         try:
-            start = {
+            start: dict[str, Any] = {
                 "id": msg_id,
                 "type": "message",
                 "role": "assistant",

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aiohttp import BodyPartReader, web
 
@@ -483,7 +483,7 @@ class FakeBotAPI:
         }  # fmt: skip
         self.log: list[tuple[str, dict[str, Any], int]] = []  # (method, params, http status)
         self.commands: dict[str, list[dict[str, Any]]] = {}
-        self.drafts: dict[int, dict[int, str]] = {}
+        self.drafts: dict[int | str, dict[int, str]] = {}
         self.answered_callbacks: list[dict[str, Any]] = []
         self.chat_actions: list[tuple[int | str, str]] = []
         self.blocked_chats: set[int | str] = set()
@@ -770,7 +770,7 @@ class FakeBotAPI:
 
     # ------------------------------------------------------------------ helpers
     def _chat(self, p: dict[str, Any]) -> int | str:
-        chat = p.get("chat_id")
+        chat: int | str | None = p.get("chat_id")
         if chat is None or chat == "":
             raise _bad("chat_id is empty")
         if chat in self.blocked_chats:
@@ -806,7 +806,7 @@ class FakeBotAPI:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
                     raise _bad("BUTTON_DATA_INVALID")
-        return markup
+        return cast("dict[str, Any]", markup)
 
     def _flood(self, chat: int | str) -> None:
         wait = self.flood.check(chat)
@@ -897,7 +897,7 @@ class FakeBotAPI:
             parse_mode=p.get("parse_mode"), entities=entities, reply_markup=markup,
         )  # fmt: skip
         self._messages[chat][mid] = stored
-        self.drafts.pop(chat, None)  # a sent message replaces the drafts  # type: ignore[arg-type]
+        self.drafts.pop(chat, None)  # a sent message replaces the drafts
         return self._message_json(stored)
 
     async def _m_editmessagetext(self, p: dict[str, Any]) -> Any:

@@ -794,8 +794,11 @@ class Fake:
             )
             self.save_session(text)
         except Interrupted:
-            if self.partial and self.partial[2]:
-                msg_id, tok, done = self.partial
+            # Read into a declared local: mypy would keep self.partial narrowed to the None set
+            # before the try, not seeing that stream_text() sets it.
+            partial: tuple[str, int, str] | None = self.partial
+            if partial and partial[2]:
+                msg_id, tok, done = partial
                 self.assistant(msg_id, [{"type": "text", "text": done}], tok)
             self.user_blocks([{"type": "text", "text": "[Request interrupted by user]"}])
             self.result(

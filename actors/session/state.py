@@ -8,6 +8,7 @@ from typing import Any
 
 from actors.session import events as ev
 from eventstore import Event, EventStore, fold
+from service.claude import codec
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,17 +168,11 @@ def _remember(refs: tuple[str, ...], ref: str | None) -> tuple[str, ...]:
 
 def _answered(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
     """claude answered a setting change: note how (the actor then settles it)."""
-    response = line.get("response")
-    if not isinstance(response, dict):
-        return {}
-    request_id = response.get("request_id")
-    if not isinstance(request_id, str) or state.setting_request(request_id) is None:
+    answer = codec.control_answer(line)
+    if answer is None or state.setting_request(answer.request_id) is None:
         return {}  # an interrupt's answer, or one settled already
-    error = None
-    if response.get("subtype") != "success":
-        error = _text(response.get("error")) or "no reason given"
     requests = tuple(
-        replace(r, answered=True, error=error) if r.request_id == request_id else r
+        replace(r, answered=True, error=answer.error) if r.request_id == answer.request_id else r
         for r in state.setting_requests
     )
     return {"setting_requests": requests}

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from actors.chat.inbound import Incoming, Pressed
 from actors.chat.view import Keyboard
 from actors.runtime.testkit import FakeClock, SequentialIds, run_until_idle
 from actors.session import events as ev
+from eventstore import Event
 from service.app import App, open_app
 from service.config import load_settings
 from tests.session_kit import FAKE_CLAUDE
@@ -138,13 +142,35 @@ class AppKit:
         await self.send("/status", chat_id)
         return await self.said("Session: ", chat_id)
 
+    async def answer(self, command: str, chat_id: int = 1) -> str:
+        """Send ``command``; the chat's last line once every actor is idle."""
+        await self.send(command, chat_id)
+        await self.settle()
+        return self.view.texts(chat_id)[-1]
+
+    async def session_events(self, session: str) -> list[Event]:
+        assert self.app is not None
+        return await self.app.store.read_stream(ev.stream_of(session))
+
     async def argvs(self, session: str) -> list[list[str]]:
         """The command line of every claude the session started, in order."""
-        assert self.app is not None
-        events = await self.app.store.read_stream(ev.stream_of(session))
+        events = await self.session_events(session)
         return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
 
     async def stop(self) -> None:
         if self.app is not None:
             await self.app.shutdown()
             self.app = None
+
+
+@contextlib.asynccontextmanager
+async def open_app_kit(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
+    """The app started on a data directory under ``tmp`` (the fake claude keeps its state
+    there too); shut down after."""
+    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp / "fake-state"))
+    kit = AppKit(tmp)
+    await kit.start()
+    try:
+        yield kit
+    finally:
+        await kit.stop()

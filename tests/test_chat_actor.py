@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from actors.chat import commands as c
-from tests.app_kit import AppKit
+from tests.app_kit import AppKit, open_app_kit
 
 CHAT = 1
 
 
 @pytest.fixture
 async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
-    kit = AppKit(tmp_path)
-    await kit.start()
-    yield kit
-    await kit.stop()
+    async with open_app_kit(tmp_path, monkeypatch) as kit:
+        yield kit
 
 
 async def restart(kit: AppKit) -> None:
@@ -284,7 +281,7 @@ async def test_a_plan_is_approved_or_sent_back_with_buttons(
 
         answers = [
             e.data["line"]
-            for e in await kit.app.store.read_stream(ev.stream_of("work"))
+            for e in await kit.session_events("work")
             if e.type == ev.STDIN and e.data["line"]["type"] == "control_response"
         ]
         assert answers[0]["response"]["response"]["message"].startswith("The user wants to keep")
@@ -325,7 +322,7 @@ async def test_switching_sessions_keeps_the_other_process_alive(kit: AppKit) -> 
     await kit.send("/session alpha")
     await kit.send("three")
     await kit.view.wait_count(CHAT, "done", 3)
-    alpha = [e.type for e in await kit.app.store.read_stream(ev.stream_of("alpha"))]
+    alpha = [e.type for e in await kit.session_events("alpha")]
     assert alpha.count(ev.PROCESS_STARTED) == 1, "alpha's claude lived through the switches"
     assert ev.PROCESS_EXITED not in alpha
 
@@ -348,9 +345,7 @@ async def test_any_message_text_reaches_the_agent_whole(kit: AppKit, text: str) 
     from actors.session import events as ev
 
     [queued] = [
-        e.data["text"]
-        for e in await kit.app.store.read_stream(ev.stream_of("work"))
-        if e.type == ev.MESSAGE_QUEUED
+        e.data["text"] for e in await kit.session_events("work") if e.type == ev.MESSAGE_QUEUED
     ]
     assert queued == text
 

@@ -14,18 +14,15 @@ from actors.chat import texts
 from actors.session import events as ev
 from actors.session.budget import CostCap
 from actors.session.state import load_state
-from tests.app_kit import AppKit
+from tests.app_kit import AppKit, open_app_kit
 
 CHAT = 1
 
 
 @pytest.fixture
 async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
-    kit = AppKit(tmp_path)
-    await kit.start()
-    yield kit
-    await kit.stop()
+    async with open_app_kit(tmp_path, monkeypatch) as kit:
+        yield kit
 
 
 async def test_without_a_session_it_offers_one(kit: AppKit) -> None:
@@ -64,7 +61,7 @@ async def test_cap_shows_sets_and_removes_the_sessions_cap(kit: AppKit) -> None:
     ]
     assert budgets == [["--max-budget-usd=2.5"], []], "the idle one stopped at /cap $3.00"
     assert kit.app is not None
-    events = await kit.app.store.read_stream(ev.stream_of("work"))
+    events = await kit.session_events("work")
     caps = [(e.correlation_id, e.data) for e in events if e.type == ev.COST_CAP_SET]
     assert caps == [
         ("upd-4", {"cap_usd": 2.5}),
@@ -87,14 +84,10 @@ async def test_cap_shows_sets_and_removes_the_sessions_cap(kit: AppKit) -> None:
 )
 async def test_bad_amounts_get_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
     await kit.send("/new work")
-    await kit.send(command)
-    await kit.settle()
-    answer = kit.view.texts(CHAT)[-1]
+    answer = await kit.answer(command)
     assert expected in answer
     assert "\n" not in answer
-    assert kit.app is not None
-    types = [e.type for e in await kit.app.store.read_stream(ev.stream_of("work"))]
-    assert ev.COST_CAP_SET not in types
+    assert ev.COST_CAP_SET not in [e.type for e in await kit.session_events("work")]
 
 
 async def test_a_reached_cap_keeps_the_reply_and_says_how_to_go_on(kit: AppKit) -> None:

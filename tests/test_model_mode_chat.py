@@ -11,7 +11,7 @@ from actors.chat.view import Button
 from actors.session import events as ev
 from actors.session.state import load_state
 from service.telegram.view import pack_button
-from tests.app_kit import AppKit, Shown
+from tests.app_kit import AppKit, Shown, open_app_kit
 from tests.e2e_kit import OWNER, Bot_, running_bot
 
 CHAT = 1
@@ -19,11 +19,8 @@ CHAT = 1
 
 @pytest.fixture
 async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
-    kit = AppKit(tmp_path)
-    await kit.start()
-    yield kit
-    await kit.stop()
+    async with open_app_kit(tmp_path, monkeypatch) as kit:
+        yield kit
 
 
 def buttons(shown: Shown) -> list[Button]:
@@ -104,14 +101,10 @@ async def test_mode_offers_the_safe_modes_as_buttons(kit: AppKit) -> None:
 )
 async def test_bad_arguments_get_one_clear_line(kit: AppKit, command: str, expected: str) -> None:
     await kit.send("/new work")
-    await kit.send(command)
-    await kit.settle()
-    answer = kit.view.texts(CHAT)[-1]
+    answer = await kit.answer(command)
     assert expected in answer
     assert "\n" not in answer
-    assert kit.app is not None
-    types = [e.type for e in await kit.app.store.read_stream(ev.stream_of("work"))]
-    assert ev.SETTING_REQUESTED not in types
+    assert ev.SETTING_REQUESTED not in [e.type for e in await kit.session_events("work")]
 
 
 async def test_a_refusal_by_claude_is_told_in_plain_words(kit: AppKit) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from service.claude import codec
 from service.claude.argv import BASE_FLAGS, AgentSettings, build_argv
 
-PROTOCOL = Path("/work/shared/protocol")
+PROTOCOL = Path(__file__).parent / "fixtures" / "protocol"
 
 
 def recorded(name: str, direction: str = "out") -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from tests.test_claude_process import (
     workdir,  # noqa: F401  (fixture)
 )
 
-PROTOCOL = Path("/work/shared/protocol")
+PROTOCOL = Path(__file__).parent / "fixtures" / "protocol"
 BASE = [
     "-p",
     "--output-format",

@@ -2,7 +2,7 @@
 """A stand-in for the `claude` CLI speaking stream-json over real pipes.
 
 Why: tests (and benchmarks) need a process that behaves like the recorded transcripts in
-/work/shared/protocol without network, cost or a 245 MB Node process. Stdlib only, fast start.
+tests/fixtures/protocol without network, cost or a 245 MB Node process. Stdlib only, fast start.
 
 Reply text is `Echo: <user text>`. Markers inside the user text script behaviour:
   [[tool:NAME:ARG]]   ask to use tool NAME (e.g. [[tool:Bash:ls -la]]), then run it (pretend);

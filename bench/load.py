@@ -37,6 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from actors.chat import state as cs
+from actors.chat.inbound import RECEIVED
 from actors.session import events as ev
 from bench.common import Report, parser
 from bench.telegram import (
@@ -188,7 +189,7 @@ class LogCheck:
 
 async def check_log(b: BenchBot, rec: Recorder) -> LogCheck:
     out = LogCheck(events=await b.app.store.last_seq())
-    types = {cs.UPDATE_RECEIVED, cs.REPLY_DELIVERED, ev.TURN_STARTED, ev.TURN_ENDED, ev.STDIN}
+    types = {RECEIVED, cs.REPLY_DELIVERED, ev.TURN_STARTED, ev.TURN_ENDED, ev.STDIN}
     received: dict[str, datetime] = {}
     started: dict[str, datetime] = {}  # correlation -> turn_started at
     stdin: dict[str, datetime] = {}  # correlation -> first user line written after its start
@@ -198,7 +199,7 @@ async def check_log(b: BenchBot, rec: Recorder) -> LogCheck:
     waiting: dict[str, str] = {}  # session stream -> correlation of the turn just started
     async for e in b.app.store.read_all(types=types):
         corr = e.correlation_id or ""
-        if e.type == cs.UPDATE_RECEIVED:
+        if e.type == RECEIVED:
             received[corr] = e.at
         elif e.type == cs.REPLY_DELIVERED:
             out.delivered += 1
@@ -331,8 +332,8 @@ async def run(args: Any, report: Report) -> None:
         "added_latency = update pushed into the stand-in -> first draft/message of its reply "
         "handled by the stand-in (the 'Thinking…' placeholder: no claude in it; includes the "
         "long poll, the log commit, both actors and the HTTP call); update_to_stdin = "
-        "chat.update_received at -> session.stdin (user line) at, commit times in the log; "
-        "pushed_to_logged = pushed (wall clock) -> chat.update_received at. Steady state: "
+        "update.received at -> session.stdin (user line) at, commit times in the log; "
+        "pushed_to_logged = pushed (wall clock) -> update.received at. Steady state: "
         "each chat's first message (50 claude processes starting at once) is left out of "
         f"the three latencies; with it added_latency p50/p99 {pct([*shown, *first], 0.5):.0f}/"
         f"{pct([*shown, *first], 0.99):.0f} ms, first messages alone p50 {pct(first, 0.5):.0f} ms"
@@ -353,7 +354,7 @@ async def run(args: Any, report: Report) -> None:
         f"replies timed out (120 s): {len(rec.timeouts)}"
     )
     report.note(
-        f"log: {check.events} events; pushed messages without chat.update_received "
+        f"log: {check.events} events; pushed messages without update.received "
         f"{check.missing_received}, without session.turn_started {check.missing_started}, "
         f"without session.turn_ended {check.missing_ended} (ended not 'completed': "
         f"{check.not_completed}); turn_started without turn_ended {check.started_without_end};"

@@ -3,7 +3,7 @@
 Run ``python -m bench.replay [--json]``. A realistic log is generated in a temporary directory
 (200 sessions x ~5,000 events: created, process started, then turns of message_queued,
 turn_started, stdin, ~95 stdout text deltas, assistant, result, turn_ended, plus the chat's
-``chat.update_received`` per turn), written through the store's own ``append`` in large
+``update.received`` per turn), written through the store's own ``append`` in large
 batches. Then the restart is timed step by step:
 
 * open the store (what ``open_app`` does first),
@@ -35,6 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from actors.chat import state as cs
+from actors.chat.inbound import RECEIVED, update_stream
 from actors.session import events as ev
 from actors.session.catalog import SessionCatalog
 from actors.session.state import SessionState, evolve, load_state
@@ -139,12 +140,16 @@ def session_events(name: str, chat_id: int, total: int) -> list[NewEvent]:
     return out
 
 
-def chat_events(name: str, turns: int) -> list[NewEvent]:
+def update_events(name: str, chat_id: int, turns: int) -> list[tuple[str, NewEvent]]:
+    """Each update is the one event of its own stream (``service.intake``)."""
     return [
-        NewEvent(
-            cs.UPDATE_RECEIVED,
-            {"update_id": i, "user_id": 7, "kind": "text", "text": f"turn {i}"},
-            correlation_id=f"upd-{name}-{i}",
+        (
+            update_stream(f"upd-{name}-{i}"),
+            NewEvent(
+                RECEIVED,
+                {"chat_id": chat_id, "update_id": i, "user_id": 7, "kind": "text", "text": f"{i}"},
+                correlation_id=f"upd-{name}-{i}",
+            ),
         )
         for i in range(1, turns + 1)
     ]
@@ -159,7 +164,8 @@ async def write_log(store: SqliteEventStore, sessions: int, per_session: int) ->
         events = session_events(name, 1000 + i, per_session)
         turns = sum(1 for e in events if e.type == ev.TURN_STARTED)
         await store.append(ev.stream_of(name), events)
-        await store.append(cs.stream_of(1000 + i), chat_events(name, turns))
+        updates = update_events(name, 1000 + i, turns)
+        await asyncio.gather(*(store.append(stream, [e]) for stream, e in updates))
         return len(events) + turns
 
     for start in range(0, sessions, CONCURRENT_STREAMS):
@@ -170,16 +176,13 @@ async def write_log(store: SqliteEventStore, sessions: int, per_session: int) ->
 
 async def recover_scan(store: SqliteEventStore) -> int:
     """The chat part of ``App.recover``: which updates were logged but not handled."""
-    unhandled: dict[int, set[str]] = {}
-    async for event in store.read_all(
-        stream_prefix="chat:", types={cs.UPDATE_RECEIVED, cs.UPDATE_HANDLED}
-    ):
-        refs = unhandled.setdefault(int(event.stream.removeprefix("chat:")), set())
-        if event.type == cs.UPDATE_RECEIVED:
-            refs.add(event.correlation_id or "")
+    unhandled: set[str] = set()
+    async for event in store.read_all(types={RECEIVED, cs.UPDATE_HANDLED}):
+        if event.type == RECEIVED:
+            unhandled.add(event.correlation_id or "")
         else:
-            refs.discard(event.data.get("ref", ""))
-    return sum(len(r) for r in unhandled.values())
+            unhandled.discard(event.data.get("ref", ""))
+    return len(unhandled)
 
 
 async def restart(path: Path, report: Report) -> None:

@@ -51,7 +51,7 @@ from service.app import App, open_app
 from service.claude import codec
 from service.claude.process import ClaudeProcess, spawn_claude
 from service.config import Settings, load_settings
-from service.runner import poll
+from service.polling import poll
 from service.telegram.bot import build_dispatcher, make_bot, make_view
 from service.telegram.view import TelegramView
 from tests.fakes.botapi import FakeBotAPI, parse_html
@@ -231,7 +231,7 @@ async def running_bot(
     dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
     await app.recover()
     stop = asyncio.Event()
-    polling = asyncio.create_task(poll(dp, bot, stop))
+    polling = asyncio.create_task(poll(dp, bot, app.intake, stop))
     try:
         yield BenchBot(api, app, bot, dp, view, spawner, settings)
     finally:

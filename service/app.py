@@ -16,7 +16,7 @@ import structlog
 from actors.chat import state as cs
 from actors.chat.actor import ChatActor
 from actors.chat.context import ChatDeps
-from actors.chat.inbound import FileArrived, FileRefused, Inbound, Incoming, Pressed
+from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.view import ChatView
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
@@ -29,6 +29,7 @@ from eventstore import NewEvent, SqliteEventStore
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
 from service.config import Settings
+from service.intake import Intake
 from service.personas import PersonaCatalog, load_personas
 
 log = structlog.get_logger("app")
@@ -45,7 +46,7 @@ class App:
     view: ChatView | None = None
     sessions: Registry[str] = field(init=False)
     chats: Registry[int] = field(init=False)
-    last_update_id: int = 0
+    intake: Intake = field(init=False)
     _reaper: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
@@ -57,6 +58,7 @@ class App:
             idle_after_s=claude.idle_timeout_s + 60,
         )
         self.chats = Registry(self.system, self._chat_actor, prefix="chat", idle_after_s=3600)
+        self.intake = Intake(self.store, self.hand_over)
 
     # -- wiring --------------------------------------------------------------------------------
 
@@ -113,31 +115,19 @@ class App:
     def notify(self, chat_id: int, notice: object) -> None:
         self.chats.get(chat_id).tell(notice)
 
+    def hand_over(self, chat_id: int, message: object) -> None:
+        """A logged update, to its chat actor's mailbox (in order with the chat's others)."""
+        self.chats.get(chat_id).tell(message)
+
     # -- the front's entry points ---------------------------------------------------------------
 
     async def deliver(self, chat_id: int, message: Inbound) -> None:
-        """Log the update durably (once), then hand it to the chat actor.
+        """Log the update durably (once), then hand it to the chat actor (``Intake``).
 
         The front awaits this before Telegram is told the update was received, so a crash
         neither loses a message nor handles it twice.
         """
-        update_id = _update_id(message.correlation_id)
-        if update_id is not None:
-            if update_id <= self.last_update_id:
-                log.info("telegram.duplicate_update", update_id=update_id)
-                return
-            self.last_update_id = update_id
-        await self.store.append(
-            cs.stream_of(chat_id),
-            [
-                NewEvent(
-                    cs.UPDATE_RECEIVED,
-                    _record(message, update_id),
-                    correlation_id=message.correlation_id,
-                )
-            ],
-        )
-        self.chats.get(chat_id).tell(message)
+        await self.intake.deliver(chat_id, message)
 
     async def on_denied(self, info: dict[str, Any]) -> None:
         log.warning("access.denied", **info)
@@ -147,17 +137,7 @@ class App:
 
     async def recover(self) -> None:
         """After a restart: restart the actors the log says have unfinished business."""
-        unhandled: dict[int, set[str]] = {}
-        async for event in self.store.read_all(
-            stream_prefix="chat:", types={cs.UPDATE_RECEIVED, cs.UPDATE_HANDLED}
-        ):
-            chat_id = int(event.stream.removeprefix("chat:"))
-            refs = unhandled.setdefault(chat_id, set())
-            if event.type == cs.UPDATE_RECEIVED:
-                refs.add(event.correlation_id or "")
-                self.last_update_id = max(self.last_update_id, event.data.get("update_id") or 0)
-            else:
-                refs.discard(event.data.get("ref", ""))
+        unhandled = await self._unhandled_updates()
         owed = await self._owed_replies()  # read before in-flight turns get ended below
         for summary in self.catalog.listed(include_archived=True):
             if summary.in_flight:
@@ -167,10 +147,23 @@ class App:
                 self.sessions.get(summary.name)
         for name, turn_id in owed:
             self.sessions.get(name).tell(sm.Redeliver(turn_id))
-        for chat_id, refs in unhandled.items():
-            if refs:
-                log.info("recover.chat", chat_id=chat_id, unhandled=len(refs))
-                self.chats.get(chat_id)
+        for chat_id, updates in unhandled.items():
+            log.info("recover.chat", chat_id=chat_id, unhandled=len(updates))
+            for ref, data in updates:  # logged before the crash, never handled: hand over now
+                self.hand_over(chat_id, replayable(data, ref))
+
+    async def _unhandled_updates(self) -> dict[int, list[tuple[str, dict[str, Any]]]]:
+        """Updates logged and not handled, per chat, in the order they came."""
+        received: dict[str, tuple[int, dict[str, Any]]] = {}
+        async for event in self.store.read_all(types={RECEIVED, cs.UPDATE_HANDLED}):
+            if event.type == RECEIVED:
+                received[event.correlation_id or ""] = (event.data["chat_id"], event.data)
+            else:
+                received.pop(event.data.get("ref", ""), None)
+        unhandled: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        for ref, (chat_id, data) in received.items():
+            unhandled.setdefault(chat_id, []).append((ref, data))
+        return unhandled
 
     async def _owed_replies(self, *, per_session: int = 3) -> list[tuple[str, str]]:
         """Replies a crash kept from the chat: turns that ended with no delivery recorded."""
@@ -261,34 +254,3 @@ def make_private_dirs(settings: Settings) -> None:
     ):
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.chmod(0o700)
-
-
-def _update_id(correlation_id: str) -> int | None:
-    head, _, number = correlation_id.partition("-")
-    return int(number) if head == "upd" and number.isdigit() else None
-
-
-def _record(message: Inbound, update_id: int | None) -> dict[str, Any]:
-    """What the log keeps of an update: enough to handle it again after a crash."""
-    base: dict[str, Any] = {"update_id": update_id, "user_id": message.user_id}
-    match message:
-        case Incoming():
-            return {**base, "kind": "text", "text": message.text}
-        case Pressed():
-            return {
-                **base,
-                "kind": "button",
-                "action": message.action,
-                "arg": message.arg,
-                "handle": message.handle,
-            }
-        case FileArrived():
-            return {
-                **base,
-                "kind": "file",
-                "filename": message.filename,
-                "size": len(message.data),
-                "caption": message.caption,
-            }
-        case FileRefused():
-            return {**base, "kind": "refused", "filename": message.filename, "size": message.size}

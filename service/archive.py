@@ -16,6 +16,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -184,51 +185,131 @@ def build_archive(
     return final
 
 
-def _read_member(tar: tarfile.TarFile, name: str) -> bytes:
+#: What one archive may unpack to: more is refused before anything is written (a damaged or
+#: hostile archive must not fill the disk).
+MAX_MEMBERS = 200_000
+MAX_UNPACKED_BYTES = 20 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What restoring a working directory did: entries written, and those that were not (each
+    with why), so nobody is told "back" over missing files."""
+
+    written: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.skipped
+
+
+def _open(path: Path) -> tarfile.TarFile:
     try:
-        handle = tar.extractfile(name)
-    except KeyError:
-        handle = None
-    if handle is None:
-        raise ArchiveError(f"the archive has no {name}")
-    with handle:
-        return handle.read()
+        return tarfile.open(path, mode="r:gz")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ArchiveError(f"{path.name} is not a readable session archive: {exc}") from exc
+
+
+def iter_events(path: Path) -> Iterator[Event]:
+    """The archive's ``events.jsonl``, one event at a time (never the whole file in memory)."""
+    with _open(path) as tar:
+        try:
+            handle = tar.extractfile(EVENTS)
+        except (KeyError, tarfile.TarError, OSError, EOFError) as exc:
+            raise ArchiveError(f"{path.name} has no readable {EVENTS}: {exc}") from exc
+        if handle is None:
+            raise ArchiveError(f"{path.name} has no {EVENTS}")
+        with handle:
+            number = 0
+            try:
+                for line in io.TextIOWrapper(handle, "utf-8"):
+                    number += 1
+                    if line.strip():
+                        yield Event.from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError, OSError, EOFError, tarfile.TarError) as exc:
+                raise ArchiveError(f"{path.name}: {EVENTS} is damaged at line {number}") from exc
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The archive's ``session.json``."""
+    with _open(path) as tar:
+        try:
+            handle = tar.extractfile(STATE)
+            if handle is None:
+                raise ArchiveError(f"{path.name} has no {STATE}")
+            with handle:
+                state = json.loads(handle.read(1 << 20).decode("utf-8"))
+        except (KeyError, ValueError, OSError, EOFError, tarfile.TarError) as exc:
+            raise ArchiveError(f"{path.name} has no readable {STATE}: {exc}") from exc
+    if not isinstance(state, dict):
+        raise ArchiveError(f"{path.name}: {STATE} does not hold an object")
+    return state
 
 
 def read_archive(path: Path) -> tuple[list[Event], dict[str, Any]]:
-    """Events and state from an archive, for unarchive. Nothing is extracted to disk."""
-    try:
-        with tarfile.open(path, mode="r:gz") as tar:
-            raw_events = _read_member(tar, EVENTS)
-            raw_state = _read_member(tar, STATE)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ArchiveError(f"{path.name} is not a readable session archive: {exc}") from exc
-    events = [
-        Event.from_json(json.loads(line))
-        for line in raw_events.decode("utf-8").splitlines()
-        if line.strip()
-    ]
-    state = json.loads(raw_state.decode("utf-8"))
-    if not isinstance(state, dict):
-        raise ArchiveError(f"{path.name}: session.json does not hold an object")
-    return events, state
+    """Events and state from an archive (tests and tools; the bot streams ``iter_events``)."""
+    return list(iter_events(path)), read_state(path)
 
 
-def extract_workdir(path: Path, dest: Path) -> bool:
-    """Restore the archived ``workdir/`` into ``dest``; False if the archive has none.
+def _workdir_members(tar: tarfile.TarFile, path: Path) -> list[tarfile.TarInfo]:
+    """The ``workdir/`` entries, renamed to be relative to it; refused over the limits."""
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for count, member in enumerate(tar, 1):
+        total += max(0, member.size)
+        if count > MAX_MEMBERS or total > MAX_UNPACKED_BYTES:
+            raise ArchiveError(
+                f"{path.name} would unpack to more than {MAX_MEMBERS:,} entries or "
+                f"{MAX_UNPACKED_BYTES / 1024**3:g} GiB; refused (is it damaged?)"
+            )
+        if member.name != WORKDIR and not member.name.startswith(WORKDIR + "/"):
+            continue
+        member.name = member.name.removeprefix(WORKDIR).lstrip("/") or "."
+        if member.islnk():  # hard links name another member, which moved too
+            member.linkname = member.linkname.removeprefix(WORKDIR).lstrip("/")
+        members.append(member)
+    return members
 
-    The "data" filter refuses absolute paths, ``..``, links leaving ``dest`` and device files.
+
+def _keep_symlink(member: tarfile.TarInfo, dest: Path) -> None:
+    """Restore a symlink whose target leaves the directory (a venv's ``python ->
+    /usr/bin/python3``) as the link it was. The link itself must lie inside ``dest``; later
+    members are still checked through it, so nothing is ever written through it."""
+    link = Path(os.path.realpath(dest / Path(member.name).parent)) / Path(member.name).name
+    if not link.is_relative_to(os.path.realpath(dest)):
+        raise tarfile.OutsideDestinationError(member, str(link))
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(member.linkname, link)
+
+
+def extract_workdir(path: Path, dest: Path) -> Restored | None:
+    """Restore the archived ``workdir/`` into ``dest``; None if the archive has none.
+
+    Every entry goes through tarfile's "data" filter (no absolute paths, no ``..``, nothing
+    written through a link leaving ``dest``, no device files); symlinks pointing outside are
+    kept as links. What cannot be restored is listed, not silently dropped.
     """
-    with tarfile.open(path, mode="r:gz") as tar:
-        members = [
-            m for m in tar.getmembers() if m.name == WORKDIR or m.name.startswith(WORKDIR + "/")
-        ]
+    with _open(path) as tar:
+        try:
+            members = _workdir_members(tar, path)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ArchiveError(f"{path.name} is damaged: {exc}") from exc
         if not members:
-            return False
-        dest.mkdir(parents=True, exist_ok=True)
+            return None
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+        written, skipped = 0, []
         for member in members:
-            member.name = member.name.removeprefix(WORKDIR).lstrip("/") or "."
-            if member.islnk():  # hard links name another member, which moved too
-                member.linkname = member.linkname.removeprefix(WORKDIR).lstrip("/")
-        tar.extractall(dest, members=members, filter="data")
-    return True
+            try:
+                try:
+                    tar.extract(member, dest, filter="data")
+                except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+                    if not member.issym():
+                        raise
+                    _keep_symlink(member, dest)
+                written += 1
+            except (tarfile.FilterError, tarfile.TarError, OSError) as exc:
+                skipped.append((member.name, str(exc) or type(exc).__name__))
+    return Restored(written, tuple(skipped))

@@ -2,7 +2,7 @@
 
 A turn passes six points; each is found in the log when it was recorded:
 
-* ``received``    — ``chat.update_received`` whose correlation id the turn carries
+* ``received``    — ``update.received`` whose correlation id the turn carries
 * ``written``     — the first ``session.stdin`` user line after ``session.turn_started``
 * ``first_delta`` — the first ``session.stdout`` text delta of the turn
 * ``first_shown`` — ``reply.first_shown`` in the bot's JSON-lines log (``--log``)
@@ -23,7 +23,7 @@ from typing import Any
 
 from eventstore.records import Event
 
-UPDATE_RECEIVED = "chat.update_received"
+UPDATE_RECEIVED = "update.received"
 TURN_STARTED = "session.turn_started"
 TURN_ENDED = "session.turn_ended"
 STDIN = "session.stdin"
@@ -164,7 +164,7 @@ def shown_times(log_lines: Iterable[str]) -> dict[str, dict[str, datetime]]:
 def turn_timings(events: Iterable[Event], log_lines: Iterable[str] = ()) -> list[TurnTiming]:
     """One timing per turn started in ``events`` (fed in log order), oldest first.
 
-    ``chat.update_received`` events must come before the turns that carry their
+    ``update.received`` events must come before the turns that carry their
     correlation id (they always do in the log).
     """
     received: dict[str, datetime] = {}

@@ -27,8 +27,8 @@ def _aware(value: datetime) -> datetime:
 class EventFilter:
     """Which events to show. All given criteria must hold.
 
-    ``chat_id`` matches the chat's own stream and the streams of sessions created in that
-    chat. That link is learnt from ``session.created`` events as they pass through
+    ``chat_id`` matches the chat's own stream, the streams of sessions created in that chat,
+    and any event that names the chat (its updates, messages it queued elsewhere). That link is learnt from ``session.created`` events as they pass through
     ``matches``, so feed events in log order and from the start of the log (``since``
     only hides events; it does not stop the learning).
     ``type_glob`` is a shell-style pattern (``session.turn_*``); commas separate several.
@@ -53,8 +53,9 @@ class EventFilter:
                 self.chat_id
             ):
                 self._chat_sessions.add(event.stream)
-            if event.stream != f"chat:{self.chat_id}" and event.stream not in self._chat_sessions:
-                return False
+            ours = event.stream == f"chat:{self.chat_id}" or event.stream in self._chat_sessions
+            if not ours and str(event.data.get("chat_id")) != str(self.chat_id):
+                return False  # an update logged for another chat (``update:*`` streams)
         if self.session is not None and event.stream != f"session:{self.session}":
             return False
         if self._globs and not any(fnmatch.fnmatchcase(event.type, g) for g in self._globs):
@@ -172,7 +173,7 @@ def summarize(event: Event) -> str:
             f"name={data.get('name')} persona={data.get('persona')} "
             f"chat={data.get('chat_id')} cwd={data.get('cwd')}"
         )
-    if kind == "chat.update_received":
+    if kind == "update.received":
         return f"update={data.get('update_id')} {one_line(str(data.get('text', '')), 60)!r}"
     return one_line(json.dumps(data, ensure_ascii=False, default=str), 100)
 

@@ -14,12 +14,12 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from service.app import App, open_app
 from service.config import Settings
 from service.errors import PocketcodeError
+from service.polling import ALLOWED_UPDATES, poll
 
 log = structlog.get_logger("runner")
 #: The terminal front is one chat, as this (pseudo) user.
 TERMINAL_CHAT_ID = 0
 TERMINAL_USER_ID = 0
-ALLOWED_UPDATES = ["message", "callback_query", "stopped_message_generation"]
 
 
 def _on_sigterm(stop: asyncio.Event) -> None:
@@ -54,39 +54,13 @@ async def run_telegram(settings: Settings) -> int:
         if settings.telegram.webhook_url:
             await _serve_webhook(settings, dp, bot, stop)
         else:
-            await poll(dp, bot, stop)
+            await poll(dp, bot, app.intake, stop)
     finally:
         await app.shutdown()
         await view.close()
         await bot.session.close()
     log.info("pocketcode.stopped")
     return 0
-
-
-async def poll(dp: Dispatcher, bot: Bot, stop: asyncio.Event, *, polling_timeout: int = 10) -> None:
-    """Long-poll until ``stop`` is set (the tests and benchmarks poll through this too).
-
-    Handlers only log the update and tell an actor, so handling them in order before the next
-    getUpdates is cheap, and means an update is logged before it is acknowledged.
-    """
-    await bot.delete_webhook(drop_pending_updates=False)  # polling after webhook mode
-    polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            handle_as_tasks=False,
-            handle_signals=False,
-            close_bot_session=False,
-            polling_timeout=polling_timeout,
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    )
-    stopped = asyncio.create_task(stop.wait())
-    await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    log.info("pocketcode.stopping")
-    with contextlib.suppress(RuntimeError):
-        await dp.stop_polling()
-    with contextlib.suppress(asyncio.CancelledError):
-        await polling
 
 
 async def _serve_webhook(settings: Settings, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:

@@ -138,11 +138,11 @@ class Log:
             self._conn = None
 
     def unhandled_updates(self) -> list[dict[str, Any]]:
-        """chat.update_received events with no chat.update_handled after them."""
-        events = self.events("chat.update_received", "chat.update_handled")
+        """update.received events with no chat.update_handled after them."""
+        events = self.events("update.received", "chat.update_handled")
         handled = {e["data"].get("ref") for e in events if e["type"] == "chat.update_handled"}
         return [
-            e for e in events if e["type"] == "chat.update_received" and e["cid"] not in handled
+            e for e in events if e["type"] == "update.received" and e["cid"] not in handled
         ]
 
     def last_seq(self) -> int:

@@ -14,7 +14,7 @@ from aiogram import Bot, Dispatcher
 from actors.runtime import SystemClock
 from service.app import App, open_app
 from service.config import load_settings
-from service.runner import poll
+from service.polling import poll
 from service.telegram.bot import build_dispatcher, make_bot
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
@@ -93,7 +93,7 @@ async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
     dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
     running = Bot_(api, app, bot, dp, view, clock, sleeps)
     stop = asyncio.Event()
-    polling = asyncio.create_task(poll(dp, bot, stop, polling_timeout=1))
+    polling = asyncio.create_task(poll(dp, bot, app.intake, stop, polling_timeout=1))
     try:
         yield running
     finally:

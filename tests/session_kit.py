@@ -13,10 +13,11 @@ from actors.chat import notices as n
 from actors.runtime import ActorRef, ActorSystem
 from actors.runtime.testkit import FakeClock, SequentialIds
 from actors.session import events as ev
+from actors.session import messages as m
 from actors.session.actor import SessionActor
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
-from eventstore import Event, EventStore, NewEvent, SqliteEventStore
+from eventstore import Event, EventStore, SqliteEventStore
 from service.claude.argv import AgentSettings
 from service.claude.process import spawn_claude
 
@@ -94,19 +95,13 @@ class SessionKit:
         )
 
     async def create(self, name: str, chat_id: int = 42) -> ActorRef[Any]:
+        """Spawn the session's actor and have it write its first event (it is the only
+        writer of its stream)."""
         cwd = self.tmp / "sessions" / name
         cwd.mkdir(parents=True, exist_ok=True)
-        await self.store.append(
-            ev.stream_of(name),
-            [
-                NewEvent(
-                    ev.CREATED,
-                    {"name": name, "persona": "default", "cwd": str(cwd), "chat_id": chat_id},
-                )
-            ],
-            expected_version=0,
-        )
-        return self.spawn(name)
+        ref = self.spawn(name)
+        await ref.ask(m.Create("default", str(cwd), chat_id))
+        return ref
 
     def spawn(self, name: str) -> ActorRef[Any]:
         return self.system.spawn(lambda: SessionActor(name, self.deps()), f"session:{name}")
@@ -120,9 +115,11 @@ class SessionKit:
 
 @contextlib.asynccontextmanager
 async def open_session_kit(tmp: Path, **options: Any) -> AsyncIterator[SessionKit]:
-    """A kit on a fresh SQLite log under ``tmp``; its actors and log closed after."""
-    store = await SqliteEventStore.open(tmp / "log.db")
-    kit = SessionKit(store, tmp, **options)
+    """A kit on a fresh SQLite log under ``tmp`` that records the kit's clock's time; its
+    actors and log closed after."""
+    clock = options.pop("clock", None) or FakeClock()
+    store = await SqliteEventStore.open(tmp / "log.db", now=clock.now)
+    kit = SessionKit(store, tmp, clock=clock, **options)
     try:
         yield kit
     finally:

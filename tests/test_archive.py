@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
+import sys
 import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +16,7 @@ import pytest
 
 import service.archive as archive_mod
 from eventstore.records import Event
-from service.archive import ArchiveError, build_archive, extract_workdir, read_archive
+from service.archive import ArchiveError, build_archive, extract_workdir, iter_events, read_archive
 from service.transcript import render_transcript
 
 T0 = datetime(2026, 11, 24, 12, 49, 0, tzinfo=UTC)
@@ -345,8 +348,77 @@ def test_archive_with_workdir_round_trips(tmp_path: Path, compressor: str) -> No
     assert events == sample_session()
     assert state == STATE
     restored = tmp_path / "restored"
-    with pytest.raises(tarfile.TarError):  # a link leaving the workdir is refused on extract
-        extract_workdir(path, restored)
+    done = extract_workdir(path, restored)
+    assert done is not None
+    assert done.complete
+    assert (restored / "link").is_symlink(), "a link leaving the workdir is kept as a link"
+    assert os.readlink(restored / "link") == "/etc/passwd"
+    assert (restored / "sub" / "notes.txt").read_text() == "hello"
+
+
+def test_a_python_venv_is_restored_whole(tmp_path: Path) -> None:
+    """A venv holds absolute symlinks (bin/python -> /usr/bin/python3): all of it comes back."""
+    work = tmp_path / "work"
+    (work / ".venv" / "bin").mkdir(parents=True)
+    (work / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (work / ".venv" / "lib64").symlink_to("lib")
+    (work / ".venv" / "lib" / "site.py").parent.mkdir(parents=True)
+    (work / ".venv" / "lib" / "site.py").write_text("x = 1\n")
+    (work / "main.py").write_text("print(1)\n")
+    path = build_archive(sample_session(), STATE, tmp_path / "a", workdir=work, now=T0)
+    restored = tmp_path / "restored"
+    done = extract_workdir(path, restored)
+    assert done is not None
+    assert done.complete, done
+    assert os.readlink(restored / ".venv" / "bin" / "python") == sys.executable
+    assert (restored / ".venv" / "lib64" / "site.py").read_text() == "x = 1\n"
+    assert (restored / "main.py").read_text() == "print(1)\n"
+
+
+def test_nothing_is_written_through_a_link_that_leaves(tmp_path: Path) -> None:
+    """An archive with ``out -> /tmp/elsewhere`` and then ``out/evil``: the link comes back, the
+    file is refused and named, and nothing lands outside."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    path = tmp_path / "hostile.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        link = tarfile.TarInfo("workdir/out")
+        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+        tar.addfile(link)
+        evil = tarfile.TarInfo("workdir/out/evil")
+        evil.size = 4
+        tar.addfile(evil, io.BytesIO(b"evil"))
+    done = extract_workdir(path, tmp_path / "restored")
+    assert done is not None
+    assert not done.complete
+    assert [name for name, _ in done.skipped] == ["out/evil"]
+    assert list(outside.iterdir()) == []
+
+
+def test_an_archive_over_the_limits_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    for i in range(5):
+        (work / f"f{i}").write_text("x")
+    path = build_archive(sample_session(), STATE, tmp_path / "a", workdir=work, now=T0)
+    monkeypatch.setattr(archive_mod, "MAX_MEMBERS", 4)
+    with pytest.raises(ArchiveError, match="refused"):
+        extract_workdir(path, tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()
+
+
+def test_a_damaged_archive_is_an_error_in_words(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "big").write_bytes(os.urandom(200_000))
+    path = build_archive(sample_session(), STATE, tmp_path / "a", workdir=work, now=T0)
+    path.write_bytes(path.read_bytes()[:-50_000])  # cut short
+    with pytest.raises(ArchiveError, match="damaged"):
+        extract_workdir(path, tmp_path / "restored")
+    with pytest.raises(ArchiveError):
+        list(iter_events(path))
 
 
 def test_extract_workdir(tmp_path: Path) -> None:
@@ -360,7 +432,7 @@ def test_extract_workdir(tmp_path: Path) -> None:
     assert (restored / "sub" / "notes.txt").read_text() == "hello"
     assert (restored / "inner-link").read_text() == "hello"
     plain = build_archive(sample_session(), STATE, tmp_path / "a", workdir=None, now=T0)
-    assert not extract_workdir(plain, tmp_path / "nothing")
+    assert extract_workdir(plain, tmp_path / "nothing") is None
 
 
 def test_same_second_does_not_overwrite(tmp_path: Path) -> None:

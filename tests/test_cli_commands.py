@@ -92,7 +92,7 @@ async def _write_timed_log(db: Path) -> None:
         cid = f"upd-{n}"
         turn = f"turn-{n}"
         await at(
-            base, "chat:5", NewEvent("chat.update_received", {"update_id": n}, correlation_id=cid)
+            base, "chat:5", NewEvent("update.received", {"update_id": n}, correlation_id=cid)
         )
         await at(base + 5, s, ev.event(ev.MESSAGE_QUEUED, cid, text=f"m{n}"))
         await at(base + 10, s, ev.event(ev.TURN_STARTED, cid, turn_id=turn, text=f"m{n}"))
@@ -106,7 +106,7 @@ async def _write_timed_log(db: Path) -> None:
     await at(
         120_000,
         "chat:5",
-        NewEvent("chat.update_received", {"update_id": 4}, correlation_id="upd-4"),
+        NewEvent("update.received", {"update_id": 4}, correlation_id="upd-4"),
     )
     await at(120_010, s, ev.event(ev.TURN_STARTED, "upd-4", turn_id="turn-4", text="m4"))
     await store.close()
@@ -224,7 +224,7 @@ def test_replay_filters_by_time(timed_log: Path, capsys: pytest.CaptureFixture[s
     events = json_lines(out)
     assert events
     assert {e["correlation_id"] for e in events if e["correlation_id"]} == {"upd-3"}
-    assert events[0]["type"] == "chat.update_received"
+    assert events[0]["type"] == "update.received"
     assert events[-1]["type"] == "session.stdout"  # the result, 2.000 s in; ended is at 2.001
 
     code, out, _ = run(capsys, "replay", "--until", "2026-02-01T10:00:00.5Z")

@@ -64,9 +64,9 @@ async def test_cap_shows_sets_and_removes_the_sessions_cap(kit: AppKit) -> None:
     events = await kit.session_events("work")
     caps = [(e.correlation_id, e.data) for e in events if e.type == ev.COST_CAP_SET]
     assert caps == [
-        ("upd-4", {"cap_usd": 2.5}),
-        ("upd-8", {"cap_usd": 3.0}),
-        ("upd-9", {"cap_usd": None}),
+        ("upd-4", {"cap_usd": 2.5, "chat_id": 1}),
+        ("upd-8", {"cap_usd": 3.0, "chat_id": 1}),
+        ("upd-9", {"cap_usd": None, "chat_id": 1}),
     ]
 
 

@@ -158,10 +158,10 @@ async def polled_not_acked(pocket: Pocket, api: GatedBotAPI, text: str, needle: 
 
 
 async def update_logged(pocket: Pocket, api: GatedBotAPI, text: str, needle: str) -> int:
-    """chat.update_received is in the log: the update is durable, maybe not handled yet."""
+    """update.received is in the log: the update is durable, maybe not handled yet."""
     update_id = say(api, text)
     cid = f"upd-{update_id}"
-    await until(lambda: pocket.log.has("chat.update_received", cid=cid), 10, cid, every_s=0.0005)
+    await until(lambda: pocket.log.has("update.received", cid=cid), 10, cid, every_s=0.0005)
     pocket.kill()
     return update_id
 
@@ -271,7 +271,7 @@ async def scenario(api: GatedBotAPI, tmp: Path, crash: Crash | None = None, at: 
     finally:
         pocket.cleanup()
     counts: dict[str, int] = {}
-    for e in pocket.log.events("chat.update_received"):
+    for e in pocket.log.events("update.received"):
         counts[e["cid"]] = counts.get(e["cid"], 0) + 1
     queued = [e["data"]["text"] for e in pocket.log.events("session.message_queued")]
     steps = range(len(STEPS))

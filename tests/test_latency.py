@@ -43,7 +43,7 @@ class Log:
         """A turn whose points are at t, +10 (written), +300 (first delta), +900 (result)."""
         stream = f"session:{session}"
         cid = f"upd-{update}"
-        self.add("chat:1", "chat.update_received", t, {"update_id": update, "text": "hi"}, cid)
+        self.add("chat:1", "update.received", t, {"update_id": update, "text": "hi"}, cid)
         self.add(stream, "session.message_queued", t + 2, {"text": "hi"}, cid)
         self.add(stream, "session.turn_started", t + 5, {"turn_id": turn_id, "text": "hi"}, cid)
         self.add(stream, "session.stdin", t + 8, {"line": {"type": "control_request"}})
@@ -120,7 +120,7 @@ def test_interleaved_sessions_and_an_open_turn() -> None:
     log = Log()
     log.turn("a", "ta", 1, 0)
     log.turn("b", "tb", 2, 50, deltas=0)  # no text at all
-    log.add("chat:1", "chat.update_received", 3000, {"update_id": 3}, "upd-3")
+    log.add("chat:1", "update.received", 3000, {"update_id": 3}, "upd-3")
     log.add("session:a", "session.turn_started", 3010, {"turn_id": "tc"}, "upd-3")
     # A turn started without a logged update (e.g. resumed after a restart).
     log.add("session:b", "session.turn_started", 4000, {"turn_id": "td"}, None)

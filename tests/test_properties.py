@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,18 @@ from hypothesis import strategies as st
 from actors.chat import commands as c
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
+from actors.session import messages as m
 from actors.session.actor import SessionActor
 from actors.session.process import Live, line_event
-from actors.session.state import Turn
-from eventstore import MemoryEventStore
+from actors.session.state import SessionState, evolve, load_state
+from eventstore import Event, MemoryEventStore
 from tests.session_kit import SessionKit
 
+#: Numbers as claude could never send them, too: NaN and the infinities reach the decoder as
+#: the non-JSON literals ``json.dumps`` writes for them.
+numbers = st.integers() | st.floats(allow_nan=True, allow_infinity=True)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | numbers | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
     ),
@@ -45,7 +50,7 @@ KNOWN_TYPES = [
 ]
 #: Lines shaped like claude's, with anything at any depth: the nasty part of the space.
 claude_like = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10) | st.sampled_from(KNOWN_TYPES),
+    st.none() | st.booleans() | numbers | st.text(max_size=10) | st.sampled_from(KNOWN_TYPES),
     lambda children: (
         st.lists(children, max_size=3)
         | st.fixed_dictionaries(
@@ -110,6 +115,9 @@ class _Proc:
     async def stop(self, grace_s: float = 0) -> int:
         return 0
 
+    def kill(self) -> None:
+        pass
+
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(claude_like | json_values, min_size=1, max_size=8))
@@ -118,18 +126,25 @@ def test_no_stdout_line_crashes_a_session_actor(tmp_path: Path, lines: list[Any]
 
 
 async def _feed(tmp_path: Path, lines: list[Any]) -> None:
+    """Each line as claude would write it, through the actor's mailbox (logged, folded, acted
+    on), a turn always running; the actor's state stays the fold of its log."""
     kit = SessionKit(MemoryEventStore(), tmp_path)
-    await kit.create("prop")
-    await run_until_idle(kit.system)
+    ref = await kit.create("prop")
     actor = kit.system.cells["session:prop"].actor
     assert isinstance(actor, SessionActor)
-    actor.live = Live(_Proc(), 1, resumed=False)  # type: ignore[arg-type]
+    live = Live(_Proc(), 1, resumed=False)  # type: ignore[arg-type]
+    actor.process.live = live
     for line in lines:
         if actor.state.turn is None:
-            actor.state = replace(actor.state, turn=Turn("t", "x", 1, kit.clock.now(), None))
-        if isinstance(line, dict):
-            await actor._on_line(line)
-    actor.live = None
+            await ref.ask(m.UserTurn("go"))
+            await run_until_idle(kit.system)
+        live.unread.append(json.dumps(line).encode())  # NaN as NaN, as a buggy writer would
+        live.nudged = True
+        ref.tell(m.LinesReady(live))
+        await run_until_idle(kit.system)
+        assert kit.system.escalations == []
+        assert actor.state == await load_state(kit.store, "prop")
+    actor.process.live = None
     await kit.system.stop_all()
 
 
@@ -156,5 +171,22 @@ def test_oddly_shaped_known_lines_do_not_crash(tmp_path: Path) -> None:
         {"type": "system", "subtype": "api_retry", "attempt": "two", "retry_delay_ms": "x"},
         {"type": "result", "usage": [], "total_cost_usd": "free", "is_error": "yes"},
         {"type": "result", "subtype": "success", "result": 5},
+        {"type": "result", "subtype": "success", "total_cost_usd": float("nan")},
+        {"type": "result", "subtype": "success", "total_cost_usd": float("inf")},
+        {"type": "result", "subtype": "success", "total_cost_usd": True},
     ]
     asyncio.run(_feed(tmp_path, lines))
+
+
+def test_nan_infinity_and_true_are_never_a_cost() -> None:
+    """A NaN cost in the log would make every later cost-cap check fail, forever."""
+    for raw in (b'{"type":"result","total_cost_usd":NaN}', b'{"type":"result","x":-Infinity}'):
+        assert line_event(raw).type == ev.STDOUT_GARBAGE
+    state = evolve(SessionState(), _stdout_event({"type": "result", "total_cost_usd": True}))
+    assert state.process_cost_usd == 0.0
+    state = evolve(state, _stdout_event({"type": "result", "total_cost_usd": 0.25}))
+    assert state.process_cost_usd == 0.25
+
+
+def _stdout_event(line: dict[str, Any]) -> Event:
+    return Event(1, "session:p", 1, ev.STDOUT, 1, {"line": line}, datetime.now(UTC))

@@ -12,10 +12,12 @@ from service.replay import EventFilter, format_json, format_line, format_timelin
 from tests.test_archive import T0, Log, sample_session
 
 
-def chat_event(seq: int, chat: int, type_: str, data: dict[str, Any]) -> Event:
+def chat_event(
+    seq: int, chat: int, type_: str, data: dict[str, Any], stream: str | None = None
+) -> Event:
     return Event(
         seq=seq,
-        stream=f"chat:{chat}",
+        stream=stream or f"chat:{chat}",
         version=seq,
         type=type_,
         schema_version=1,
@@ -31,7 +33,9 @@ def mixed_log() -> list[Event]:
     b.add("session.created", {"name": "beta", "persona": "default", "cwd": "/x", "chat_id": 7})
     b.add("session.turn_started", {"turn_id": "b1", "text": "yo", "merged": 1})
     events = [
-        chat_event(500, 42, "chat.update_received", {"update_id": 1, "text": "hi"}),
+        chat_event(
+            500, 42, "update.received", {"chat_id": 42, "update_id": 1, "text": "hi"}, "update:u1"
+        ),
         chat_event(501, 7, "chat.active_session_changed", {"session": "beta"}),
         *a,
         *b.events,
@@ -48,7 +52,7 @@ def test_filter_by_chat_includes_its_sessions() -> None:
     flt = EventFilter(chat_id=42)
     selected = list(flt.select(mixed_log()))
     streams = {e.stream for e in selected}
-    assert streams == {"chat:42", "session:alpha"}
+    assert streams == {"update:u1", "session:alpha"}, "its updates are in their own streams"
     assert len(selected) == len(sample_session()) + 1
     assert {e.stream for e in EventFilter(chat_id="7").select(mixed_log())} == {
         "chat:7",
@@ -60,9 +64,9 @@ def test_filter_by_type_glob() -> None:
     flt = EventFilter(type_glob="session.turn_*")
     types = {e.type for e in flt.select(mixed_log())}
     assert types == {"session.turn_started", "session.turn_ended"}
-    several = EventFilter(type_glob="chat.*, session.created")
+    several = EventFilter(type_glob="update.*, chat.*, session.created")
     assert {e.type for e in several.select(mixed_log())} == {
-        "chat.update_received",
+        "update.received",
         "chat.active_session_changed",
         "session.created",
     }
@@ -166,7 +170,7 @@ def test_timeline_is_lazy() -> None:
                 seq=seq,
                 stream="chat:1",
                 version=seq,
-                type="chat.update_received",
+                type="update.received",
                 schema_version=1,
                 data={"update_id": seq, "text": "x"},
                 at=datetime(2026, 1, 1, tzinfo=UTC),

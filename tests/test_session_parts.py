@@ -29,6 +29,7 @@ from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv
 from service.claude.errors import ClaudeError
 
+AT = datetime(2025, 1, 1, tzinfo=UTC)
 ACTIVE = SessionState(name="work", persona="dev", cwd="/srv/work", chat_id=7, status="active")
 BUSY = replace(ACTIVE, turn=Turn("t1", "hi", 1, datetime(2025, 1, 1, tzinfo=UTC), None))
 
@@ -40,27 +41,35 @@ def bash_request(request_id: str = "r1", **fields: Any) -> codec.PermissionReque
     return codec.PermissionRequest(request_id, "Bash", {"command": "ls"}, "tu1", **fields)
 
 
+def open_questions(*requests: codec.PermissionRequest) -> OpenQuestions:
+    """Questions as the session's fold holds them (asked by claude, not answered yet)."""
+    state = replace(BUSY, questions=requests)
+    return OpenQuestions("work", lambda: state)
+
+
 def test_a_question_is_shown_with_its_tool_and_summary() -> None:
-    asked = OpenQuestions("work").ask(bash_request(), "/srv/work")
+    asked = open_questions(bash_request()).ask(bash_request(), "/srv/work")
     summary = codec.tool_status("Bash", {"command": "ls"}, "/srv/work")
     assert asked == n.PermissionAsked("work", "r1", "Bash", summary, {"command": "ls"})
 
 
 def test_a_question_is_answered_once() -> None:
-    questions = OpenQuestions("work")
-    questions.ask(bash_request(), "/srv/work")
+    """Answering writes a line that closes it in the fold; after that it is not open."""
+    state = replace(BUSY, questions=(bash_request(),))
+    questions = OpenQuestions("work", lambda: state)
     closing = questions.answer(m.PermissionAnswer("r1", "deny"))
     assert closing is not None
     assert closing.line == codec.permission_deny("r1", DENIED)
     assert closing.notice == n.PermissionClosed("work", "r1", "deny", False)
+    written = Event(1, "session:work", 2, "session.stdin", 1, {"line": closing.line}, AT)
+    state = evolve(state, written)
+    assert state.questions == ()
     assert questions.answer(m.PermissionAnswer("r1", "allow")) is None, "already answered"
     assert questions.expire("r1") is None, "its timer fires late: nothing to deny"
 
 
 def test_an_allow_merges_the_answers_into_the_input_and_for_the_session_adds_rules() -> None:
-    questions = OpenQuestions("work")
-    questions.ask(bash_request("r1"), "/srv/work")
-    questions.ask(bash_request("r2"), "/srv/work")
+    questions = open_questions(bash_request("r1"), bash_request("r2"))
     once = questions.answer(m.PermissionAnswer("r1", "allow", {"answers": {"q": "a"}}))
     assert once is not None
     assert once.line == codec.permission_allow("r1", {"command": "ls", "answers": {"q": "a"}})
@@ -71,23 +80,25 @@ def test_an_allow_merges_the_answers_into_the_input_and_for_the_session_adds_rul
 
 
 def test_a_denial_says_the_users_words_when_there_are_some() -> None:
-    questions = OpenQuestions("work")
-    questions.ask(bash_request(), "/srv/work")
+    questions = open_questions(bash_request())
     closing = questions.answer(m.PermissionAnswer("r1", "deny", message="Not on prod."))
     assert closing is not None
     assert closing.line == codec.permission_deny("r1", "Not on prod.")
 
 
-def test_an_unanswered_question_expires_as_a_denial_and_a_cleared_one_is_gone() -> None:
-    questions = OpenQuestions("work")
-    questions.ask(bash_request("r1"), "/srv/work")
-    questions.ask(bash_request("r2"), "/srv/work")
+def test_an_unanswered_question_expires_as_a_denial_and_its_turns_end_closes_the_rest() -> None:
+    questions = open_questions(bash_request("r1"), bash_request("r2"))
     closing = questions.expire("r1")
     assert closing is not None
     assert closing.line == codec.permission_deny("r1", TIMED_OUT)
     assert closing.notice == n.PermissionClosed("work", "r1", "deny", True)
-    questions.clear()
-    assert questions.answer(m.PermissionAnswer("r2", "allow")) is None
+    assert questions.ended((bash_request("r2"),)) == [
+        n.PermissionClosed("work", "r2", "expired", False)
+    ]
+    ended = Event(
+        1, "session:work", 2, "session.turn_ended", 1, {"turn_id": "t1", "outcome": "completed"}, AT
+    )
+    assert evolve(replace(BUSY, questions=(bash_request("r2"),)), ended).questions == ()
 
 
 # -- a new process ---------------------------------------------------------------------------
@@ -140,8 +151,11 @@ class Log:
         self.store = MemoryEventStore()
         self.notices: list[str] = []
         self.settings = Settings(
-            "work", None, state=lambda: self.state, append=self.append, notice=self.notices.append
+            "work", None, state=lambda: self.state, append=self.append, notice=self.notice
         )
+
+    def notice(self, text: str, chat_id: int | None) -> None:
+        self.notices.append(text)
 
     async def append(self, new: NewEvent) -> Event:
         [event] = await self.store.append("session:work", [new])

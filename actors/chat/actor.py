@@ -1,10 +1,16 @@
 """The chat actor: one per Telegram chat (or terminal). Decides what the user sees.
 
-Its mailbox orders a chat's updates and the notices of its sessions; it handles each update
-once and appends what it decided (active session, open questions, handled updates) to the
-chat's stream, so a restart rebuilds it and replays what was never handled. The handling
-itself lives in plain functions of a ``ChatContext``: ``routes`` picks them for commands and
-buttons, ``turns``, ``permissions`` and ``uploads`` for the rest.
+Its mailbox orders a chat's updates (logged by the intake before they reach it) and the notices
+of its sessions; it handles each update once and appends what it decided (active session, open
+questions, handled updates) to the chat's stream, of which it is the only writer, so a restart
+rebuilds it. Every update ends handled: a refusal is said in words, an unexpected failure is
+logged and told in one sentence, and neither is retried. The handling itself lives in plain
+functions of a ``ChatContext``: ``routes`` picks them for commands and buttons, ``turns``,
+``permissions`` and ``uploads`` for the rest.
+
+Transient on purpose: whether a turn of this chat is running (``Replies.running``, only for the
+typing indicator; a restart ends every running turn) and what the front shows of a streaming
+reply.
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ from actors.chat import notices as n
 from actors.chat import permissions, routes, turns, uploads
 from actors.chat import state as cs
 from actors.chat.context import ChatContext, ChatDeps
-from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
-from actors.chat.uploads import FileLost
+from actors.chat.inbound import FileArrived, FileLost, FileRefused, Incoming, Pressed
 from actors.runtime import Actor
 from actors.session.catalog import SessionExistsError
 from actors.session.errors import SessionError
 from eventstore import NewEvent, fold
+from eventstore.errors import ConcurrencyError
 from service.claude.choices import InvalidChoice
 from service.names import InvalidName, PathEscape
 from service.personas import UnknownPersona
+
+log = structlog.get_logger("chat")
 
 #: Refusals whose message is for the user: said in the chat, and the update still counts as
 #: handled (replaying it would only refuse again).
@@ -48,17 +56,15 @@ class ChatActor(Actor[Any]):
         self.state = cs.ChatState(chat_id=chat_id)
         self.chat = ChatContext.of(chat_id, deps, lambda: self.state, self._append)
         self.replies = turns.Replies(self.chat)
-        #: Updates handled by this incarnation: a replayed one may also arrive from the front.
-        self.done: set[str] = set()
 
     async def on_start(self) -> None:
         structlog.contextvars.bind_contextvars(chat_id=self.chat_id)
+        self.state = await self.rebuilt_state()
+
+    async def rebuilt_state(self) -> cs.ChatState:
+        """The chat's state as its stream says: what a restart would start from."""
         events = await self.deps.store.read_stream(self.stream)
-        self.state = fold(cs.evolve, cs.ChatState(chat_id=self.chat_id), events)
-        for ref, data in list(self.state.unhandled.items()):
-            replay = _replayable(data, ref)
-            if replay is not None:
-                self.ctx.ref.tell(replay)  # logged before the crash, never handled: handle now
+        return fold(cs.evolve, cs.ChatState(chat_id=self.chat_id), events)
 
     async def receive(self, message: Any) -> Any:
         chat = self.chat
@@ -91,30 +97,40 @@ class ChatActor(Actor[Any]):
                 raise TypeError(f"chat actor got an unknown message {message!r}")
 
     async def _handled(self, ref: str, work: Coroutine[Any, Any, None]) -> None:
-        """Handle an update once, then mark it handled; bad input gets words, not a traceback."""
-        if ref in self.done:
+        """Handle an update once, then mark it handled, whatever happened: bad input gets
+        words, an unexpected failure is logged with its correlation id and told in one
+        sentence. Never retried, never answered twice."""
+        if self.state.was_handled(ref):
             work.close()
             return
-        self.done.add(ref)
         try:
             await work
         except USER_ERRORS as exc:
-            await self.chat.say(str(exc))
+            await self._tell(str(exc))
+        except Exception as exc:
+            log.exception("chat.update_failed", correlation_id=ref)
+            await self._tell(
+                f"Sorry, that failed inside pocketcode ({type(exc).__name__}); nothing more "
+                f"will be done with it. The log has the details under {ref}."
+            )
         await self._append(cs.UPDATE_HANDLED, ref=ref)
 
+    async def _tell(self, text: str) -> None:
+        """Say why an update failed; if even that fails, the log has it (the update still
+        ends handled: telling nobody beats handling it again forever)."""
+        try:
+            await self.chat.say(text)
+        except Exception:
+            log.exception("chat.say_failed")
+
     async def _append(self, type_: str, /, **data: Any) -> None:
-        [event] = await self.deps.store.append(self.stream, [NewEvent(type_, data)])
+        """Append, then fold; ``expected_version`` is the version folded (one writer)."""
+        try:
+            [event] = await self.deps.store.append(
+                self.stream, [NewEvent(type_, data)], expected_version=self.state.version
+            )
+        except ConcurrencyError:
+            log.error("chat.written_elsewhere", version=self.state.version)
+            self.state = await self.rebuilt_state()
+            raise
         self.state = cs.evolve(self.state, event)
-
-
-def _replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | FileLost | None:
-    """The message that handles a logged update again after a restart. A file's bytes were
-    never logged, so it can only be asked for again."""
-    kind = data.get("kind")
-    if kind == "text":
-        return Incoming(data.get("user_id", 0), data.get("text", ""), ref)
-    if kind == "button":
-        return Pressed(data.get("user_id", 0), data["action"], data["arg"], data.get("handle"), ref)
-    if kind == "file":
-        return FileLost(str(data.get("filename") or "a file"), ref)
-    return None

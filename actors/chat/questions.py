@@ -82,6 +82,8 @@ def verdict(
     kind: str, decision: str, by_timeout: bool, summary: str, answers: Mapping[str, str]
 ) -> str:
     """What an answered request's message is replaced with (its buttons go)."""
+    if decision == "expired":
+        return f"⌛ Expired: the turn ended before an answer. {summary}".rstrip()
     late = " (no answer in time)" if by_timeout else ""
     if kind == "ask":
         if decision == "deny":

@@ -19,11 +19,14 @@ async def new(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
     name = check_name(args[0])
     persona = chat.personas().get(args[1] if len(args) > 1 else "default")
     cwd = persona.cwd if persona.cwd is not None else contained_path(chat.sessions_dir, name)
-    await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True, mode=0o700)
-    catalog = chat.catalog
-    existing = catalog.get(name)
-    if existing is None or existing.created_by != ref:  # else: this /new, replayed
-        await catalog.create(name, persona.name, str(cwd), chat.chat_id, ref)
+    try:
+        await asyncio.to_thread(cwd.mkdir, parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise SessionError(
+            f"{name} was not created: its working directory {cwd} cannot be used "
+            f"({exc.strerror or exc})."
+        ) from None
+    await chat.ask_session(name, sm.Create(persona.name, str(cwd), chat.chat_id, ref))
     await chat.set_active(name)
     await chat.say(
         f"Created {name} (persona {persona.name}, in {cwd}). It is now active: "
@@ -65,6 +68,6 @@ async def unarchive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
     name = check_name(args[0])
     if chat.catalog.get(name) is None:
         raise SessionError(f"There is no session named {name}.")
-    await chat.ask_session(name, sm.Unarchive(ref))
+    workdir = await chat.ask_session(name, sm.Unarchive(ref), timeout=300)
     await chat.set_active(name)
-    await chat.say(f"{name} is back and active.")
+    await chat.say(f"{name} is back and active.{workdir}")

@@ -36,7 +36,7 @@ async def cap(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
         spent: CostCap = await chat.ask_session(active, sm.GetCostCap())
         await chat.say(texts.cost_cap(spent))
         return
-    await chat.ask_session(active, sm.SetCostCap(cost_cap_choice(args[0]), ref))
+    await chat.ask_session(active, sm.SetCostCap(cost_cap_choice(args[0]), ref, chat.chat_id))
 
 
 async def model(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -63,6 +63,6 @@ async def change(
         await chat.say(text, buttons=buttons)
         return
     value = model_choice(args[0]) if setting == sev.MODEL else mode_choice(args[0])
-    await chat.ask_session(active, sm.ChangeSetting(setting, value, ref))
+    await chat.ask_session(active, sm.ChangeSetting(setting, value, ref, chat.chat_id))
     if handle is not None:  # a menu's button: one choice per menu
         await chat.view.close_buttons(chat.chat_id, handle, f"{active}: {value} chosen.")

@@ -1,4 +1,5 @@
-"""Chat state as a fold of its stream: the active session, open questions, unhandled updates."""
+"""Chat state as a fold of its stream (written by the chat actor alone): the active session,
+open questions, the updates it has handled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from eventstore import Event
 
-UPDATE_RECEIVED = "chat.update_received"
 UPDATE_HANDLED = "chat.update_handled"
 ACTIVE_CHANGED = "chat.active_session_changed"
 QUESTION_ASKED = "chat.question_asked"
@@ -36,25 +36,30 @@ class ChatState:
     chat_id: int = 0
     active: str | None = None
     questions: dict[str, Question] = field(default_factory=dict)
-    #: correlation id -> the received update, until it is marked handled (replayed on restart).
-    unhandled: dict[str, dict[str, Any]] = field(default_factory=dict)
-    last_update_id: int = 0
+    #: Correlation ids of the latest updates handled, so one handed over again (a replay after
+    #: a restart racing a redelivery) is handled once.
+    handled: tuple[str, ...] = ()
+    #: The stream's version this state was folded up to: the next append expects it.
+    version: int = 0
+
+    def was_handled(self, ref: str) -> bool:
+        return ref in self.handled
+
+
+#: How many handled updates a chat remembers: a replay is at most a few updates behind.
+RECENT_HANDLED = 256
 
 
 def evolve(state: ChatState, event: Event) -> ChatState:
+    return replace(_changed(state, event), version=event.version)
+
+
+def _changed(state: ChatState, event: Event) -> ChatState:
     data = event.data
     match event.type:
-        case "chat.update_received":
-            update_id = data.get("update_id") or 0
-            return replace(
-                state,
-                unhandled={**state.unhandled, event.correlation_id or "": data},
-                last_update_id=max(state.last_update_id, update_id),
-            )
         case "chat.update_handled":
-            unhandled = dict(state.unhandled)
-            unhandled.pop(data["ref"], None)
-            return replace(state, unhandled=unhandled)
+            handled = (*state.handled[-(RECENT_HANDLED - 1) :], data["ref"])
+            return replace(state, handled=handled)
         case "chat.active_session_changed":
             return replace(state, active=data.get("session"))
         case "chat.question_asked":

@@ -29,7 +29,7 @@ async def queue(chat: ChatContext, session: str, text: str, ref: str) -> None:
     """Hand a message to a session and wait until it is in the session's log, so the update
     is marked handled only once nothing can lose it."""
     try:
-        await chat.sessions(session).ask(sm.UserTurn(text, ref), timeout=30)
+        await chat.sessions(session).ask(sm.UserTurn(text, ref, chat.chat_id), timeout=30)
     except AskTimeoutError:  # it is in the session's mailbox: it will be handled, in order
         await chat.say_about(
             session, "The session is busy for a moment; your message goes to it next."
@@ -41,7 +41,7 @@ async def stop(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
     if active is None:
         await chat.say("No active session, so nothing to stop.")
         return
-    chat.tell_session(active, sm.Interrupt(ref))
+    chat.tell_session(active, sm.Interrupt(ref, chat.chat_id))
 
 
 @dataclass(slots=True)

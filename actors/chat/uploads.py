@@ -5,23 +5,14 @@ or lost to a restart before it was saved, gets words instead."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 
 from actors.chat import texts
 from actors.chat.context import ChatContext
-from actors.chat.inbound import FileArrived, FileRefused
+from actors.chat.inbound import FileArrived, FileLost, FileRefused
 from actors.chat.turns import queue
 from actors.session.errors import SessionError
 from service.names import contained_path, safe_filename
-
-
-@dataclass(frozen=True, slots=True)
-class FileLost:
-    """A file logged as received but not saved before a crash (its bytes are not in the log)."""
-
-    filename: str
-    correlation_id: str
 
 
 async def save(chat: ChatContext, msg: FileArrived) -> None:

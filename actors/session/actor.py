@@ -1,17 +1,30 @@
 """The session actor: owns one long-lived ``claude`` process and the turn state machine.
 
 idle -> running -> idle, with interrupting, permission questions, crash/resume and idle stop.
-Every line written to or read from the process is appended to the session's stream before
-its effect reaches the chat; the state is the fold of that stream.
+The actor is the only writer of its stream (``session:<name>``): it appends, folds, then acts,
+every append checked against the version it folded (``expected_version``). Every line written
+to or read from the process is appended before its effect reaches the chat; the state is the
+fold of that stream.
 
 What is not the turn lives beside it: ``process`` (the process itself), ``lines`` (what a
-stdout line means, pure), ``settings`` (/model, /mode, /cap), ``permissions`` (open questions),
-``replies`` (how a turn ends, also after a restart), ``archiving``.
+stdout line means, pure), ``settings`` (/model, /mode, /cap), ``permissions`` (answering
+questions), ``replies`` (how a turn ends, also after a restart), ``archiving``.
+
+Transient on purpose (everything else is in the fold, so a restart behaves as the run before):
+- the running process (``ProcessSlot.live``): it dies with pocketcode; the log says it ran, and
+  recovery logs that it is gone;
+- what the chat is shown of the running turn (``shown``) and whether its API retry was told
+  (``retry_told``): a restart ends the turn, and its text is rebuilt from the log for the notice;
+- timers (turn timeout, question timeout, idle stop, kill): they watch a process, which a
+  restart does not keep; the crash backoff is rebuilt from the fold (``last_crash_at``);
+- the process pool's order: which idle process to stop first is a guess, not a promise.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +35,7 @@ from actors.runtime import Actor
 from actors.session import archiving, replies, wording
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session.catalog import SessionExistsError
 from actors.session.deps import SessionDeps
 from actors.session.errors import SessionError
 from actors.session.lines import Shown, read_line
@@ -32,8 +46,11 @@ from actors.session.settings import Settings
 from actors.session.state import SessionState, evolve, load_state
 from actors.session.timers import Timers
 from eventstore import Event, NewEvent
+from eventstore.errors import ConcurrencyError
 from service.claude import codec
 from service.claude.errors import ClaudeError
+
+log = structlog.get_logger("session")
 
 
 class SessionActor(Actor[Any]):
@@ -42,7 +59,7 @@ class SessionActor(Actor[Any]):
         self.stream = ev.stream_of(name)
         self.deps = deps
         self.state = SessionState()
-        self.process = ProcessSlot(name, deps, self._append)
+        self.process = ProcessSlot(name, deps, self._append, self._append_many)
         self.settings = Settings(
             name,
             deps.config.max_cost_usd,
@@ -50,22 +67,16 @@ class SessionActor(Actor[Any]):
             append=self._append,
             notice=self._notice,
         )
-        self.permissions = OpenQuestions(name)
+        self.permissions = OpenQuestions(name, lambda: self.state)
         #: What the chat is shown of the running turn; its API retry notice went out.
         self.shown = Shown()
         self.retry_told = False
-        self.turn_cost_base = 0.0
         self.timers = Timers(lambda delay, message: self.ctx.schedule(delay, message))
-        self.backoff_until: float | None = None
 
     @property
     def live(self) -> Live | None:
         """The running process, if any."""
         return self.process.live
-
-    @live.setter
-    def live(self, live: Live | None) -> None:
-        self.process.live = live
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -92,19 +103,23 @@ class SessionActor(Actor[Any]):
                 streamed = replies.streamed_text(events, turn.turn_id)
             cap = self.settings.cost_cap()
             await self._end_turn(replies.restart_end(turn, s.last_result, streamed, cap))
-        if self.state.pending:
+        if (left := self._backoff_left()) > 0:
+            self.timers.set("backoff", left, m.Resume())  # the wait a crash started goes on
+        elif self.state.pending:
             self.ctx.ref.tell(m.Resume())
 
     # -- messages ----------------------------------------------------------------------------
 
     async def receive(self, message: Any) -> Any:
         match message:
-            case m.Lines():
-                await self._on_lines(message)
+            case m.LinesReady():
+                await self._on_lines(message.live)
+            case m.Create():
+                await self._on_create(message)
             case m.UserTurn():
                 await self._on_user_turn(message)
             case m.Interrupt():
-                await self._on_interrupt()
+                await self._on_interrupt(message)
             case m.ChangeSetting():
                 await self._on_change_setting(message)
             case m.SetCostCap():
@@ -139,28 +154,51 @@ class SessionActor(Actor[Any]):
                 raise TypeError(f"session actor got an unknown message {message!r}")
         return None
 
+    async def _on_create(self, msg: m.Create) -> None:
+        """The session's first event; ``expected_version`` 0 makes a second creator lose."""
+        s = self.state
+        if s.exists:
+            if msg.correlation_id is not None and s.created_by == msg.correlation_id:
+                return  # this very /new, replayed after a crash
+            raise SessionExistsError(f"A session named {self.name} already exists.")
+        created = ev.event(
+            ev.CREATED,
+            msg.correlation_id,
+            name=self.name,
+            persona=msg.persona,
+            cwd=msg.cwd,
+            chat_id=msg.chat_id,
+        )
+        try:
+            await self._append(created)
+        except SessionError:  # created meanwhile by another writer (the offline CLI)
+            raise SessionExistsError(f"A session named {self.name} already exists.") from None
+
     async def _on_user_turn(self, msg: m.UserTurn) -> None:
         """Queue the message in the log and answer (the chat then marks its update handled);
         the turn itself starts after, so the asker is not kept waiting for a process start."""
         s = self.state
         if s.replayed(msg.correlation_id):
             return None  # already queued once
+        to = msg.chat_id
         if not s.exists:
-            return self._notice(f"There is no session named {self.name}.")
+            return self._notice(f"There is no session named {self.name}.", to)
         if s.status == "archived":
-            return self._notice(f"{self.name} is archived; /unarchive {self.name} to use it again.")
+            text = f"{self.name} is archived; /unarchive {self.name} to use it again."
+            return self._notice(text, to)
         if (cap := self.settings.cost_cap()).reached:
-            return self._notice(wording.cap_refused(cap))
-        await self._append(ev.event(ev.MESSAGE_QUEUED, msg.correlation_id, text=msg.text))
-        if self.state.busy or self._in_backoff():
-            self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)))
+            return self._notice(wording.cap_refused(cap), to)
+        chat = {} if msg.chat_id is None else {"chat_id": msg.chat_id}
+        await self._append(ev.event(ev.MESSAGE_QUEUED, msg.correlation_id, text=msg.text, **chat))
+        if self.state.busy or self._backoff_left() > 0:
+            self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)), to)
             return None
         self.ctx.ref.tell(m.Resume())
         return None
 
     async def _start_next_turn(self) -> None:
         s = self.state
-        if s.busy or not s.pending or self._in_backoff():
+        if s.busy or not s.pending or self._backoff_left() > 0:
             return
         if (cap := self.settings.cost_cap()).reached:  # the turn before them reached it
             self._notice(wording.cap_waiting(cap, len(s.pending)))
@@ -185,16 +223,15 @@ class SessionActor(Actor[Any]):
         except ClaudeError as exc:
             await self._end_turn(TurnEnd(ev.FAILED, "", f"Could not start claude: {exc}"))
             return
-        self.turn_cost_base = self.state.process_cost_usd
         self.deps.pool.touch(self.name, busy=True)
         self.timers.set(f"turn:{turn_id}", self.deps.config.turn_timeout_s, m.TurnTimeout(turn_id))
 
-    async def _on_interrupt(self) -> None:
+    async def _on_interrupt(self, msg: m.Interrupt) -> None:
+        """``/stop``; the turn's open questions close when its result ends it."""
         if self.state.turn is None or self.live is None:
-            self._notice(f"Nothing is running in {self.name}.")
+            self._notice(f"Nothing is running in {self.name}.", msg.chat_id)
             return
         await self.process.write(self.live, codec.interrupt_request(self.ctx.ids()))
-        self.permissions.clear()
 
     async def _on_change_setting(self, msg: m.ChangeSetting) -> None:
         """``/model`` or ``/mode``, sent to the running claude at once (``Settings.request``)."""
@@ -221,7 +258,7 @@ class SessionActor(Actor[Any]):
         if closing is None or self.live is None:
             self._notice("That question was already answered or has expired.")
             return
-        self.timers.cancel(f"perm:{msg.request_id}")
+        self.timers.cancel(f"perm:{msg.request_id}")  # the line below closes it in the fold
         await self.process.write(self.live, closing.line)
         self._tell_chat(closing.notice)
 
@@ -293,18 +330,28 @@ class SessionActor(Actor[Any]):
         return str(path)
 
     async def _on_unarchive(self, msg: m.Unarchive) -> str:
+        """Answers with what became of the working directory (words for the chat)."""
         s = self.state
         if s.status != "archived":
             raise SessionError(f"{self.name} is not archived.")
+        workdir = ""
         if s.archive_path:
-            await archiving.restore_workdir(Path(s.archive_path), Path(s.cwd))
+            workdir = await archiving.restore_workdir(self.name, Path(s.archive_path), Path(s.cwd))
         await self._append(ev.event(ev.UNARCHIVED, msg.correlation_id, path=s.archive_path))
-        return s.cwd
+        return workdir
 
     # -- the process -------------------------------------------------------------------------
 
-    def _in_backoff(self) -> bool:
-        return self.backoff_until is not None and self.ctx.clock.monotonic() < self.backoff_until
+    def _backoff_left(self) -> float:
+        """Seconds until claude may start again after crashes in a row (0: now). From the fold,
+        so a restart during the wait keeps waiting instead of starting at once."""
+        s = self.state
+        delay = crash_backoff(s.crashes)
+        if delay is None or s.last_crash_at is None:
+            return 0.0
+        until = s.last_crash_at + timedelta(seconds=delay)
+        left = (until - self.ctx.clock.now()).total_seconds()
+        return min(delay, max(0.0, left))  # a clock set back never makes the wait longer
 
     async def _ensure_process(self) -> Live:
         """The running claude, started with the budget the cap allows if none runs."""
@@ -317,15 +364,14 @@ class SessionActor(Actor[Any]):
 
     # -- what the process says ---------------------------------------------------------------
 
-    async def _on_lines(self, msg: m.Lines) -> None:
-        for event in msg.events:
-            self.state = evolve(self.state, event)
-        if self.live is None or msg.generation != self.live.generation:
-            return
+    async def _on_lines(self, live: Live) -> None:
+        """Log what ``live`` read, fold it, then act on it (lines of an earlier process are
+        logged and folded, never acted on)."""
+        events = await self.process.log_lines(live)
         progressed = False
-        for event in msg.events:
-            if self.live is None or msg.generation != self.live.generation:
-                break  # stopped while these lines were handled (its budget was spent)
+        for event in events:
+            if self.live is not live:
+                break  # an old process, or stopped while these were handled (budget spent)
             if event.type not in (ev.STDOUT, ev.STREAM):
                 continue
             progressed |= await self._on_line(event.data["line"])
@@ -381,11 +427,10 @@ class SessionActor(Actor[Any]):
                     await self.process.write(fresh, codec.user_turn(turn.text))
                     return
         if self.state.turn is not None:
-            words = wording.exit_words(msg.returncode, msg.stderr_tail)
+            words = wording.exit_words(msg.returncode, msg.stderr_tail, msg.failure)
             await self._end_turn(TurnEnd(ev.CRASHED, self.shown.text, words))
-            crashes = self.state.crashes
-            if (delay := crash_backoff(crashes)) is not None:
-                self.backoff_until = self.ctx.clock.monotonic() + delay
+            if (delay := self._backoff_left()) > 0:
+                crashes = self.state.crashes
                 self._notice(wording.crash_backoff_words(self.name, crashes, delay))
                 self.timers.set("backoff", delay, m.Resume())
                 return
@@ -395,16 +440,20 @@ class SessionActor(Actor[Any]):
         turn = self.state.turn
         if turn is None:
             return
+        unanswered = self.state.questions
         await self._append(end.event(turn))
         self.timers.cancel(f"turn:{turn.turn_id}")
         self.timers.cancel("kill")
-        self.permissions.clear()
+        for question in unanswered:
+            self.timers.cancel(f"perm:{question.request_id}")
+        for closed in self.permissions.ended(unanswered):
+            self._tell_chat(closed, turn.chat_id)
         s = self.state
-        turn_cost = max(0.0, s.process_cost_usd - self.turn_cost_base)
+        turn_cost = max(0.0, s.total_cost_usd - turn.cost_at_start)
         reply = TurnReply(
             turn.turn_id, end.outcome, end.text, end.error, s.total_cost_usd, turn_cost
         )
-        self._tell_chat(replies.finished(self.name, reply))
+        self._tell_chat(replies.finished(self.name, reply), turn.chat_id)
         self.shown = Shown()
         # Spent (it would answer every later turn with the same error) or started with another
         # cap than the one set since: the next turn gets a new process.
@@ -424,14 +473,34 @@ class SessionActor(Actor[Any]):
     # -- helpers -----------------------------------------------------------------------------
 
     async def _append(self, new: NewEvent) -> Event:
-        [event] = await self.deps.store.append(self.stream, [new])
-        self.state = evolve(self.state, event)
-        self.deps.observe(event)
+        [event] = await self._append_many([new])
         return event
 
-    def _tell_chat(self, notice: object) -> None:
-        if self.state.chat_id is not None:
-            self.deps.notify(self.state.chat_id, notice)
+    async def _append_many(self, new: Sequence[NewEvent]) -> list[Event]:
+        """Append, then fold, in that order; ``expected_version`` is the version folded, so a
+        write by anyone else (the offline ``pocketcode archive``) is caught, never folded out
+        of order: the state is read again from the log and the request refused in words."""
+        try:
+            events = await self.deps.store.append(
+                self.stream, new, expected_version=self.state.version
+            )
+        except ConcurrencyError:
+            log.error("session.written_elsewhere", version=self.state.version)
+            self.state = await load_state(self.deps.store, self.name)
+            raise SessionError(
+                f"{self.name} was changed outside this bot meanwhile (pocketcode archive?); "
+                "it has been read again from the log. Nothing was done: try again."
+            ) from None
+        for event in events:
+            self.state = evolve(self.state, event)
+            self.deps.observe(event)
+        return events
 
-    def _notice(self, text: str) -> None:
-        self._tell_chat(n.SessionNotice(self.name, text))
+    def _tell_chat(self, notice: object, chat_id: int | None = None) -> None:
+        """Tell ``chat_id`` (the chat that asked), else where the session speaks now."""
+        to = chat_id if chat_id is not None else self.state.reply_chat
+        if to is not None:
+            self.deps.notify(to, notice)
+
+    def _notice(self, text: str, chat_id: int | None = None) -> None:
+        self._tell_chat(n.SessionNotice(self.name, text), chat_id)

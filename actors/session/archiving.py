@@ -9,7 +9,7 @@ from pathlib import Path
 from actors.session.errors import SessionError
 from actors.session.state import SessionState
 from eventstore import EventStore
-from service.archive import build_archive, extract_workdir
+from service.archive import ArchiveError, build_archive, extract_workdir
 
 
 def check_archivable(state: SessionState, session: str, correlation_id: str | None) -> str | None:
@@ -46,11 +46,29 @@ async def pack(
     )
 
 
-async def restore_workdir(archive: Path, cwd: Path) -> None:
-    """Bring the working directory back from the archive, only if it is gone."""
+async def restore_workdir(session: str, archive: Path, cwd: Path) -> str:
+    """Bring the working directory back from the archive, only if it is gone; says how that
+    went. Raises ``SessionError`` (nothing changed) if the archive cannot be read."""
 
-    def restore() -> None:
-        if archive.exists() and not cwd.exists():
-            extract_workdir(archive, cwd)
+    def restore() -> str:
+        if cwd.exists():
+            return ""
+        if not archive.exists():
+            return f" Its working directory {cwd} is gone and {archive} is missing."
+        try:
+            restored = extract_workdir(archive, cwd)
+        except ArchiveError as exc:
+            raise SessionError(f"{session} was not unarchived: {exc}.") from None
+        if restored is None:
+            return ""
+        if restored.complete:
+            return f" Its working directory was restored ({restored.written:,} entries)."
+        shown = "; ".join(f"{name} ({why})" for name, why in restored.skipped[:5])
+        more = len(restored.skipped) - 5
+        return (
+            f" {len(restored.skipped):,} entries of its working directory could not be "
+            f"restored and are still only in {archive.name}: {shown}"
+            + (f"; and {more:,} more." if more > 0 else ".")
+        )
 
-    await asyncio.to_thread(restore)
+    return await asyncio.to_thread(restore)

@@ -8,8 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from actors.session import events as ev
-from eventstore import NO_STREAM, Event, EventStore, fold
-from eventstore.errors import ConcurrencyError
+from eventstore import Event, EventStore, fold
 
 #: The only event types the directory needs, so a rebuild skips the stdout firehose.
 CATALOG_TYPES = frozenset(
@@ -80,7 +79,8 @@ class SessionExistsError(ValueError):
 
 
 class SessionCatalog:
-    """Holds the directory projection; session actors feed it the events they append."""
+    """Holds the directory projection; session actors feed it the events they append (it
+    never writes: each session's stream has its actor as its only writer)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
@@ -107,18 +107,3 @@ class SessionCatalog:
         """Most recently used first."""
         rows = [s for s in self._directory.values() if include_archived or s.status == "active"]
         return sorted(rows, key=lambda s: s.last_used_at, reverse=True)
-
-    async def create(
-        self, name: str, persona: str, cwd: str, chat_id: int, correlation_id: str | None
-    ) -> SessionSummary:
-        """Record a new session; the stream must not exist, so two creators cannot both win."""
-        new = ev.event(
-            ev.CREATED, correlation_id, name=name, persona=persona, cwd=cwd, chat_id=chat_id
-        )
-        try:
-            [event] = await self.store.append(ev.stream_of(name), [new], expected_version=NO_STREAM)
-        except ConcurrencyError:
-            raise SessionExistsError(f"A session named {name} already exists.") from None
-        self.observe(event)
-        summary = self._directory[name]
-        return summary

@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from eventstore import Event
+if TYPE_CHECKING:
+    from actors.session.process import Live
 
 Decision = Literal["allow", "allow_session", "deny"]
 
 
 @dataclass(frozen=True, slots=True)
+class Create:
+    """``/new``: the session's first event, written by the session itself (the only writer
+    of its stream). Answered once it is in the log; a name taken already raises
+    ``SessionExistsError`` (unless this very command made it: a replay)."""
+
+    persona: str
+    cwd: str
+    chat_id: int | None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UserTurn:
+    """A message for the agent; ``chat_id`` is the chat that sent it and gets the reply."""
+
     text: str
     correlation_id: str | None = None
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Interrupt:
     correlation_id: str | None = None
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +56,7 @@ class ChangeSetting:
     setting: str
     value: str
     correlation_id: str | None = None
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +66,7 @@ class SetCostCap:
 
     cap_usd: float | None
     correlation_id: str | None = None
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +96,21 @@ class GetState:
 
 
 @dataclass(frozen=True, slots=True)
-class Lines:
-    generation: int
-    events: tuple[Event, ...]
+class LinesReady:
+    """The process's stdout has lines waiting in ``live``: the actor logs them (the only
+    writer of the session's stream), folds them, then acts on them."""
+
+    live: Live
 
 
 @dataclass(frozen=True, slots=True)
 class Exited:
+    """The process's stdout ended (it exited), or reading it failed (``failure``)."""
+
     generation: int
-    returncode: int
+    returncode: int | None
     stderr_tail: tuple[str, ...]
+    failure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,20 +1,25 @@
 """Permission questions: claude asks whether a tool may run, the user answers in the chat.
 
-A question lives only as long as the process that asked it (a new process asks again), so the
-open ones are kept in memory, not folded from the log (which holds every line of them anyway).
+Which questions are open is the session's fold (``SessionState.questions``): opened by claude's
+``can_use_tool`` line, closed by our answer on its stdin, and all closed when their turn ends or
+their process goes. This keeps the rules of answering them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from actors.chat import notices as n
 from actors.session import messages as m
+from actors.session.state import SessionState
 from service.claude import codec
 
 DENIED = "The user denied this."
 TIMED_OUT = "No answer from the user in time."
+#: ``PermissionClosed.decision`` of a question its turn ended without: nobody answered it.
+EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,23 +31,24 @@ class Closing:
 
 
 class OpenQuestions:
-    """The questions of the running process that the user has not answered yet."""
+    """The questions of the running process that the user has not answered yet, as the
+    session's state (``state``) has them."""
 
-    def __init__(self, session: str) -> None:
+    def __init__(self, session: str, state: Callable[[], SessionState]) -> None:
         self.session = session
-        self._open: dict[str, codec.PermissionRequest] = {}
+        self._state = state
 
     def ask(self, request: codec.PermissionRequest, cwd: str) -> n.PermissionAsked:
-        """Keep ``request`` open; returns what the chat shows of it."""
-        self._open[request.request_id] = request
+        """What the chat shows of ``request`` (open already: it is in the fold)."""
         summary = codec.tool_status(request.tool_name, request.input, cwd)
         return n.PermissionAsked(
             self.session, request.request_id, request.tool_name, summary, request.input
         )
 
     def answer(self, msg: m.PermissionAnswer) -> Closing | None:
-        """Close the question ``msg`` answers; None if it is not open (answered, expired)."""
-        request = self._open.pop(msg.request_id, None)
+        """How the question ``msg`` answers closes (its line on claude's stdin closes it in
+        the fold); None if it is not open (answered, expired)."""
+        request = self._state().question(msg.request_id)
         if request is None:
             return None
         closed = n.PermissionClosed(self.session, msg.request_id, msg.decision, False)
@@ -50,14 +56,14 @@ class OpenQuestions:
 
     def expire(self, request_id: str) -> Closing | None:
         """Deny a question left unanswered too long; None if it is not open any more."""
-        if self._open.pop(request_id, None) is None:
+        if self._state().question(request_id) is None:
             return None
         closed = n.PermissionClosed(self.session, request_id, "deny", True)
         return Closing(codec.permission_deny(request_id, TIMED_OUT), closed)
 
-    def clear(self) -> None:
-        """The turn ended or is being interrupted: its questions will not be answered."""
-        self._open.clear()
+    def ended(self, questions: tuple[codec.PermissionRequest, ...]) -> list[n.PermissionClosed]:
+        """Questions that were open when their turn ended: the chat retires their buttons."""
+        return [n.PermissionClosed(self.session, q.request_id, EXPIRED, False) for q in questions]
 
 
 def answer_line(request: codec.PermissionRequest, msg: m.PermissionAnswer) -> dict[str, Any]:

@@ -1,16 +1,18 @@
-"""The ``claude`` process of a session: its command line, its start and stop, its stdout
-pumped into the log line by line.
+"""The ``claude`` process of a session: its command line, its start and stop, and the pump
+that reads its stdout.
 
-Every line is appended to the session's stream before the actor hears of it; lines that
-arrive while a commit is in flight are batched into the next one.
+The pump never writes to the log: it keeps the lines it read in ``Live.unread`` and nudges the
+actor (``LinesReady``), which appends them, folds them and only then acts on them — the actor is
+the only writer of the session's stream, so the fold sees the log's order. Lines that arrive
+while the actor is busy wait there and go into the log together, in one append.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +26,16 @@ from actors.session.budget import CostCap
 from actors.session.deps import Append, SessionDeps
 from actors.session.state import SessionState
 from actors.session.wording import cap_refused
-from eventstore import EventStore, NewEvent
+from eventstore import Event, NewEvent
 from service.claude import codec
 from service.claude.argv import AgentSettings, build_argv, with_overrides
 from service.claude.errors import ClaudeError
 from service.claude.process import ClaudeProcess
 
 log = structlog.get_logger("session")
-LINE_BATCH = 256
 STDERR_LINES_KEPT = 20
+#: Appends several events to the session's stream, then folds them (the actor's own append).
+AppendMany = Callable[[Sequence[NewEvent]], Awaitable[list[Event]]]
 
 
 @dataclass(slots=True)
@@ -47,17 +50,28 @@ class Live:
     saw_init: bool = False
     stopping: bool = False
     task: asyncio.Task[None] | None = None
+    #: Lines read from stdout and not logged yet (the actor takes them).
+    unread: list[bytes] = field(default_factory=list)
+    #: A ``LinesReady`` for the lines in ``unread`` is on its way to the actor.
+    nudged: bool = False
+
+    def take(self) -> list[bytes]:
+        """The lines read since the last take; the next line nudges the actor again."""
+        lines, self.unread, self.nudged = self.unread, [], False
+        return lines
 
 
 class ProcessSlot:
     """The session's one ``claude`` process: started on demand, every line to it logged before
     it is written, stopped on purpose (idle, least recently used, archive, /cap) or lost."""
 
-    def __init__(self, session: str, deps: SessionDeps, append: Append) -> None:
+    def __init__(
+        self, session: str, deps: SessionDeps, append: Append, append_many: AppendMany
+    ) -> None:
         self.session = session
-        self.stream = ev.stream_of(session)
         self.deps = deps
         self._append = append
+        self._append_many = append_many
         self.live: Live | None = None
         #: Counts starts, so that news of an earlier process is told apart and ignored.
         self.generation = 0
@@ -77,9 +91,7 @@ class ProcessSlot:
         await self._append(
             ev.event(ev.PROCESS_STARTED, None, pid=proc.pid, argv=argv, resume_id=resume_id)
         )
-        live.task = asyncio.create_task(
-            pump(live, self.deps.store, self.stream, ref.tell), name=f"pump:{self.session}"
-        )
+        live.task = asyncio.create_task(pump(live, ref.tell), name=f"pump:{self.session}")
         self.live = live
         self.deps.pool.started(self.session, ref)
         return live
@@ -88,8 +100,16 @@ class ProcessSlot:
         await self._append(ev.event(ev.STDIN, None, line=obj))
         await live.proc.write(obj)
 
+    async def log_lines(self, live: Live) -> list[Event]:
+        """Append the lines ``live`` has read and not logged yet (folded by the actor's append)."""
+        raws = live.take()
+        return await self._append_many([line_event(raw) for raw in raws]) if raws else []
+
     async def stop(self, reason: str) -> bool:
-        """Stop the process on purpose (its exit is no crash) and log it; False if none ran."""
+        """Stop the process on purpose (its exit is no crash) and log it; False if none ran.
+
+        Its last lines are logged before its exit, so the log reads in the order things
+        happened; they are not acted on (it is being stopped)."""
         live, self.live = self.live, None
         if live is None:
             return False
@@ -98,8 +118,9 @@ class ProcessSlot:
         returncode = await live.proc.stop(grace_s=5.0)
         if live.task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(live.task), 1.0)  # log its last lines
+                await asyncio.wait_for(asyncio.shield(live.task), 1.0)  # read to EOF
             live.task.cancel()
+        await self.log_lines(live)
         await self._append(
             ev.event(ev.PROCESS_EXITED, None, returncode=returncode, expected=True, reason=reason)
         )
@@ -113,6 +134,9 @@ class ProcessSlot:
             return None
         self.live = None
         self.deps.pool.stopped(self.session)
+        await self.log_lines(live)  # normally logged already: LinesReady comes before Exited
+        if exited.failure is not None:
+            live.proc.kill()  # its output can no longer be read: it must not run on unseen
         await self._append(
             ev.event(
                 ev.PROCESS_EXITED,
@@ -120,6 +144,7 @@ class ProcessSlot:
                 returncode=exited.returncode,
                 expected=False,
                 stderr_tail=list(exited.stderr_tail),
+                **({"failure": exited.failure} if exited.failure else {}),
             )
         )
         return live
@@ -178,30 +203,25 @@ def line_event(raw: bytes) -> NewEvent:
     return NewEvent(kind, {"line": obj})
 
 
-async def pump(live: Live, store: EventStore, stream: str, tell: Callable[[object], None]) -> None:
-    """Read stdout to EOF, log each line durably, tell ``Lines``; then tell ``Exited``."""
-    lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+async def pump(live: Live, tell: Callable[[object], None]) -> None:
+    """Read stdout to EOF into ``live.unread``, nudging the actor; then tell ``Exited``.
 
-    async def read() -> None:
-        while (raw := await live.proc.read_line()) is not None:
-            lines.put_nowait(raw)
-        lines.put_nowait(None)
-
-    reader = asyncio.create_task(read())
-    eof = False
+    Whatever happens here ends in ``Exited``: a pump that died silently would leave the
+    session waiting for a turn that can no longer end.
+    """
+    returncode: int | None = None
+    failure: str | None = None
     try:
-        while not eof:
-            batch = [await lines.get()]
-            while not lines.empty() and len(batch) < LINE_BATCH:
-                batch.append(lines.get_nowait())
-            eof = batch[-1] is None
-            new = [line_event(raw) for raw in batch if raw is not None]
-            if new:
-                recorded = await store.append(stream, new)
-                tell(m.Lines(live.generation, tuple(recorded)))
+        while (raw := await live.proc.read_line()) is not None:
+            live.unread.append(raw)
+            if not live.nudged:
+                live.nudged = True
+                tell(m.LinesReady(live))
         returncode = await live.proc.wait()
-        if not live.stopping:
-            tail = tuple(live.proc.stderr_tail()[-STDERR_LINES_KEPT:])
-            tell(m.Exited(live.generation, returncode, tail))
-    finally:
-        reader.cancel()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # reading failed: the turn must end in words, not hang
+        log.exception("claude.read_failed", pid=live.proc.pid)
+        failure = f"{type(exc).__name__}: {exc}"
+    tail = tuple(live.proc.stderr_tail()[-STDERR_LINES_KEPT:])
+    tell(m.Exited(live.generation, returncode, tail, failure))

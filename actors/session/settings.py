@@ -32,7 +32,7 @@ class Settings:
         *,
         state: Callable[[], SessionState],
         append: Append,
-        notice: Callable[[str], None],
+        notice: Callable[[str, int | None], None],
     ) -> None:
         self.session = session
         #: The config's ``claude.max_cost_usd``, for sessions that never used ``/cap``.
@@ -70,6 +70,7 @@ class Settings:
                 setting=msg.setting,
                 value=msg.value,
                 request_id=request_id,
+                **_from(msg.chat_id),
             )
         )
         if msg.setting == ev.MODEL:
@@ -91,9 +92,11 @@ class Settings:
         says so in those words).
         """
         self._check_usable()
-        await self._append(ev.event(ev.COST_CAP_SET, msg.correlation_id, cap_usd=msg.cap_usd))
+        await self._append(
+            ev.event(ev.COST_CAP_SET, msg.correlation_id, cap_usd=msg.cap_usd, **_from(msg.chat_id))
+        )
         stale, busy = self.stale(live), self._state().busy
-        self._notice(cap_set(self.cost_cap(), turn_keeps_old=stale and busy))
+        self._notice(cap_set(self.cost_cap(), turn_keeps_old=stale and busy), msg.chat_id)
         return stale and not busy
 
     async def settle(self, request: SettingRequest) -> None:
@@ -109,7 +112,7 @@ class Settings:
         else:
             await self._append(ev.event(ev.SETTING_CHANGED, ref, value=value, **data))
             text = setting_changed(self.session, request.setting, value, now=request.answered)
-        self._notice(text)
+        self._notice(text, request.chat_id)
 
     async def settle_all(self) -> None:
         """No process will answer the open requests (none runs, or it exited): settle them."""
@@ -122,3 +125,8 @@ class Settings:
             raise SessionError(f"There is no session named {self.session}.")
         if state.status == "archived":
             raise SessionError(f"{self.session} is archived; /unarchive {self.session} first.")
+
+
+def _from(chat_id: int | None) -> dict[str, int]:
+    """The asking chat, for the event: where the answer goes."""
+    return {} if chat_id is None else {"chat_id": chat_id}

@@ -18,6 +18,10 @@ class Turn:
     merged: int
     started_at: datetime
     correlation_id: str | None
+    #: The chat whose message started it: its reply, questions and notices go there.
+    chat_id: int | None = None
+    #: The session's total cost when it started: what it cost is the total at its end minus this.
+    cost_at_start: float = 0.0
     saw_result: bool = False
     result_is_error: bool = False
     result_interrupted: bool = False
@@ -28,6 +32,7 @@ class Turn:
 class Queued:
     text: str
     correlation_id: str | None
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,8 @@ class SettingRequest:
     setting: str  # ev.MODEL | ev.PERMISSION_MODE
     value: str
     correlation_id: str | None = None
+    #: The chat that asked: told how it ended.
+    chat_id: int | None = None
     #: claude's control_response has been read (``error`` None: it took the change).
     answered: bool = False
     error: str | None = None
@@ -48,7 +55,10 @@ class SessionState:
     name: str = ""
     persona: str = ""
     cwd: str = ""
+    #: The chat that wrote to the session last: where what is not a turn's goes.
     chat_id: int | None = None
+    #: Correlation id of the command that created it (a replay of it is not an error).
+    created_by: str | None = None
     created_at: datetime | None = None
     last_used_at: datetime | None = None
     status: str = "new"  # new | active | archived
@@ -66,6 +76,11 @@ class SessionState:
     pending: tuple[Queued, ...] = ()
     process_pid: int | None = None
     crashes: int = 0
+    #: When the last of ``crashes`` crashes in a row ended its turn: the backoff counts from it.
+    last_crash_at: datetime | None = None
+    #: Permission questions claude asked and nobody has answered yet (they close with their
+    #: turn, or when the process that asked is gone).
+    questions: tuple[codec.PermissionRequest, ...] = ()
     version: int = 0
     #: Correlation ids of the latest queued messages and setting changes, so a replayed update
     #: is acted on once.
@@ -114,6 +129,14 @@ class SessionState:
     def setting_request(self, request_id: str) -> SettingRequest | None:
         return next((r for r in self.setting_requests if r.request_id == request_id), None)
 
+    def question(self, request_id: str) -> codec.PermissionRequest | None:
+        return next((q for q in self.questions if q.request_id == request_id), None)
+
+    @property
+    def reply_chat(self) -> int | None:
+        """Where the session speaks: the running turn's chat, else the last chat that wrote."""
+        return self.turn.chat_id if self.turn is not None else self.chat_id
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -153,13 +176,14 @@ async def load_state(store: EventStore, name: str) -> SessionState:
     return replace(state, version=await store.stream_version(stream))
 
 
+def _line(data: dict[str, Any]) -> dict[str, Any]:
+    line = data.get("line")
+    return line if isinstance(line, dict) else {}
+
+
 def _count(value: Any) -> int:
     """A token count from claude's output; anything odd counts as nothing, never a crash."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _remember(refs: tuple[str, ...], ref: str | None) -> tuple[str, ...]:
@@ -189,39 +213,48 @@ def _settled(state: SessionState, event: Event) -> dict[str, Any]:
 
 
 def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
-    kind = line.get("type")
-    if kind == "system" and line.get("subtype") == "init":
+    """What a line claude wrote changes; read through ``codec``, the one parser of lines."""
+    if (init := codec.init_info(line)) is not None:
         return {
-            "claude_session_id": _text(line.get("session_id")) or state.claude_session_id,
-            "model": _text(line.get("model")) or state.model,
-            "permission_mode": _text(line.get("permissionMode")) or state.permission_mode,
+            "claude_session_id": init.session_id or state.claude_session_id,
+            "model": init.model or state.model,
+            "permission_mode": init.permission_mode or state.permission_mode,
         }
-    if kind == "control_response":
+    if (request := codec.permission_request(line)) is not None:
+        if state.turn is None or state.question(request.request_id) is not None:
+            return {}  # nobody to ask outside a turn; asked already
+        return {"questions": (*state.questions, request)}
+    if codec.is_control_response(line):
         return _answered(state, line)
-    if kind != "result":
+    result = codec.result_info(line)
+    if result is None:
         return {}
-    usage = raw if isinstance(raw := line.get("usage"), dict) else {}
-    tokens_in, tokens_out = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
-    cost = line.get("total_cost_usd")
     turn = state.turn
     if turn is not None:
         turn = replace(
             turn,
             saw_result=True,
-            result_is_error=line.get("is_error") is True,
-            result_interrupted=line.get("terminal_reason") == "aborted_streaming",
-            result_subtype=_text(line.get("subtype")),
+            result_is_error=result.is_error,
+            result_interrupted=result.interrupted,
+            result_subtype=result.subtype,
         )
+    cost = result.total_cost_usd
     return {
         "turn": turn,
-        "claude_session_id": _text(line.get("session_id")) or state.claude_session_id,
-        "process_cost_usd": float(cost)
-        if isinstance(cost, int | float)
-        else state.process_cost_usd,
-        "input_tokens": state.input_tokens + tokens_in,
-        "output_tokens": state.output_tokens + tokens_out,
-        "last_result": _text(line.get("result")),
+        "claude_session_id": result.session_id or state.claude_session_id,
+        "process_cost_usd": state.process_cost_usd if cost is None else cost,
+        "input_tokens": state.input_tokens + _count(result.usage.get("input_tokens")),
+        "output_tokens": state.output_tokens + _count(result.usage.get("output_tokens")),
+        "last_result": result.text,
     }
+
+
+def _stdin(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
+    """A line we wrote: an answer to a permission question closes it."""
+    reply = codec.permission_reply(line)
+    if reply is None or state.question(reply.request_id) is None:
+        return {}
+    return {"questions": tuple(q for q in state.questions if q.request_id != reply.request_id)}
 
 
 def _changes(state: SessionState, event: Event) -> dict[str, Any]:
@@ -234,23 +267,28 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
                 "persona": data["persona"],
                 "cwd": data["cwd"],
                 "chat_id": data.get("chat_id"),
+                "created_by": event.correlation_id,
                 "created_at": event.at,
                 "last_used_at": event.at,
                 "status": "active",
             }
         case ev.MESSAGE_QUEUED:
-            queued = Queued(data["text"], event.correlation_id)
+            chat_id = data.get("chat_id", state.chat_id)
+            queued = Queued(data["text"], event.correlation_id, chat_id)
             return {
                 "pending": (*state.pending, queued),
+                "chat_id": chat_id,
                 "last_used_at": event.at,
                 "queued_refs": _remember(state.queued_refs, event.correlation_id),
             }
         case ev.SETTING_REQUESTED:
+            chat_id = data.get("chat_id", state.chat_id)
             request = SettingRequest(
-                data["request_id"], data["setting"], data["value"], event.correlation_id
+                data["request_id"], data["setting"], data["value"], event.correlation_id, chat_id
             )
             return {
                 "setting_requests": (*state.setting_requests, request),
+                "chat_id": chat_id,
                 "queued_refs": _remember(state.queued_refs, event.correlation_id),
             }
         case ev.SETTING_CHANGED | ev.SETTING_REFUSED:
@@ -259,11 +297,23 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             return {
                 "cost_cap_usd": data.get("cap_usd"),
                 "cost_cap_chosen": True,
+                "chat_id": data.get("chat_id", state.chat_id),
                 "queued_refs": _remember(state.queued_refs, event.correlation_id),
             }
         case ev.TURN_STARTED:
             merged = data.get("merged", 1)
-            turn = Turn(data["turn_id"], data["text"], merged, event.at, event.correlation_id)
+            started_by = state.pending[merged - 1].chat_id if state.pending[:merged] else None
+            turn = Turn(
+                data["turn_id"],
+                data["text"],
+                merged,
+                event.at,
+                event.correlation_id,
+                chat_id=data.get(
+                    "chat_id", started_by if started_by is not None else state.chat_id
+                ),
+                cost_at_start=state.total_cost_usd,
+            )
             return {
                 "turn": turn,
                 "turns": state.turns + 1,
@@ -271,19 +321,27 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
                 "last_used_at": event.at,
             }
         case ev.TURN_ENDED:
-            outcome = data["outcome"]
-            crashes = state.crashes + 1 if outcome == ev.CRASHED else 0
-            return {"turn": None, "last_outcome": outcome, "crashes": crashes}
+            crashed = data["outcome"] == ev.CRASHED
+            return {
+                "turn": None,
+                "last_outcome": data["outcome"],
+                "crashes": state.crashes + 1 if crashed else 0,
+                "last_crash_at": event.at if crashed else None,
+                "questions": (),  # a turn's questions end with it
+            }
         case ev.STDOUT:
-            return _stdout(state, data.get("line") or {})
+            return _stdout(state, _line(data))
+        case ev.STDIN:
+            return _stdin(state, _line(data))
         case ev.PROCESS_STARTED:
             return {
                 "process_pid": data.get("pid"),
                 "cost_usd": state.total_cost_usd,
                 "process_cost_usd": 0.0,
+                "questions": (),
             }
         case ev.PROCESS_EXITED:
-            return {"process_pid": None}
+            return {"process_pid": None, "questions": ()}
         case ev.RESUME_FAILED:
             return {"claude_session_id": None}
         case ev.ARCHIVED:

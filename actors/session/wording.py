@@ -57,8 +57,15 @@ def result_error(result: ResultInfo) -> str:
     return (result.text or "The agent stopped with an error.")[:300]
 
 
-def exit_words(returncode: int, stderr_tail: tuple[str, ...]) -> str:
-    if returncode < 0:
+def exit_words(
+    returncode: int | None, stderr_tail: tuple[str, ...], failure: str | None = None
+) -> str:
+    """Why claude's turn ended without a result, in words."""
+    if failure is not None:
+        return f"pocketcode could not read claude's output ({failure}), so it was stopped."
+    if returncode is None:
+        how = "stopped unexpectedly"
+    elif returncode < 0:
         how = f"was killed by signal {-returncode}"
     else:
         how = f"stopped unexpectedly (exit code {returncode})"

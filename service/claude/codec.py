@@ -8,6 +8,7 @@ message raises on an unexpected shape: accessors return None / empty instead.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -118,13 +119,20 @@ def permission_deny(request_id: str, message: str, interrupt: bool = False) -> d
 # ---------------------------------------------------------------------------- decode
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON: a NaN cost in the log would make
+    every later cost comparison of the session fail, so such a line is garbage."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def decode(raw: bytes | str) -> dict[str, Any] | None:
-    """Parse one stdout line; None for blank, non-UTF-8, non-JSON or non-object lines."""
+    """Parse one stdout line; None for blank, non-UTF-8, non-JSON (NaN and the infinities
+    included) or non-object lines."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
         if not text.strip():
             return None
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_no_constant)
     except (ValueError, TypeError, RecursionError, AttributeError):
         return None
     if not isinstance(obj, dict):
@@ -163,7 +171,8 @@ def _int(value: Any) -> int | None:
 
 
 def _num(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """A finite number (never a bool: ``true`` is not a cost)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
 
@@ -248,22 +257,128 @@ def _assistant_blocks(msg: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
-def tool_uses(msg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(tool name, input) of every tool_use block in an `assistant` message."""
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """A ``tool_use`` block: what the agent asked to run."""
+
+    id: str | None
+    name: str
+    input: dict[str, Any]
+
+
+def tool_use_blocks(msg: Mapping[str, Any]) -> list[ToolUse]:
+    """Every well-formed ``tool_use`` block of an `assistant` message, in order."""
     return [
-        (b["name"], _dict(b.get("input")))
+        ToolUse(_str(b.get("id")), b["name"], _dict(b.get("input")))
         for b in _assistant_blocks(msg)
         if b.get("type") == "tool_use" and isinstance(b.get("name"), str)
     ]
 
 
-def assistant_text(msg: Mapping[str, Any]) -> str:
-    """Concatenated text blocks of an `assistant` message ("" if none)."""
-    return "".join(
+def tool_uses(msg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, input) of every tool_use block in an `assistant` message."""
+    return [(use.name, use.input) for use in tool_use_blocks(msg)]
+
+
+def assistant_texts(msg: Mapping[str, Any]) -> list[str]:
+    """The text blocks of an `assistant` message, one string per block."""
+    return [
         b["text"]
         for b in _assistant_blocks(msg)
         if b.get("type") == "text" and isinstance(b.get("text"), str)
-    )
+    ]
+
+
+def assistant_text(msg: Mapping[str, Any]) -> str:
+    """Concatenated text blocks of an `assistant` message ("" if none)."""
+    return "".join(assistant_texts(msg))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A ``tool_result`` block of a `user` line: how a tool call went."""
+
+    tool_use_id: str | None
+    is_error: bool
+    text: str
+
+
+def _content_text(content: Any) -> str:
+    """A tool result's content: a string, or the text of its well-formed text blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)
+        )
+    return ""
+
+
+def tool_results(msg: Mapping[str, Any]) -> list[ToolResult]:
+    """The ``tool_result`` blocks of a `user` line (tool output fed back to the model)."""
+    if msg.get("type") != "user":
+        return []
+    content = _dict(msg.get("message")).get("content")
+    blocks = content if isinstance(content, list) else []
+    return [
+        ToolResult(
+            _str(b.get("tool_use_id")), b.get("is_error") is True, _content_text(b.get("content"))
+        )
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "tool_result"
+    ]
+
+
+def user_content_text(msg: Mapping[str, Any]) -> str | None:
+    """The text of a `user` line we wrote (a turn), or None if it is not one."""
+    if msg.get("type") != "user":
+        return None
+    content = _dict(msg.get("message")).get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return _content_text(content)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionReply:
+    """Our answer to a ``can_use_tool`` request, as written on claude's stdin."""
+
+    request_id: str
+    behavior: str | None
+    message: str | None
+
+
+def permission_reply(msg: Mapping[str, Any]) -> PermissionReply | None:
+    """A ``control_response`` we wrote on stdin (answering a permission question), or None."""
+    if msg.get("type") != "control_response":
+        return None
+    response = _dict(msg.get("response"))
+    request_id = _str(response.get("request_id"))
+    if request_id is None:
+        return None
+    answer = _dict(response.get("response"))
+    return PermissionReply(request_id, _str(answer.get("behavior")), _str(answer.get("message")))
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPart:
+    """A ``stream_event``: the API event's type, its delta's type and the delta's text."""
+
+    event: str | None
+    delta: str | None
+    text: str | None
+
+
+def stream_part(msg: Mapping[str, Any]) -> StreamPart | None:
+    """What a ``stream_event`` line carries, or None if it is not one."""
+    if msg.get("type") != "stream_event":
+        return None
+    event = _dict(msg.get("event"))
+    delta = _dict(event.get("delta"))
+    text = _str(delta.get("text")) or _str(delta.get("partial_json"))
+    return StreamPart(_str(event.get("type")), _str(delta.get("type")), text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,10 @@ class EventFilter:
     """Which events to show. All given criteria must hold.
 
     ``chat_id`` matches the chat's own stream, the streams of sessions created in that chat,
-    and any event that names the chat (its updates, messages it queued elsewhere). That link is learnt from ``session.created`` events as they pass through
-    ``matches``, so feed events in log order and from the start of the log (``since``
-    only hides events; it does not stop the learning).
+    and any event that names the chat (its updates, messages it queued elsewhere). The link to
+    sessions is learnt from ``session.created`` events as they pass through ``matches``, so
+    feed events in log order and from the start of the log (``since`` only hides events; it
+    does not stop the learning).
     ``type_glob`` is a shell-style pattern (``session.turn_*``); commas separate several.
     ``since`` is inclusive, ``until`` exclusive; naive datetimes are taken as UTC.
     """

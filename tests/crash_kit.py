@@ -141,9 +141,7 @@ class Log:
         """update.received events with no chat.update_handled after them."""
         events = self.events("update.received", "chat.update_handled")
         handled = {e["data"].get("ref") for e in events if e["type"] == "chat.update_handled"}
-        return [
-            e for e in events if e["type"] == "update.received" and e["cid"] not in handled
-        ]
+        return [e for e in events if e["type"] == "update.received" and e["cid"] not in handled]
 
     def last_seq(self) -> int:
         events = self.events()

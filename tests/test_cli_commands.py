@@ -91,9 +91,7 @@ async def _write_timed_log(db: Path) -> None:
     for n, base in ((2, 1000), (3, 60_000)):
         cid = f"upd-{n}"
         turn = f"turn-{n}"
-        await at(
-            base, "chat:5", NewEvent("update.received", {"update_id": n}, correlation_id=cid)
-        )
+        await at(base, "chat:5", NewEvent("update.received", {"update_id": n}, correlation_id=cid))
         await at(base + 5, s, ev.event(ev.MESSAGE_QUEUED, cid, text=f"m{n}"))
         await at(base + 10, s, ev.event(ev.TURN_STARTED, cid, turn_id=turn, text=f"m{n}"))
         await at(base + 40, s, ev.event(ev.STDIN, None, line={"type": "user", "message": {}}))

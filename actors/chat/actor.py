@@ -4,7 +4,7 @@ Its mailbox orders a chat's updates and the notices of its sessions; it handles 
 once and appends what it decided (active session, open questions, handled updates) to the
 chat's stream, so a restart rebuilds it and replays what was never handled. The handling
 itself lives in plain functions of a ``ChatContext``: ``routes`` picks them for commands and
-buttons, ``turns``, ``permissions`` and ``uploads`` for the rest.
+buttons, ``turns``, ``permissions``, ``uploads`` and ``voice`` for the rest.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import structlog
 
 from actors.chat import notices as n
-from actors.chat import permissions, routes, turns, uploads
+from actors.chat import permissions, routes, turns, uploads, voice
 from actors.chat import state as cs
 from actors.chat.context import ChatContext, ChatDeps
-from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
+from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed, VoiceArrived
 from actors.chat.uploads import FileLost
 from actors.runtime import Actor
 from actors.session.catalog import SessionExistsError
@@ -73,6 +73,8 @@ class ChatActor(Actor[Any]):
                 await self._handled(message.correlation_id, uploads.refused(chat, message))
             case FileLost():
                 await self._handled(message.correlation_id, uploads.lost(chat, message))
+            case VoiceArrived():
+                await self._handled(message.correlation_id, voice.hear(chat, message))
             case n.TurnStarted():
                 await self.replies.started(message)
             case n.TurnQueued():
@@ -117,4 +119,6 @@ def _replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | FileLost
         return Pressed(data.get("user_id", 0), data["action"], data["arg"], data.get("handle"), ref)
     if kind == "file":
         return FileLost(str(data.get("filename") or "a file"), ref)
+    if kind == "voice":
+        return FileLost("Your voice message", ref)
     return None

@@ -49,6 +49,17 @@ class FileRefused:
     correlation_id: str
 
 
-Inbound = Incoming | Pressed | FileArrived | FileRefused
+@dataclass(frozen=True, slots=True)
+class VoiceArrived:
+    """A voice note or audio file, already downloaded by the front (size-limited as files are);
+    a recording over the limit arrives as ``FileRefused``."""
+
+    user_id: int
+    filename: str
+    data: bytes
+    correlation_id: str
+
+
+Inbound = Incoming | Pressed | FileArrived | FileRefused | VoiceArrived
 #: How a front hands an update to the service: the chat id, then what arrived.
 Deliver = Callable[[int, Inbound], Awaitable[None]]

@@ -17,6 +17,7 @@ from actors.chat import state as cs
 from actors.chat.actor import ChatActor
 from actors.chat.context import ChatDeps
 from actors.chat.inbound import RECEIVED, Inbound, replayable
+from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
@@ -31,6 +32,7 @@ from service.claude.process import Spawner, spawn_claude
 from service.config import Settings
 from service.intake import Intake
 from service.personas import PersonaCatalog, load_personas
+from service.voice import build_transcriber
 
 log = structlog.get_logger("app")
 
@@ -44,6 +46,7 @@ class App:
     pool: ProcessPool
     spawner: Spawner
     view: ChatView | None = None
+    transcriber: Transcriber = field(default_factory=NoTranscriber)
     sessions: Registry[str] = field(init=False)
     chats: Registry[int] = field(init=False)
     intake: Intake = field(init=False)
@@ -109,6 +112,7 @@ class App:
             personas=self.personas,
             sessions_dir=self.settings.sessions_dir,
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
+            transcriber=self.transcriber,
         )
         return ChatActor(chat_id, deps)
 
@@ -239,6 +243,7 @@ async def open_app(
     catalog = SessionCatalog(store)
     await catalog.load()
     app = App(settings, store, system, catalog, ProcessPool(settings.claude.max_processes), spawner)
+    app.transcriber = build_transcriber(settings.voice, settings.models_dir)
     for problem in app.personas().problems:
         log.warning("persona.problem", problem=str(problem))
     return app

@@ -64,6 +64,22 @@ class ClaudeSettings(_Section):
     max_cost_usd: float | None = Field(None, gt=0)
 
 
+class VoiceSettings(_Section):
+    """Voice messages, transcribed on this machine (the ``voice`` extra: faster-whisper)."""
+
+    #: A Whisper model: a directory in CTranslate2 format, or a name (tiny, base, small...)
+    #: fetched once into ``<data_dir>/models``. Unset: voice messages are saved as files.
+    model: str | None = None
+    #: What is spoken, as a code ("en", "de"); auto detects it per message.
+    language: str = "auto"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    #: Longer recordings are not transcribed (they are saved as files).
+    max_duration_s: float = Field(300, gt=0)
+    #: Transcribing one message may take at most this long.
+    timeout_s: float = Field(120, gt=0)
+
+
 class LogSettings(_Section):
     level: str = "info"
     format: str = Field("auto", pattern="^(auto|console|json)$")
@@ -74,6 +90,7 @@ class Settings(_Section):
     personas_dir: Path | None = None
     telegram: TelegramSettings = TelegramSettings()
     claude: ClaudeSettings = ClaudeSettings()
+    voice: VoiceSettings = VoiceSettings()
     log: LogSettings = LogSettings()
 
     @property
@@ -88,6 +105,10 @@ class Settings(_Section):
     def archive_dir(self) -> Path:
         return self.data_dir / "sessions_archive"
 
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
 
 #: Environment variable -> (section, key). Environment wins over the file.
 ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
@@ -99,6 +120,7 @@ ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
+    "POCKETCODE_VOICE_MODEL": ("voice", "model"),
     "POCKETCODE_LOG_LEVEL": ("log", "level"),
     "POCKETCODE_LOG_FORMAT": ("log", "format"),
 }

@@ -6,7 +6,7 @@ questions, handled updates) to the chat's stream, of which it is the only writer
 rebuilds it. Every update ends handled: a refusal is said in words, an unexpected failure is
 logged and told in one sentence, and neither is retried. The handling itself lives in plain
 functions of a ``ChatContext``: ``routes`` picks them for commands and buttons, ``turns``,
-``permissions`` and ``uploads`` for the rest.
+``permissions``, ``uploads`` and ``voice`` for the rest.
 
 Transient on purpose: whether a turn of this chat is running (``Replies.running``, only for the
 typing indicator; a restart ends every running turn) and what the front shows of a streaming
@@ -21,10 +21,17 @@ from typing import Any
 import structlog
 
 from actors.chat import notices as n
-from actors.chat import permissions, routes, turns, uploads
+from actors.chat import permissions, routes, turns, uploads, voice
 from actors.chat import state as cs
 from actors.chat.context import ChatContext, ChatDeps
-from actors.chat.inbound import FileArrived, FileLost, FileRefused, Incoming, Pressed
+from actors.chat.inbound import (
+    FileArrived,
+    FileLost,
+    FileRefused,
+    Incoming,
+    Pressed,
+    VoiceArrived,
+)
 from actors.runtime import Actor
 from actors.session.catalog import SessionExistsError
 from actors.session.errors import SessionError
@@ -79,6 +86,8 @@ class ChatActor(Actor[Any]):
                 await self._handled(message.correlation_id, uploads.refused(chat, message))
             case FileLost():
                 await self._handled(message.correlation_id, uploads.lost(chat, message))
+            case VoiceArrived():
+                await self._handled(message.correlation_id, voice.hear(chat, message))
             case n.TurnStarted():
                 await self.replies.started(message)
             case n.TurnQueued():

@@ -8,12 +8,13 @@ nothing of the mailbox, the dedupe of updates or their replay after a restart.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from actors.chat import state as cs
 from actors.chat import texts
+from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView, Keyboard
 from actors.runtime import ActorRef, AskTimeoutError
 from actors.session.catalog import SessionCatalog
@@ -36,6 +37,7 @@ class ChatDeps:
     personas: Callable[[], PersonaCatalog]
     sessions_dir: Path
     upload_limit_bytes: int = 20 * 1024 * 1024
+    transcriber: Transcriber = field(default_factory=NoTranscriber)
 
 
 class Append(Protocol):
@@ -59,6 +61,7 @@ class ChatContext:
     upload_limit_bytes: int
     current: Callable[[], cs.ChatState]
     append: Append
+    transcriber: Transcriber
 
     @classmethod
     def of(
@@ -74,6 +77,7 @@ class ChatContext:
             deps.upload_limit_bytes,
             current,
             append,
+            deps.transcriber,
         )
 
     @property

@@ -60,7 +60,18 @@ class FileRefused:
     correlation_id: str
 
 
-Inbound = Incoming | Pressed | FileArrived | FileRefused
+@dataclass(frozen=True, slots=True)
+class VoiceArrived:
+    """A voice note or audio file, already downloaded by the front (size-limited as files are);
+    a recording over the limit arrives as ``FileRefused``."""
+
+    user_id: int
+    filename: str
+    data: bytes
+    correlation_id: str
+
+
+Inbound = Incoming | Pressed | FileArrived | FileRefused | VoiceArrived
 #: How a front hands an update to the service: the chat id, then what arrived.
 Deliver = Callable[[int, Inbound], Awaitable[None]]
 
@@ -117,6 +128,13 @@ def record(chat_id: int, message: Inbound) -> dict[str, Any]:
                 "size": message.size,
                 "limit": message.limit,
             }
+        case VoiceArrived():
+            return {
+                **base,
+                "kind": "voice",
+                "filename": message.filename,
+                "size": len(message.data),
+            }
 
 
 def replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | FileLost | FileRefused:
@@ -131,4 +149,6 @@ def replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | FileLost 
         case "refused":
             size, limit = data.get("size") or 0, data.get("limit") or 0
             return FileRefused(user, str(data.get("filename") or "a file"), size, limit, ref)
+        case "voice":
+            return FileLost("Your voice message", ref)
     return FileLost(str(data.get("filename") or "a file"), ref)

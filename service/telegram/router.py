@@ -1,8 +1,9 @@
 """Handlers that only translate Telegram updates into chat-actor messages.
 
 No decisions here: commands are delivered as typed text (the chat actor parses them), button
-presses as `Pressed`, files as `FileArrived` once downloaded. A file over the limit is not
-downloaded; it becomes a `FileRefused` so the chat actor can tell the user why.
+presses as `Pressed`, files as `FileArrived` and voice notes or audio files as `VoiceArrived`
+once downloaded. A file over the limit is not downloaded; it becomes a `FileRefused` so the
+chat actor can tell the user why.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, Update
 from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
-from actors.chat.inbound import Deliver, FileArrived, FileRefused, Incoming, Pressed
+from actors.chat.inbound import (
+    Deliver,
+    FileArrived,
+    FileRefused,
+    Incoming,
+    Pressed,
+    VoiceArrived,
+)
 from service.telegram.view import Act
 
 log = structlog.get_logger(__name__)
@@ -38,6 +46,33 @@ def _file_of(message: Message) -> tuple[str, str, int | None] | None:
         photo = message.photo[-1]  # Telegram lists sizes smallest first
         return photo.file_id, f"photo_{photo.file_unique_id}.jpg", photo.file_size
     return None
+
+
+def _recording_of(message: Message) -> tuple[str, str, int | None] | None:
+    """(file_id, filename, reported size) of the message's voice note or audio file."""
+    if message.voice is not None:
+        voice = message.voice  # Telegram records voice notes as OGG/Opus
+        return voice.file_id, f"voice_{voice.file_unique_id}.ogg", voice.file_size
+    if message.audio is not None:
+        audio = message.audio
+        return audio.file_id, audio.file_name or f"audio_{audio.file_unique_id}", audio.file_size
+    return None
+
+
+async def _download(bot: Bot, file_id: str, reported: int | None, limit: int) -> bytes | None:
+    """The file's bytes, or None when it is over ``limit``: as reported, as Telegram refuses
+    it, or as found once downloaded."""
+    if reported is not None and reported > limit:
+        return None
+    buffer = io.BytesIO()
+    try:
+        await bot.download(file_id, destination=buffer)
+    except TelegramBadRequest as e:
+        if "too big" not in e.message:
+            raise
+        return None
+    data = buffer.getvalue()
+    return data if len(data) <= limit else None
 
 
 def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
@@ -80,6 +115,19 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
             return
         caption = message.caption or ""
         await deliver(message.chat.id, FileArrived(user_id, filename, data, caption, cid))
+
+    @router.message(F.voice | F.audio)
+    async def on_voice(message: Message, bot: Bot, event_update: Update) -> None:
+        found = _recording_of(message)
+        if message.from_user is None or found is None:
+            return
+        file_id, filename, size = found
+        user_id, cid = message.from_user.id, _cid(event_update)
+        data = await _download(bot, file_id, size, limit)
+        if data is None:
+            await deliver(message.chat.id, FileRefused(user_id, filename, size or 0, limit, cid))
+            return
+        await deliver(message.chat.id, VoiceArrived(user_id, filename, data, cid))
 
     @router.callback_query(Act.filter())
     async def on_press(query: CallbackQuery, callback_data: Act, event_update: Update) -> None:

@@ -663,6 +663,35 @@ class FakeBotAPI:
             {"message": self._user_message(chat_id, user_id, "private", extra)}
         )
 
+    def push_voice(self, chat_id: int, user_id: int, content: bytes, *, duration: int = 3) -> int:
+        """Queue a voice note (Telegram records them as OGG/Opus and serves them from
+        ``voice/file_N.oga``); return update_id."""
+        file_id, unique = self._store_file(content, "voice", "voice.oga")
+        voice = {"file_id": file_id, "file_unique_id": unique, "duration": duration,
+                 "mime_type": "audio/ogg", "file_size": len(content)}  # fmt: skip
+        return self._push_update(
+            {"message": self._user_message(chat_id, user_id, "private", {"voice": voice})}
+        )
+
+    def push_audio(
+        self,
+        chat_id: int,
+        user_id: int,
+        filename: str,
+        content: bytes,
+        *,
+        duration: int = 3,
+        mime_type: str = "audio/mpeg",
+    ) -> int:
+        """Queue an audio file (sent as music, not as a document); return update_id."""
+        file_id, unique = self._store_file(content, "music", filename)
+        audio = {"file_id": file_id, "file_unique_id": unique, "duration": duration,
+                 "file_name": filename, "mime_type": mime_type,
+                 "file_size": len(content)}  # fmt: skip
+        return self._push_update(
+            {"message": self._user_message(chat_id, user_id, "private", {"audio": audio})}
+        )
+
     def chat_messages(self, chat_id: int | str) -> list[StoredMessage]:
         """Messages the chat shows now (after edits and deletes), oldest first."""
         return [m for _, m in sorted(self._messages.get(chat_id, {}).items()) if not m.deleted]

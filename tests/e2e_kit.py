@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
+from aiogram.utils.backoff import BackoffConfig
 
 from actors.runtime import SystemClock
 from service.app import App, open_app
@@ -23,6 +24,8 @@ from tests.session_kit import FAKE_CLAUDE
 
 OWNER = 7
 STRANGER = 666
+#: Polling retries (Telegram down, the log full) a tenth of a second apart, not seconds.
+FAST_RETRIES = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=2.0, jitter=0.0)
 
 
 @dataclass
@@ -93,7 +96,9 @@ async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
     dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
     running = Bot_(api, app, bot, dp, view, clock, sleeps)
     stop = asyncio.Event()
-    polling = asyncio.create_task(poll(dp, bot, app.intake, stop, polling_timeout=1))
+    polling = asyncio.create_task(
+        poll(dp, bot, app.intake, stop, polling_timeout=1, backoff=FAST_RETRIES)
+    )
     try:
         yield running
     finally:

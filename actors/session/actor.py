@@ -71,6 +71,8 @@ class SessionActor(Actor[Any]):
         #: What the chat is shown of the running turn; its API retry notice went out.
         self.shown = Shown()
         self.retry_told = False
+        #: Why the last process was cut off when its output could not be logged.
+        self.cut_off: str | None = None
         self.timers = Timers(lambda delay, message: self.ctx.schedule(delay, message))
 
     @property
@@ -92,21 +94,33 @@ class SessionActor(Actor[Any]):
 
     async def _recover(self) -> None:
         """After a pocketcode crash: close what the log says was still open, tell the user once."""
+        await self._close_lost()
+        if (left := self._backoff_left()) > 0:
+            self.timers.set("backoff", left, m.Resume())  # the wait a crash started goes on
+        elif self.state.pending:
+            self.ctx.ref.tell(m.Resume())
+
+    async def _close_lost(self, cut_off: str | None = None) -> None:
+        """Close the process and turn the log shows open that no process of this actor runs
+        (after a restart; or after output that could not be logged, ``cut_off`` saying why)."""
         s = self.state
+        if self.live is not None or (s.process_pid is None and s.turn is None):
+            return
         if s.process_pid is not None:
-            await self.process.lost_in_restart()
+            await self.process.lost_in_restart(
+                "pocketcode restarted" if cut_off is None else cut_off
+            )
         await self.settings.settle_all()
         if (turn := s.turn) is not None:
             streamed = ""
             if replies.needs_streamed_text(turn):  # what was written before the crash
                 events = await self.deps.store.read_stream(self.stream)
                 streamed = replies.streamed_text(events, turn.turn_id)
+            if cut_off is not None:
+                await self._end_turn(TurnEnd(ev.FAILED, streamed, cut_off))
+                return
             cap = self.settings.cost_cap()
             await self._end_turn(replies.restart_end(turn, s.last_result, streamed, cap))
-        if (left := self._backoff_left()) > 0:
-            self.timers.set("backoff", left, m.Resume())  # the wait a crash started goes on
-        elif self.state.pending:
-            self.ctx.ref.tell(m.Resume())
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -177,6 +191,7 @@ class SessionActor(Actor[Any]):
     async def _on_user_turn(self, msg: m.UserTurn) -> None:
         """Queue the message in the log and answer (the chat then marks its update handled);
         the turn itself starts after, so the asker is not kept waiting for a process start."""
+        await self._close_lost(self.cut_off)
         s = self.state
         if s.replayed(msg.correlation_id):
             return None  # already queued once
@@ -367,7 +382,16 @@ class SessionActor(Actor[Any]):
     async def _on_lines(self, live: Live) -> None:
         """Log what ``live`` read, fold it, then act on it (lines of an earlier process are
         logged and folded, never acted on)."""
-        events = await self.process.log_lines(live)
+        try:
+            events = await self.process.log_lines(live)
+        except SessionError:
+            raise  # written elsewhere meanwhile: read again already, and said
+        except Exception as exc:
+            if live is self.live:
+                await self._unloggable(live, exc)
+            else:  # an old process's last words: it is gone already
+                log.error("session.lines_not_logged", error=str(exc))
+            return
         progressed = False
         for event in events:
             if self.live is not live:
@@ -410,6 +434,21 @@ class SessionActor(Actor[Any]):
         if effect.end is not None:
             await self._end_turn(effect.end)
         return effect.progressed
+
+    async def _unloggable(self, live: Live, exc: Exception) -> None:
+        """claude's output cannot be logged (disk full, log locked): nothing it says may reach
+        the chat unlogged, so the process is killed and the turn ends as failed, in words.
+        If the log takes nothing at all now, the turn stays open in the log and is closed by
+        the next message (``_close_lost``), as a restart would close it."""
+        log.error("session.log_unavailable", error=str(exc))
+        self.cut_off = f"The event log could not be written ({exc}), so claude was stopped."
+        self._notice(f"{self.name}: {self.cut_off} Your next message starts it again.")
+        live.proc.kill()
+        self.process.live = None
+        self.deps.pool.stopped(self.name)
+        with contextlib.suppress(Exception):  # else: left to the next message
+            await self._close_lost(self.cut_off)
+            await self._start_next_turn()
 
     async def _on_exited(self, msg: m.Exited) -> None:
         live = await self.process.lost(msg)

@@ -149,16 +149,11 @@ class ProcessSlot:
         )
         return live
 
-    async def lost_in_restart(self) -> None:
-        """The process the log shows running died with pocketcode: log that it is gone."""
+    async def lost_in_restart(self, reason: str = "pocketcode restarted") -> None:
+        """The process the log shows running is gone (it died with pocketcode, or was killed
+        when its output could not be logged): log that it is gone."""
         await self._append(
-            ev.event(
-                ev.PROCESS_EXITED,
-                None,
-                returncode=None,
-                expected=False,
-                reason="pocketcode restarted",
-            )
+            ev.event(ev.PROCESS_EXITED, None, returncode=None, expected=False, reason=reason)
         )
 
 

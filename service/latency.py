@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventstore.records import Event
+from service.claude import codec
 
 UPDATE_RECEIVED = "update.received"
 TURN_STARTED = "session.turn_started"
@@ -115,16 +116,6 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _is_text_delta(line: dict[str, Any]) -> bool:
-    if line.get("type") != "stream_event":
-        return False
-    event = line.get("event") or {}
-    if not isinstance(event, dict) or event.get("type") != "content_block_delta":
-        return False
-    delta = event.get("delta") or {}
-    return isinstance(delta, dict) and delta.get("type") == "text_delta"
-
-
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -203,12 +194,12 @@ def turn_timings(events: Iterable[Event], log_lines: Iterable[str] = ()) -> list
         if not isinstance(line, dict):
             continue
         if kind == STDIN:
-            if turn.written is None and line.get("type") == "user":
+            if turn.written is None and codec.msg_type(line)[0] == "user":
                 turn.written = event.at
         elif kind in (STDOUT, STREAM):
-            if turn.first_delta is None and _is_text_delta(line):
+            if turn.first_delta is None and codec.text_delta(line) is not None:
                 turn.first_delta = event.at
-            elif turn.result is None and line.get("type") == "result":
+            elif turn.result is None and codec.is_result(line):
                 turn.result = event.at
     marks = shown_times(log_lines)
     if marks:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventstore.records import Event
+from service.claude import codec
 from service.transcript import one_line, tool_summary
 
 FOLD_PREVIEW = 60
@@ -76,74 +77,60 @@ def format_json(event: Event) -> str:
 
 
 def _stdin_summary(line: dict[str, Any]) -> str:
-    kind = str(line.get("type"))
-    if kind == "user":
-        content = (line.get("message") or {}).get("content")
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    kind, _ = codec.msg_type(line)
+    if (text := codec.user_content_text(line)) is not None:
         return f"user {one_line(text, 80)!r}"
     if kind == "control_request":
-        return f"control_request {(line.get('request') or {}).get('subtype')}"
-    if kind == "control_response":
-        answer = (line.get("response") or {}).get("response") or {}
-        behavior = answer.get("behavior")
-        return "control_response" + (f" {behavior}" if behavior else "")
-    return kind
+        request = line.get("request")
+        return (
+            f"control_request {codec.msg_type(request)[1] if isinstance(request, dict) else None}"
+        )
+    if (reply := codec.permission_reply(line)) is not None:
+        return "control_response" + (f" {reply.behavior}" if reply.behavior else "")
+    return str(kind)
 
 
-def _stream_event_summary(line: dict[str, Any]) -> str:
-    ev = line.get("event") or {}
-    delta = ev.get("delta") or {}
-    if delta.get("type") == "text_delta":
-        return f"stream_event text_delta {one_line(str(delta.get('text', '')), 60)!r}"
-    if delta.get("type") == "input_json_delta":
-        return f"stream_event input_json_delta {one_line(str(delta.get('partial_json')), 60)}"
-    return f"stream_event {ev.get('type')}"
+def _stream_event_summary(part: codec.StreamPart) -> str:
+    if part.delta == "text_delta":
+        return f"stream_event text_delta {one_line(part.text or '', 60)!r}"
+    if part.delta == "input_json_delta":
+        return f"stream_event input_json_delta {one_line(str(part.text), 60)}"
+    return f"stream_event {part.event}"
 
 
 def _stdout_summary(line: dict[str, Any]) -> str:
-    kind = str(line.get("type"))
-    if kind == "stream_event":
-        return _stream_event_summary(line)
+    """One line for what claude wrote, read through ``codec`` (odd shapes never raise)."""
+    kind, sub = codec.msg_type(line)
+    if (part := codec.stream_part(line)) is not None:
+        return _stream_event_summary(part)
     if kind == "system":
-        sub = line.get("subtype")
         extra = line.get("status") or line.get("model") or line.get("attempt") or ""
         return f"system {sub} {extra}".rstrip()
     if kind == "assistant":
-        parts = []
-        for block in (line.get("message") or {}).get("content") or []:
-            if block.get("type") == "text":
-                parts.append(f"text {one_line(str(block.get('text', '')), 60)!r}")
-            elif block.get("type") == "tool_use":
-                parts.append(f"tool_use {tool_summary(str(block.get('name')), block.get('input'))}")
-            else:
-                parts.append(str(block.get("type")))
+        parts = [f"text {one_line(text, 60)!r}" for text in codec.assistant_texts(line)]
+        parts += [f"tool_use {tool_summary(u.name, u.input)}" for u in codec.tool_use_blocks(line)]
         return "assistant " + "; ".join(parts)
     if kind == "user":
-        parts = []
-        for block in (line.get("message") or {}).get("content") or []:
-            if isinstance(block, dict) and block.get("type") == "tool_result":
-                status = "error" if block.get("is_error") else "ok"
-                content = block.get("content")
-                text = content if isinstance(content, str) else json.dumps(content)
-                parts.append(f"tool_result {status} {one_line(text, 50)!r}")
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(f"text {one_line(str(block.get('text', '')), 50)!r}")
+        parts = [
+            f"tool_result {'error' if r.is_error else 'ok'} {one_line(r.text, 50)!r}"
+            for r in codec.tool_results(line)
+        ]
         return "user " + "; ".join(parts)
-    if kind == "result":
-        cost = line.get("total_cost_usd")
-        bits = [f"result {line.get('subtype')}"]
-        if line.get("is_error"):
+    if (result := codec.result_info(line)) is not None:
+        bits = [f"result {result.subtype}"]
+        if result.is_error:
             bits.append("is_error")
-        if isinstance(cost, int | float):
-            bits.append(f"cost=${cost:.4f}")
-        bits.append(f"turns={line.get('num_turns')}")
-        if isinstance(line.get("result"), str):
-            bits.append(repr(one_line(line["result"], 60)))
+        if result.total_cost_usd is not None:
+            bits.append(f"cost=${result.total_cost_usd:.4f}")
+        bits.append(f"turns={result.num_turns}")
+        if result.text is not None:
+            bits.append(repr(one_line(result.text, 60)))
         return " ".join(bits)
+    if (request := codec.permission_request(line)) is not None:
+        return f"control_request can_use_tool {request.tool_name}"
     if kind == "control_request":
-        req = line.get("request") or {}
-        return f"control_request {req.get('subtype')} {req.get('tool_name') or ''}".rstrip()
-    return kind
+        return "control_request"
+    return str(kind)
 
 
 def summarize(event: Event) -> str:
@@ -206,22 +193,21 @@ class _Fold:
         return f"{e.seq:>8} {_stamp(e.at)} {e.stream} {e.type} {text}"
 
 
-def _is_stream_event(event: Event) -> bool:
+def _line(event: Event) -> dict[str, Any]:
     line = event.data.get("line")
-    return (
-        event.type in ("session.stdout", "session.stream")
-        and isinstance(line, dict)
-        and line.get("type") == "stream_event"
-    )
+    return line if isinstance(line, dict) else {}
+
+
+def _stream_part(event: Event) -> codec.StreamPart | None:
+    if event.type not in ("session.stdout", "session.stream"):
+        return None
+    return codec.stream_part(_line(event))
 
 
 def _ends_fold(event: Event) -> bool:
     if event.type in ("session.turn_started", "session.turn_ended", "session.process_exited"):
         return True
-    line = event.data.get("line")
-    return (
-        event.type == "session.stdout" and isinstance(line, dict) and line.get("type") == "result"
-    )
+    return event.type == "session.stdout" and codec.is_result(_line(event))
 
 
 def format_timeline(events: Iterable[Event], verbose: bool = False) -> Iterator[str]:
@@ -235,14 +221,12 @@ def format_timeline(events: Iterable[Event], verbose: bool = False) -> Iterator[
         return
     folds: dict[str, _Fold] = {}
     for event in events:
-        if _is_stream_event(event):
+        if (part := _stream_part(event)) is not None:
             fold = folds.get(event.stream)
             if fold is None:
                 fold = folds[event.stream] = _Fold(event)
-            ev = event.data["line"].get("event") or {}
-            delta = ev.get("delta") or {}
-            if ev.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
-                text = str(delta.get("text", ""))
+            if part.event == "content_block_delta" and part.delta == "text_delta":
+                text = part.text or ""
                 fold.deltas += 1
                 fold.chars += len(text)
                 if len(fold.preview) < FOLD_PREVIEW + 1:

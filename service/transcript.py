@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from eventstore.records import Event
+from service.claude import codec
 
 _TOOL_KEYS = {
     "Bash": "command",
@@ -48,15 +49,6 @@ def tool_summary(name: str, tool_input: Any) -> str:
     return name
 
 
-def _result_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [b.get("text", "") for b in content if isinstance(b, dict) and "text" in b]
-        return " ".join(parts)
-    return ""
-
-
 def _money(value: float) -> str:
     return f"${value:,.4f}"
 
@@ -81,7 +73,7 @@ class _Turn:
     tools: dict[str, _Tool] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)
-    result: dict[str, Any] | None = None
+    result: codec.ResultInfo | None = None
     outcome: str | None = None
     error: str | None = None
 
@@ -130,52 +122,39 @@ class _Renderer:
             self._stdout(data["line"])
 
     def _stdin(self, line: dict[str, Any]) -> None:
-        if line.get("type") != "control_response" or self.current is None:
+        reply = codec.permission_reply(line)
+        if reply is None or self.current is None:
             return
-        response = line.get("response") or {}
-        answer = response.get("response") or {}
-        tool_id = self.requests.get(str(response.get("request_id")))
-        if answer.get("behavior") == "deny" and tool_id in self.current.tools:
+        tool_id = self.requests.get(reply.request_id)
+        if reply.behavior == "deny" and tool_id in self.current.tools:
             tool = self.current.tools[tool_id]
-            tool.status, tool.detail = "denied", str(answer.get("message") or "")
+            tool.status, tool.detail = "denied", reply.message or ""
 
     def _stdout(self, line: dict[str, Any]) -> None:
-        kind = line.get("type")
-        if kind == "result":
-            cost = line.get("total_cost_usd")
-            if isinstance(cost, int | float):
-                self.cost_process = max(self.cost_process, float(cost))
+        """Read through ``codec``, the one parser of claude's lines (odd shapes are skipped)."""
+        result = codec.result_info(line)
+        if result is not None and result.total_cost_usd is not None:
+            self.cost_process = max(self.cost_process, result.total_cost_usd)
         turn = self.current
         if turn is None:
             return
-        if kind == "stream_event":
-            ev = line.get("event") or {}
-            delta = ev.get("delta") or {}
-            if ev.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
-                turn.partial.append(str(delta.get("text", "")))
-        elif kind == "assistant":
-            for block in (line.get("message") or {}).get("content") or []:
-                if block.get("type") == "text":
-                    turn.texts.append(str(block.get("text", "")))
-                    turn.partial.clear()  # the block repeats what the deltas said
-                elif block.get("type") == "tool_use":
-                    turn.tools[str(block.get("id"))] = _Tool(
-                        tool_summary(str(block.get("name")), block.get("input"))
-                    )
-        elif kind == "user":
-            for block in (line.get("message") or {}).get("content") or []:
-                if not isinstance(block, dict) or block.get("type") != "tool_result":
-                    continue
-                tool = turn.tools.get(str(block.get("tool_use_id")))
-                if tool is not None and tool.status != "denied":
-                    tool.status = "error" if block.get("is_error") else "ok"
-                    tool.detail = _result_text(block.get("content"))
-        elif kind == "control_request":
-            request = line.get("request") or {}
-            if request.get("subtype") == "can_use_tool":
-                self.requests[str(line.get("request_id"))] = str(request.get("tool_use_id"))
-        elif kind == "result":
-            turn.result = line
+        if (delta := codec.text_delta(line)) is not None:
+            turn.partial.append(delta)
+        elif texts := codec.assistant_texts(line):
+            turn.texts.extend(texts)
+            turn.partial.clear()  # the block repeats what the deltas said
+        if uses := codec.tool_use_blocks(line):
+            for use in uses:
+                turn.tools[str(use.id)] = _Tool(tool_summary(use.name, use.input))
+        for done in codec.tool_results(line):
+            tool = turn.tools.get(str(done.tool_use_id))
+            if tool is not None and tool.status != "denied":
+                tool.status = "error" if done.is_error else "ok"
+                tool.detail = done.text
+        if (request := codec.permission_request(line)) is not None:
+            self.requests[request.request_id] = str(request.tool_use_id)
+        if result is not None:
+            turn.result = result
 
     def render(self) -> str:
         name = self.header.get("name", "unnamed session")
@@ -206,11 +185,11 @@ class _Renderer:
             for tool in turn.tools.values():
                 out.append(f"- {_tool_line(tool)}")
             out.append("")
-        result = turn.result or {}
-        final = result.get("result")
+        result = turn.result
+        final = result.text if result is not None else None
         clean = turn.outcome in (None, "completed")
-        api_error = bool(result.get("is_error")) and clean
-        if isinstance(final, str) and final and clean and not api_error:
+        api_error = result is not None and result.is_error and clean
+        if final and clean and not api_error:
             reply, status = final, None
         else:
             reply = turn.assembled()
@@ -235,14 +214,9 @@ def _tool_line(tool: _Tool) -> str:
     return f"{tool.summary} → {label}" + (f": {detail}" if detail else "")
 
 
-def _status(turn: _Turn, result: dict[str, Any], api_error: bool) -> str | None:
-    if api_error:
-        errors = result.get("errors")
-        reason = (
-            result.get("result")
-            or ("; ".join(map(str, errors)) if isinstance(errors, list) and errors else None)
-            or str(result.get("subtype") or "error")
-        )
+def _status(turn: _Turn, result: codec.ResultInfo | None, api_error: bool) -> str | None:
+    if api_error and result is not None:
+        reason = result.text or "; ".join(result.errors) or result.subtype or "error"
         return f"The turn failed: {one_line(str(reason), 200)}"
     if turn.outcome == "interrupted":
         return "Interrupted by the user; the reply above was cut off."

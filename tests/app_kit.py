@@ -18,6 +18,7 @@ from actors.session import events as ev
 from eventstore import Event
 from service.app import App, open_app
 from service.config import load_settings
+from tests import log_truth
 from tests.session_kit import FAKE_CLAUDE
 
 
@@ -104,6 +105,7 @@ class AppKit:
         self.app = await open_app(
             app_settings(self.tmp, **env), clock=self.clock, ids=SequentialIds("id")
         )
+        log_truth.track(self.app.system)
         self.app.view = self.view
         await self.app.recover()
         return self.app
@@ -158,7 +160,10 @@ class AppKit:
         return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
 
     async def stop(self) -> None:
+        """Shut the app down (a clean restart when started again), first checking that every
+        actor's state is the fold of its log."""
         if self.app is not None:
+            await log_truth.compare(self.app.system)
             await self.app.shutdown()
             self.app = None
 

@@ -20,6 +20,7 @@ from actors.session.pool import ProcessPool
 from eventstore import Event, EventStore, SqliteEventStore
 from service.claude.argv import AgentSettings
 from service.claude.process import spawn_claude
+from tests import log_truth
 
 FAKE_CLAUDE = str(Path(__file__).parent / "fakes" / "fake_claude.py")
 
@@ -77,6 +78,7 @@ class SessionKit:
 
     def __post_init__(self) -> None:
         self.system = ActorSystem(clock=self.clock, ids=SequentialIds("turn"))
+        log_truth.track(self.system)
         self.pool = ProcessPool(self.max_processes)
         self.config = self.config or SessionConfig(
             claude_bin=FAKE_CLAUDE,
@@ -106,6 +108,12 @@ class SessionKit:
     def spawn(self, name: str) -> ActorRef[Any]:
         return self.system.spawn(lambda: SessionActor(name, self.deps()), f"session:{name}")
 
+    async def stop(self) -> None:
+        """Stop the actors (a restart, when another kit spawns them again), first checking
+        that each one's state is the fold of its log."""
+        await log_truth.compare(self.system)
+        await self.system.stop_all()
+
     async def events(self, name: str) -> list[Event]:
         return await self.store.read_stream(ev.stream_of(name))
 
@@ -122,6 +130,7 @@ async def open_session_kit(tmp: Path, **options: Any) -> AsyncIterator[SessionKi
     kit = SessionKit(store, tmp, clock=clock, **options)
     try:
         yield kit
+        await log_truth.compare(kit.system)  # (again, if the test stopped it: nothing runs)
     finally:
         await kit.system.stop_all()
         await store.close()

@@ -498,7 +498,7 @@ async def test_the_cap_survives_a_restart_of_pocketcode(kit: SessionKit) -> None
     ref.tell(m.UserTurn("hello"))
     await kit.inbox.finished(1)
     await ref.ask(m.SetCostCap(0.5, "upd-2"))
-    await kit.system.stop_all()
+    await kit.stop()
     rebuilt = await load_state(kit.store, "work")
     assert (rebuilt.cost_cap_usd, rebuilt.cost_cap_chosen) == (0.5, True)
     now = SessionKit(kit.store, kit.tmp)
@@ -509,7 +509,7 @@ async def test_the_cap_survives_a_restart_of_pocketcode(kit: SessionKit) -> None
         argvs = starts(await now.events("work"))
         assert budget_of(argvs[-1]) == budget.budget_arg(0.5, rebuilt.total_cost_usd)
     finally:
-        await now.system.stop_all()
+        await now.stop()
 
 
 async def test_a_turn_cut_by_a_crash_after_reaching_the_cap_is_told_once(tmp_path: Path) -> None:
@@ -545,7 +545,7 @@ async def test_a_turn_cut_by_a_crash_after_reaching_the_cap_is_told_once(tmp_pat
             assert (done.error or "").startswith("work reached its $0.10 cost cap")
         else:
             assert finished == [], "told once, not at every restart"
-        await kit.system.stop_all()
+        await kit.stop()
     [ended] = [e for e in await store.read_stream(ev.stream_of("work")) if e.type == ev.TURN_ENDED]
     assert ended.data["reason"] == ev.COST_CAP
     await store.close()

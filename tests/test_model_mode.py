@@ -315,7 +315,7 @@ async def test_the_choice_survives_the_process(kit: SessionKit, how: str) -> Non
     await kit.inbox.told("permission mode plan")
     now = kit
     if how == "restart":  # pocketcode stops and starts again on the same log
-        await kit.system.stop_all()
+        await kit.stop()
         now = SessionKit(kit.store, kit.tmp)
         ref = now.spawn("work")
     elif how == "idle stop":
@@ -339,7 +339,7 @@ async def test_the_choice_survives_the_process(kit: SessionKit, how: str) -> Non
         assert (last_init["model"], last_init["permissionMode"]) == ("claude-sonnet-5", "plan")
     finally:
         if now is not kit:
-            await now.system.stop_all()
+            await now.stop()
 
 
 async def test_claude_refusing_a_change_is_told_in_plain_words(kit: SessionKit) -> None:
@@ -406,7 +406,7 @@ async def test_a_change_open_when_pocketcode_died_is_settled_once(tmp_path: Path
             ]
         else:
             assert kit.inbox.said() == [], "told once, not at every restart"
-        await kit.system.stop_all()
+        await kit.stop()
     state = await load_state(store, "work")
     assert (state.model_override, state.mode_override, state.setting_requests) == (
         "haiku",

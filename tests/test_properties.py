@@ -145,7 +145,7 @@ async def _feed(tmp_path: Path, lines: list[Any]) -> None:
         assert kit.system.escalations == []
         assert actor.state == await load_state(kit.store, "prop")
     actor.process.live = None
-    await kit.system.stop_all()
+    await kit.stop()
 
 
 def test_stream_event_lines_are_their_own_event_type() -> None:

@@ -79,7 +79,7 @@ async def kit(
     kit = SessionKit(store, tmp_path, config=config)
     yield kit
     garbage = [e.data for e in await kit.events("work") if e.type == ev.STDOUT_GARBAGE]
-    await kit.system.stop_all()
+    await kit.stop()
     await store.close()
     assert not garbage, f"non-JSON lines on the CLI's stdout: {garbage}"
     assert not api.unknown, f"the CLI called paths the stand-in does not know: {api.unknown}"

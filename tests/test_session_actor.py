@@ -243,7 +243,7 @@ async def test_least_recently_used_process_is_stopped_at_the_cap(tmp_path: Path)
     exits = [e.data["reason"] for e in await kit.events("a") if e.type == ev.PROCESS_EXITED]
     assert exits == ["too many claude processes; least recently used"]
     assert len(kit.pool) == 1
-    await kit.system.stop_all()
+    await kit.stop()
     await store.close()
 
 
@@ -295,7 +295,7 @@ async def test_restart_after_a_crash_marks_the_turn_and_tells_once(tmp_path: Pat
             assert "restarted" in done.error
         else:
             assert finished == [], "told once, not at every restart"
-        await kit.system.stop_all()
+        await kit.stop()
     types = [e.type for e in await store.read_stream(stream)]
     assert types[-2:] == [ev.PROCESS_EXITED, ev.TURN_ENDED]
     await store.close()
@@ -321,7 +321,7 @@ async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
     [done] = await kit.inbox.finished(1)
     assert done.outcome == "crashed"
     assert "killed by signal 9" in (done.error or "")
-    await kit.system.stop_all()
+    await kit.stop()
     await store.close()
 
 

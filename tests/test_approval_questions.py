@@ -89,6 +89,15 @@ def test_an_edit_shows_a_unified_diff_of_the_whole_change() -> None:
     assert " d = 4" in lines, "the unchanged lines of old_string are shown too"
 
 
+def test_a_huge_edit_is_a_whole_replacement_diff_made_in_linear_time() -> None:
+    old = "\n".join(f"old {i}" for i in range(ap.DIFF_LINES_MAX + 1))
+    shown = q.render(asked("Edit", {"file_path": "/a", "old_string": old, "new_string": "new"}))
+    assert shown.attachment is not None
+    lines = shown.attachment.data.decode().split("\n")
+    assert lines[:3] == ["--- /a", "+++ /a", f"@@ -1,{ap.DIFF_LINES_MAX + 1} +1 @@"]
+    assert lines[3:] == [f"-old {i}" for i in range(ap.DIFF_LINES_MAX + 1)] + ["+new"]
+
+
 def test_a_multiedit_shows_each_change() -> None:
     edits = [
         {"old_string": "x = 1", "new_string": "x = 2"},

@@ -177,6 +177,8 @@ async def test_a_file_is_sent_as_a_document_and_a_too_big_one_is_refused_in_word
     too_big = await view.send_file(PRIVATE, "content.txt", b"x" * (50 * 1024 * 1024 + 1), "c")
     assert too_big is None
     assert len(api.calls_of("sendDocument")) == 1, "a file Telegram would refuse is not sent"
+    api.fail_next(status=400, methods=["sendDocument"])
+    assert await view.send_file(PRIVATE, "input.json", b"{}", "c") is None, "refused: no loop"
 
 
 # ---------------------------------------------------------------------- progress

@@ -16,8 +16,6 @@ from actors.chat.context import ChatContext
 from actors.session import messages as sm
 
 _EXPIRED = "That question was already answered or expired."
-
-
 _NOT_OFFERED = (
     "Allow for this session is not offered for this request: answer it with /allow or /deny."
 )

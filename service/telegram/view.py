@@ -215,7 +215,7 @@ class TelegramView:
                 chat_id,
                 lambda: self.sender.send_document(chat_id, filename, data, caption=caption),
             )
-        except TelegramAPIError as e:  # refused (too big, say): the caller says so in words
+        except TelegramAPIError as e:  # refused outright: the caller says so in words
             log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
             return None
 

@@ -1,7 +1,10 @@
 """The terminal front: the same chat actor, driven from stdin and printing plain text.
 
 Useful without a bot token (trying pocketcode out, debugging a session). There are no buttons
-in a terminal, so every button is printed as the command a user would type instead.
+in a terminal, so every button is printed as the command a user would type instead; a
+permission question's as ``/allow`` (no id: the chat answers the only open question, or lists
+them by number). Verbatim blocks and files are printed whole, each line behind a bar, with
+characters that would not show (escape sequences among them) written out.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ import asyncio
 import itertools
 from typing import TextIO
 
+from actors.chat.approval import visible
 from actors.chat.inbound import Deliver, Incoming
 from actors.chat.view import Button, Keyboard
 
+#: Answers to a permission question: typed without its id (see ``actors.chat.permissions``).
+NO_ID = frozenset({"allow", "allow_session", "deny"})
 #: Button action -> the command that does the same when typed.
 BUTTON_COMMANDS: dict[str, str] = {
     "switch": "/session",
@@ -28,7 +34,12 @@ BUTTON_COMMANDS: dict[str, str] = {
 def button_command(button: Button) -> str:
     """The typed form of a button, e.g. ``Button("main", "switch", "main")`` → ``/session main``."""
     command = BUTTON_COMMANDS.get(button.action, f"/{button.action}")
-    return f"{command} {button.arg}".rstrip()
+    return command if button.action in NO_ID else f"{command} {button.arg}".rstrip()
+
+
+def barred(text: str) -> str:
+    """Every line of ``text`` behind a bar, so blank and trailing lines show too."""
+    return "\n".join(f"│ {line}" for line in visible(text).split("\n"))
 
 
 class TerminalView:
@@ -53,9 +64,17 @@ class TerminalView:
         self._write(("" if self._at_line_start else "\n") + text + "\n")
 
     async def say(
-        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        buttons: Keyboard = (),
+        markdown: bool = False,
+        verbatim: str | None = None,
     ) -> int | None:
         self._line(text)
+        if verbatim is not None:
+            self._line(barred(verbatim))
         for row in buttons:
             for button in row:
                 self._line(f"  {button_command(button)}   ({button.label})")
@@ -89,7 +108,18 @@ class TerminalView:
     async def typing(self, chat_id: int, on: bool) -> None:
         """Nothing to show: streamed text already says the bot is busy."""
 
-    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
+    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+        """No files in a terminal: the file is printed whole, under its name."""
+        size = f"{len(data):,} byte{'' if len(data) == 1 else 's'}"
+        self._line(f"{caption}\n── {filename} ({size}) ──")
+        self._line(barred(data.decode("utf-8", "replace")))
+        self._line(f"── end of {filename} ──")
+        return next(self._handles)
+
+    async def close_buttons(
+        self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
+    ) -> None:
+        """The question is still on screen above, its block with it: only the verdict."""
         self._line(text)
 
 

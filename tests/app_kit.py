@@ -24,12 +24,15 @@ from tests.session_kit import FAKE_CLAUDE
 
 @dataclass
 class Shown:
-    kind: str  # say | progress | done | typing | closed
-    text: str
+    kind: str  # say | progress | done | typing | closed | file
+    text: str  # a file's caption
     buttons: Keyboard = ()
     handle: int | None = None
     key: str | None = None
     footer: str | None = None
+    verbatim: str | None = None
+    filename: str | None = None
+    data: bytes | None = None
 
 
 @dataclass
@@ -46,10 +49,22 @@ class RecordingView:
             self.changed.notify_all()
 
     async def say(
-        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        buttons: Keyboard = (),
+        markdown: bool = False,
+        verbatim: str | None = None,
     ) -> int | None:
         self.next_handle += 1
-        await self._add(chat_id, Shown("say", text, buttons, self.next_handle))
+        await self._add(chat_id, Shown("say", text, buttons, self.next_handle, verbatim=verbatim))
+        return self.next_handle
+
+    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+        self.next_handle += 1
+        shown = Shown("file", caption, handle=self.next_handle, filename=filename, data=data)
+        await self._add(chat_id, shown)
         return self.next_handle
 
     async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
@@ -61,8 +76,10 @@ class RecordingView:
     async def typing(self, chat_id: int, on: bool) -> None:
         await self._add(chat_id, Shown("typing", "on" if on else "off"))
 
-    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
-        await self._add(chat_id, Shown("closed", text, handle=handle))
+    async def close_buttons(
+        self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
+    ) -> None:
+        await self._add(chat_id, Shown("closed", text, handle=handle, verbatim=verbatim))
 
     def of(self, chat_id: int, kind: str) -> list[Shown]:
         return [s for s in self.shown.get(chat_id, []) if s.kind == kind]

@@ -121,7 +121,8 @@ async def test_permission_question_answered_by_button(kit: AppKit) -> None:
     [question] = await kit.view.wait_for(
         lambda: [s for s in kit.view.of(CHAT, "say") if s.buttons and "🔐" in s.text]
     )
-    assert "Bash: ls -la" in question.text
+    assert "wants to run this command" in question.text
+    assert question.verbatim == "ls -la"
     actions = [b.action for row in question.buttons for b in row]
     assert actions == ["allow", "deny", "allow_session"]
     await kit.press("allow", question.buttons[0][0].arg, handle=question.handle)

@@ -36,7 +36,8 @@ def test_every_button_the_chat_offers_has_a_handler() -> None:
         offered |= actions(texts.setting_menu(SessionState(name="a"), setting)[1])
     ask = {"questions": [{"question": "Which?", "options": [{"label": "x"}]}]}
     for tool, tool_input in (("Bash", {}), (q.ASK, ask), (q.PLAN, {"plan": "p"})):
-        offered |= actions(q.render("r1", tool, "Bash: ls", tool_input)[1])
+        asked = n.PermissionAsked("work", "r1", tool, "Bash: ls", tool_input, scope="command")
+        offered |= actions(q.render(asked).buttons)
     assert offered == {
         "switch",
         "new",

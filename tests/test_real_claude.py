@@ -216,6 +216,54 @@ async def test_permission_request_for_bash_answered_allow(kit: SessionKit) -> No
     assert request["request_id"] == asked.request_id
 
 
+async def test_allow_for_the_session_without_a_suggestion_allows_that_input_only(
+    kit: SessionKit,
+) -> None:
+    """2.1.197 suggests no rule for a command it cannot analyse, and only ``setMode`` for a
+    file edit; "allow for this session" then sends a rule for that command (its exact text)
+    or that file (``Edit(//PATH)``), and the CLI asks again for anything else."""
+    ref = await kit.create("work")
+    state: SessionState = await ref.ask(m.GetState())
+    command = "echo one\n\n\n; echo two"  # a parse error to 2.1.197: no suggestion at all
+
+    async def asked_after(count: int, text: str) -> n.PermissionAsked:
+        ref.tell(m.UserTurn(text))
+        await kit.inbox.wait_for(lambda: len(kit.inbox.of(n.PermissionAsked)) > count)
+        asked: n.PermissionAsked = kit.inbox.of(n.PermissionAsked)[count]
+        return asked
+
+    bash = await asked_after(0, f"[[mock:tool:Bash:{command}]] run it")
+    assert (bash.scope, bash.rules) == ("command", (f"Bash({command})",))
+    ref.tell(m.PermissionAnswer(bash.request_id, "allow_session"))
+    await kit.inbox.finished(1)
+    ref.tell(m.UserTurn(f"[[mock:tool:Bash:{command}]] again"))
+    [*_, again] = await kit.inbox.finished(2)
+    assert again.text.startswith("Tool said:"), again
+    assert len(kit.inbox.of(n.PermissionAsked)) == 1, "the same command is not asked again"
+    other = await asked_after(1, "[[mock:tool:Bash:echo three\n\n; echo four]] other")
+    assert other.scope == "command"
+    ref.tell(m.PermissionAnswer(other.request_id, "deny"))
+    await kit.inbox.finished(3)
+
+    path = f"{state.cwd}/a.txt"
+    write = await asked_after(2, f'[[mock:tool:Write:{{"file_path": "{path}", "content": "A"}}]] w')
+    assert (write.scope, write.rules) == ("file", (f"Edit(/{path})",))
+    ref.tell(m.PermissionAnswer(write.request_id, "allow_session"))
+    await kit.inbox.finished(4)
+    ref.tell(m.UserTurn(f'[[mock:tool:Write:{{"file_path": "{path}", "content": "B"}}]] again'))
+    await kit.inbox.finished(5)
+    assert len(kit.inbox.of(n.PermissionAsked)) == 3, "the same file is not asked again"
+    assert Path(path).read_text() == "B"
+    elsewhere = f"{state.cwd}/b.txt"
+    other_file = await asked_after(
+        3, f'[[mock:tool:Write:{{"file_path": "{elsewhere}", "content": "C"}}]] w'
+    )
+    assert other_file.input["file_path"] == elsewhere
+    ref.tell(m.PermissionAnswer(other_file.request_id, "deny"))
+    await kit.inbox.finished(6)
+    assert not Path(elsewhere).exists()
+
+
 async def test_killed_process_is_resumed_with_the_earlier_conversation(
     kit: SessionKit, api: FakeAnthropicAPI
 ) -> None:

@@ -48,9 +48,11 @@ def open_questions(*requests: codec.PermissionRequest) -> OpenQuestions:
 
 
 def test_a_question_is_shown_with_its_tool_and_summary() -> None:
-    asked = open_questions(bash_request()).ask(bash_request(), "/srv/work")
+    asked = open_questions(bash_request()).ask(bash_request(description="list"), "/srv/work")
     summary = codec.tool_status("Bash", {"command": "ls"}, "/srv/work")
-    assert asked == n.PermissionAsked("work", "r1", "Bash", summary, {"command": "ls"})
+    assert asked == n.PermissionAsked(
+        "work", "r1", "Bash", summary, {"command": "ls"}, "list", "command", ("Bash(ls)",)
+    )
 
 
 def test_a_question_is_answered_once() -> None:
@@ -75,7 +77,8 @@ def test_an_allow_merges_the_answers_into_the_input_and_for_the_session_adds_rul
     assert once.line == codec.permission_allow("r1", {"command": "ls", "answers": {"q": "a"}})
     always = questions.answer(m.PermissionAnswer("r2", "allow_session"))
     assert always is not None
-    rules = codec.session_rules(bash_request("r2"))
+    rules = [codec.session_allowance(bash_request("r2")).updates[0]]
+    assert rules[0]["rules"] == [{"toolName": "Bash", "ruleContent": "ls"}]
     assert always.line == codec.permission_allow("r2", {"command": "ls"}, rules)
 
 

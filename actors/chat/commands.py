@@ -43,9 +43,11 @@ COMMANDS: dict[str, Spec] = {
         1,
     ),
     "personas": Spec("/personas", "the personas you can start sessions with"),
-    "allow": Spec("/allow ID", "allow a tool request once", 1, 1),
-    "allowall": Spec("/allowall ID", "allow a tool request for the rest of the session", 1, 1),
-    "deny": Spec("/deny ID", "deny a tool request", 1, 1),
+    "allow": Spec("/allow [N]", "allow the open tool request (N: which, when several are)", 0, 1),
+    "allowall": Spec(
+        "/allowall [N]", "allow it, and what its question names, for the rest of the session", 0, 1
+    ),
+    "deny": Spec("/deny [N]", "deny the open tool request (N: which, when several are)", 0, 1),
     "answer": Spec("/answer ID", "pick an option of the agent's question", 1, 1),
 }
 #: Shown in Telegram's command menu (the permission answers are for the terminal front).

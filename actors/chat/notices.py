@@ -31,11 +31,17 @@ class ReplyProgress:
 
 @dataclass(frozen=True, slots=True)
 class PermissionAsked:
+    """claude asks whether a tool may run: all of what *Allow* approves, and what *Allow for
+    this session* would add (``scope`` as in ``codec.SessionAllowance``, ``rules`` by name)."""
+
     session: str
     request_id: str
     tool: str
     summary: str
     input: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    scope: str = "none"
+    rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,14 @@
 """The agent's requests in the chat: tool permissions, its questions, its plans.
 
 A session asks (``PermissionAsked``); the question is logged with the message showing it, so a
-button still works after a restart; the user answers by button or by /allow, /allowall, /deny,
-/answer; the session says when it is closed, and the message's buttons go. How each request
-looks is ``questions``' job.
+button still works after a restart; the user answers by button or by /allow, /allowall, /deny
+(the only open question, or one by its number), /answer; the session says when it is closed,
+and the message's buttons go. How each request looks is ``questions``' job.
 """
 
 from __future__ import annotations
 
+from actors.chat import approval as ap
 from actors.chat import notices as n
 from actors.chat import questions as q
 from actors.chat import state as cs
@@ -15,11 +16,27 @@ from actors.chat.context import ChatContext
 from actors.session import messages as sm
 
 _EXPIRED = "That question was already answered or expired."
+_NOT_OFFERED = (
+    "Allow for this session is not offered for this request: answer it with /allow or /deny."
+)
 
 
 async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
-    text, buttons, markdown = q.render(msg.request_id, msg.tool, msg.summary, msg.input)
-    handle = await chat.say(chat.label(msg.session, text), buttons=buttons, markdown=markdown)
+    """Ask: a request too long for one message goes as a file first, and the question says so."""
+    shown = q.render(msg)
+    text = shown.text
+    if shown.attachment is not None:
+        file = shown.attachment
+        caption = chat.label(msg.session, file.caption)
+        sent = await chat.view.send_file(chat.chat_id, file.filename, file.data, caption)
+        text += "\n" + (file.sent if sent is not None else file.unsent)
+    handle = await chat.view.say(
+        chat.chat_id,
+        chat.label(msg.session, text),
+        buttons=shown.buttons,
+        markdown=shown.markdown,
+        verbatim=shown.verbatim,
+    )
     await chat.append(
         cs.QUESTION_ASKED,
         request_id=msg.request_id,
@@ -28,7 +45,35 @@ async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
         summary=msg.summary,
         kind=q.kind_of(msg.tool),
         questions=list(q.questions_of(msg.input)),
+        allows=shown.allows,
+        verbatim=shown.verbatim,
     )
+
+
+async def answer_typed(chat: ChatContext, args: tuple[str, ...], decision: sm.Decision) -> None:
+    """``/allow``, ``/allowall``, ``/deny``: with no argument the only open question (several
+    are listed by number), else the one with that number, or a request id."""
+    questions = chat.state.questions
+    if args and not args[0].isdigit():
+        await answer(chat, args[0], decision)
+        return
+    if not questions:
+        await chat.say("No question is waiting for an answer.")
+        return
+    if not args and len(questions) == 1:
+        await answer(chat, next(iter(questions)), decision)
+        return
+    number = int(args[0]) if args else None
+    found = next((rid for rid, x in questions.items() if x.number == number), None)
+    if found is not None:
+        await answer(chat, found, decision)
+        return
+    head = "Several questions are waiting:" if number is None else f"No open question is {number}."
+    listed = sorted(questions.values(), key=lambda x: x.number)
+    lines = [f"{x.number}. {chat.label(x.session, ap.visible(x.summary))}" for x in listed]
+    example = listed[-1].number
+    tail = f"Answer one with /allow {example}, /allowall {example} or /deny {example}."
+    await chat.say("\n".join([head, *lines, tail]))
 
 
 async def answer(chat: ChatContext, request_id: str, decision: sm.Decision) -> None:
@@ -36,6 +81,9 @@ async def answer(chat: ChatContext, request_id: str, decision: sm.Decision) -> N
     question = chat.state.questions.get(request_id)
     if question is None:
         await chat.say(_EXPIRED)
+        return
+    if decision == "allow_session" and not question.allows:
+        await chat.say(_NOT_OFFERED)
         return
     message = q.KEEP_PLANNING if question.kind == "plan" and decision == "deny" else None
     chat.tell_session(question.session, sm.PermissionAnswer(request_id, decision, message=message))
@@ -73,6 +121,13 @@ async def closed(chat: ChatContext, msg: n.PermissionClosed) -> None:
     await chat.append(cs.QUESTION_CLOSED, request_id=msg.request_id, decision=msg.decision)
     if question.handle is not None:
         text = q.verdict(
-            question.kind, msg.decision, msg.by_timeout, question.summary, question.answers
+            question.kind,
+            msg.decision,
+            msg.by_timeout,
+            question.summary,
+            question.answers,
+            question.allows,
         )
-        await chat.view.close_buttons(chat.chat_id, question.handle, text)
+        await chat.view.close_buttons(
+            chat.chat_id, question.handle, text, verbatim=question.verbatim
+        )

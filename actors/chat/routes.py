@@ -34,9 +34,9 @@ COMMANDS: dict[str, CommandHandler] = {
     "mode": setting_commands.mode,
     "cap": setting_commands.cap,
     "personas": info.personas,
-    "allow": lambda chat, args, ref: permissions.answer(chat, args[0], "allow"),
-    "allowall": lambda chat, args, ref: permissions.answer(chat, args[0], "allow_session"),
-    "deny": lambda chat, args, ref: permissions.answer(chat, args[0], "deny"),
+    "allow": lambda chat, args, ref: permissions.answer_typed(chat, args, "allow"),
+    "allowall": lambda chat, args, ref: permissions.answer_typed(chat, args, "allow_session"),
+    "deny": lambda chat, args, ref: permissions.answer_typed(chat, args, "deny"),
     "answer": lambda chat, args, ref: permissions.answer_question(chat, args[0]),
 }
 

@@ -29,6 +29,11 @@ class Question:
     kind: str = "tool"  # tool | ask | plan
     questions: tuple[dict[str, Any], ...] = ()
     answers: dict[str, str] = field(default_factory=dict)
+    allows: str = ""  # what "allow for this session" allows, in words; "" when not offered
+    verbatim: str | None = None  # the block the question showed, kept in its verdict
+    #: What a typed ``/allow N`` calls it. Numbers count up while any question is open and
+    #: start from 1 again once none is, so a number just closed is not reused under the user.
+    number: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class ChatState:
     handled: tuple[str, ...] = ()
     #: The stream's version this state was folded up to: the next append expects it.
     version: int = 0
+    last_number: int = 0  # of the questions open (see ``Question.number``)
 
     def was_handled(self, ref: str) -> bool:
         return ref in self.handled
@@ -63,14 +69,19 @@ def _changed(state: ChatState, event: Event) -> ChatState:
         case "chat.active_session_changed":
             return replace(state, active=data.get("session"))
         case "chat.question_asked":
+            number = (state.last_number if state.questions else 0) + 1
             question = Question(
                 data["session"],
                 data.get("handle"),
                 data.get("summary", ""),
                 data.get("kind", "tool"),
                 tuple(data.get("questions") or ()),
+                allows=data.get("allows", ""),
+                verbatim=data.get("verbatim"),
+                number=number,
             )
-            return replace(state, questions={**state.questions, data["request_id"]: question})
+            questions = {**state.questions, data["request_id"]: question}
+            return replace(state, questions=questions, last_number=number)
         case "chat.question_answered":
             asked = state.questions.get(data["request_id"])
             if asked is None:

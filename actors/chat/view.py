@@ -24,9 +24,23 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 class ChatView(Protocol):
     async def say(
-        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        buttons: Keyboard = (),
+        markdown: bool = False,
+        verbatim: str | None = None,
     ) -> int | None:
-        """Send a message; returns a handle (message id) for ``close_buttons``."""
+        """Send a message; returns a handle (message id) for ``close_buttons``.
+
+        ``verbatim`` follows the text in monospace, exactly as it is: every character and
+        newline shows and nothing in it is read as formatting (a command to approve).
+        """
+        ...
+
+    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+        """Send ``data`` as a file named ``filename``; None if the front could not."""
         ...
 
     async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
@@ -41,6 +55,9 @@ class ChatView(Protocol):
         """Keep (or stop) the typing indicator while a turn runs."""
         ...
 
-    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
-        """An answered question: replace its text, drop its buttons."""
+    async def close_buttons(
+        self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
+    ) -> None:
+        """An answered question: replace its text (and ``verbatim``, as in ``say``), drop its
+        buttons."""
         ...

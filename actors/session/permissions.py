@@ -41,8 +41,16 @@ class OpenQuestions:
     def ask(self, request: codec.PermissionRequest, cwd: str) -> n.PermissionAsked:
         """What the chat shows of ``request`` (open already: it is in the fold)."""
         summary = codec.tool_status(request.tool_name, request.input, cwd)
+        allowance = codec.session_allowance(request)
         return n.PermissionAsked(
-            self.session, request.request_id, request.tool_name, summary, request.input
+            self.session,
+            request.request_id,
+            request.tool_name,
+            summary,
+            request.input,
+            request.description,
+            allowance.scope,
+            allowance.rules,
         )
 
     def answer(self, msg: m.PermissionAnswer) -> Closing | None:
@@ -69,12 +77,15 @@ class OpenQuestions:
 def answer_line(request: codec.PermissionRequest, msg: m.PermissionAnswer) -> dict[str, Any]:
     """The ``control_response`` that gives claude the user's decision.
 
-    ``allow_session`` also adds claude's suggested rules, so it stops asking for the same;
+    ``allow_session`` also adds the rules ``codec.session_allowance`` chose (the ones the
+    question named), so claude stops asking for the same; where it has none, it allows once.
     ``updated_input`` (answers to the agent's questions, an approved plan) is merged into the
     tool's input.
     """
     if msg.decision == "deny":
         return codec.permission_deny(request.request_id, msg.message or DENIED)
-    rules = codec.session_rules(request) if msg.decision == "allow_session" else None
+    rules = None
+    if msg.decision == "allow_session":
+        rules = list(codec.session_allowance(request).updates)
     tool_input = {**request.input, **(msg.updated_input or {})}
     return codec.permission_allow(request.request_id, tool_input, rules)

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 STATUS_MAX = 80
 
@@ -92,20 +92,98 @@ def permission_allow(
     return _control_response(request_id, body)
 
 
-def session_rules(request: PermissionRequest) -> list[dict[str, Any]]:
-    """The CLI's own rule suggestions, scoped to this session ("allow for this session"),
-    so the same request is not asked again; a rule for the whole tool if it suggested none."""
-    rules = [
-        {**s, "destination": "session"} for s in request.suggestions if s.get("type") == "addRules"
-    ]
-    return rules or [
-        {
-            "type": "addRules",
-            "rules": [{"toolName": request.tool_name}],
-            "behavior": "allow",
-            "destination": "session",
-        }
-    ]
+#: Tools whose "allow for this session" can be narrowed to one file: an ``Edit(//PATH)`` rule
+#: covers Write, Edit, MultiEdit and NotebookEdit of exactly that file, ``Read(//PATH)`` reading it.
+_FILE_RULES: dict[str, tuple[str, str]] = {
+    "Write": ("Edit", "file_path"),
+    "Edit": ("Edit", "file_path"),
+    "MultiEdit": ("Edit", "file_path"),
+    "NotebookEdit": ("Edit", "notebook_path"),
+    "Read": ("Read", "file_path"),
+}
+#: Characters a path rule reads as a gitignore-style pattern (a rule with one would match more).
+_PATTERN_CHARS = frozenset("*?[]\\!#{}")
+
+SessionScope = Literal["suggested", "command", "file", "tool", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAllowance:
+    """What "allow for this session" adds to claude's permission rules, and how far it reaches.
+
+    ``scope``: ``suggested`` (claude's own suggestions), ``command`` (this exact Bash command),
+    ``file`` (any change to this one file, or reading it), ``tool`` (every use of the tool), or
+    ``none`` (no rule can be narrowed to this request: "allow for this session" is not offered).
+    """
+
+    scope: SessionScope
+    updates: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The rules as claude's settings write them: ``Bash(git status:*)``, ``WebFetch``."""
+        return tuple(
+            f"{r['toolName']}({r['ruleContent']})" if r.get("ruleContent") else str(r["toolName"])
+            for update in self.updates
+            for r in update.get("rules") or ()
+        )
+
+
+def _add_rule(tool: str, content: str | None = None) -> dict[str, Any]:
+    rule = {"toolName": tool} if content is None else {"toolName": tool, "ruleContent": content}
+    return {"type": "addRules", "rules": [rule], "behavior": "allow", "destination": "session"}
+
+
+def _allow_rules(suggestion: Mapping[str, Any]) -> bool:
+    """An ``addRules`` suggestion that allows, with well-formed rules (others are not used)."""
+    rules = suggestion.get("rules")
+    return (
+        suggestion.get("type") == "addRules"
+        and suggestion.get("behavior", "allow") == "allow"
+        and isinstance(rules, list)
+        and bool(rules)
+        and all(isinstance(r, dict) and isinstance(r.get("toolName"), str) for r in rules)
+    )
+
+
+def session_allowance(request: PermissionRequest) -> SessionAllowance:
+    """What "allow for this session" sends for ``request``.
+
+    claude's own rule suggestions when it made some (scoped to the session). When it made
+    none, which 2.1.197 does for exactly the commands it cannot analyse (parse errors, ``$(…)``,
+    ``$VAR``, here-documents: the ones most worth reading), a rule for this exact input only,
+    never the whole tool: a Bash rule whose content is the command (2.1.197 matches it by
+    equality; one with a ``*`` would be a wildcard and one ending in ``:*`` a prefix, so such
+    commands get no rule), or an ``Edit``/``Read`` rule for the absolute path (``//PATH``; a path
+    with pattern characters gets none; like any gitignore-style pattern it would also cover
+    files under PATH, were PATH ever a directory). Checked against the real CLI in
+    test_real_claude.py. Other tools without a suggestion get a rule for the whole tool, and
+    the chat says so.
+    """
+    suggested = tuple(
+        {**s, "destination": "session"} for s in request.suggestions if _allow_rules(s)
+    )
+    if suggested:
+        return SessionAllowance("suggested", suggested)
+    tool, tool_input = request.tool_name, request.input
+    if tool == "Bash":
+        command = tool_input.get("command")
+        if isinstance(command, str) and command.strip() and "*" not in command:
+            return SessionAllowance("command", (_add_rule("Bash", command),))
+        return SessionAllowance("none")
+    if tool in _FILE_RULES:
+        rule_tool, key = _FILE_RULES[tool]
+        path = tool_input.get(key)
+        if (
+            isinstance(path, str)
+            and path.startswith("/")
+            and path.isprintable()
+            and path == path.strip()
+            and not _PATTERN_CHARS.intersection(path)
+        ):
+            return SessionAllowance("file", (_add_rule(rule_tool, "/" + path),))
+        return SessionAllowance("none")
+    return SessionAllowance("tool", (_add_rule(tool),))
 
 
 def permission_deny(request_id: str, message: str, interrupt: bool = False) -> dict[str, Any]:

@@ -43,6 +43,7 @@ THINKING = "Thinking…"
 OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
 T = TypeVar("T")
 ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
+FILE_LIMIT = 50 * 1024 * 1024  # the most a bot may upload (Bot API, sendDocument)
 
 
 class Act(CallbackData, prefix="a"):
@@ -106,6 +107,12 @@ def render_progress(text: str, status: str | None) -> str:
     if status:
         html += f"\n\n<i>⚙ {escape(status)}</i>"
     return html
+
+
+def with_verbatim(text: str, verbatim: str) -> str:
+    """HTML of ``text`` followed by ``verbatim`` in a monospace block, both escaped: nothing in
+    either is read as formatting, and Telegram keeps every newline and space of a ``pre``."""
+    return f"{escape(text)}\n\n<pre>{escape(verbatim)}</pre>"
 
 
 def draft_id_for(chat_id: int, key: str) -> int:
@@ -181,17 +188,44 @@ class TelegramView:
 
     # ------------------------------------------------------------------ plain messages
     async def say(
-        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        buttons: Keyboard = (),
+        markdown: bool = False,
+        verbatim: str | None = None,
     ) -> int | None:
         markup = keyboard_markup(buttons)
         fmt: Fmt = "markdown" if markdown else "plain"
+        if verbatim is not None:
+            text, fmt = with_verbatim(text, verbatim), "html"
         ids = await self._patiently(
             "say", chat_id, lambda: self.sender.send(chat_id, text, reply_markup=markup, fmt=fmt)
         )
         return ids[-1] if ids else None
 
-    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
-        if not await self.sender.edit(chat_id, handle, text, reply_markup=None, fmt="plain"):
+    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+        if len(data) > FILE_LIMIT:  # refused with a 413 that would be retried as a network error
+            log.warning("telegram.file_too_big", chat_id=chat_id, file=filename, size=len(data))
+            return None
+        try:
+            return await self._patiently(
+                "file",
+                chat_id,
+                lambda: self.sender.send_document(chat_id, filename, data, caption=caption),
+            )
+        except TelegramAPIError as e:  # refused outright: the caller says so in words
+            log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
+            return None
+
+    async def close_buttons(
+        self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
+    ) -> None:
+        fmt: Fmt = "plain"
+        if verbatim is not None:
+            text, fmt = with_verbatim(text, verbatim), "html"
+        if not await self.sender.edit(chat_id, handle, text, reply_markup=None, fmt=fmt):
             log.info("telegram.close_buttons_gone", chat_id=chat_id, message_id=handle)
 
     # ------------------------------------------------------------------ streaming

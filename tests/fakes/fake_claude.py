@@ -7,6 +7,11 @@ tests/fixtures/protocol without network, cost or a 245 MB Node process. Stdlib o
 Reply text is `Echo: <user text>`. Markers inside the user text script behaviour:
   [[tool:NAME:ARG]]   ask to use tool NAME (e.g. [[tool:Bash:ls -la]]), then run it (pretend);
                       [[tool:AskUserQuestion:Q?|A|B]] asks a question, [[tool:ExitPlanMode:PLAN]]
+                      a plan, [[tool:Write:PATH|CONTENT]] and [[tool:Edit:PATH|OLD|NEW]] change a
+                      file. Rule suggestions are 2.1.197's: the exact command for Bash, none for a
+                      command it cannot analyse (a newline, `$`, a backquote, `<<`), only
+                      `setMode acceptEdits` for file edits; a session rule `Edit(//PATH)` allows
+                      every edit tool on PATH.
   [[crash]] / [[crash:CODE]]   exit (1 / CODE) mid-stream after a few deltas
   [[hang]]            no output at all (interrupts ignored, stdin EOF ignored) until killed
   [[hang_hard]]       like [[hang]] but SIGTERM is ignored too: only SIGKILL ends it
@@ -906,6 +911,9 @@ class Fake:
                 return True
         if any(n == name and (c is None or c == arg) for n, c in self.session_rules):
             return True
+        path = "/" + os.path.join(self.cwd, arg)
+        if name in EDIT_TOOLS and ("Edit", path) in self.session_rules:
+            return True
         return None if self.stdio_permissions else False
 
     def use_tool(
@@ -933,7 +941,8 @@ class Fake:
             msg_id, [{"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}], in_tok
         )
         self.check()
-        verdict = self.tool_allowed(name, arg)
+        subject = tool_input.get("file_path", arg) if name in EDIT_TOOLS else arg
+        verdict = self.tool_allowed(name, subject)
         message = f"Claude requested permissions to use {name}, but you haven't granted it yet."
         stop = False
         if verdict is None:
@@ -943,17 +952,9 @@ class Fake:
                 "tool_name": name,
                 "display_name": name,
                 "input": tool_input,
-                "description": tool_input.get("description", name),
-                "permission_suggestions": [
-                    {
-                        "type": "addRules",
-                        "rules": [{"toolName": name, "ruleContent": arg}],
-                        "behavior": "allow",
-                        "destination": "localSettings",
-                    },
-                    {"type": "addDirectories", "directories": [self.cwd], "destination": "session"},
-                    {"type": "setMode", "mode": "acceptEdits", "destination": "session"},
-                ],
+                "description": tool_input.get("description")
+                or os.path.basename(tool_input.get("file_path", name)),  # as 2.1.197 describes
+                "permission_suggestions": suggestions_for(name, arg, self.cwd),
             }
             if "file_path" in tool_input:
                 request["blocked_path"] = os.path.join(self.cwd, tool_input["file_path"])
@@ -1045,6 +1046,25 @@ def user_text(msg: dict[str, Any]) -> str:
     return ""
 
 
+def suggestions_for(name: str, arg: str, cwd: str) -> list[dict[str, Any]]:
+    """The rule suggestions of a can_use_tool request, as 2.1.197 makes them."""
+    accept_edits = {"type": "setMode", "mode": "acceptEdits", "destination": "session"}
+    if name in EDIT_TOOLS:
+        return [accept_edits]
+    if name == "Bash" and re.search(r"[\n$`]|<<", arg):
+        return []  # 2.1.197: "Parse error", "Contains command_substitution"...
+    return [
+        {
+            "type": "addRules",
+            "rules": [{"toolName": name, "ruleContent": arg}],
+            "behavior": "allow",
+            "destination": "localSettings",
+        },
+        {"type": "addDirectories", "directories": [cwd], "destination": "session"},
+        accept_edits,
+    ]
+
+
 def tool_input_for(name: str, arg: str) -> dict[str, Any]:
     if name == "AskUserQuestion":  # arg: "Question?|Option A|Option B"
         question, *options = arg.split("|")
@@ -1056,9 +1076,14 @@ def tool_input_for(name: str, arg: str) -> dict[str, Any]:
         return {"plan": arg}
     if name == "Bash":
         return {"command": arg, "description": f"run {arg}"}
-    if name in ("Read", "Write", "Edit", "MultiEdit"):
-        extra = {"Write": {"content": ""}, "Edit": {"old_string": "", "new_string": ""}}
-        return {"file_path": arg, **extra.get(name, {})}
+    if name == "Write":
+        path, _, content = arg.partition("|")
+        return {"file_path": path, "content": content}
+    if name == "Edit":
+        path, old, new = [*arg.split("|", 2), "", ""][:3]
+        return {"file_path": path, "old_string": old, "new_string": new, "replace_all": False}
+    if name in ("Read", "MultiEdit"):
+        return {"file_path": arg}
     if name in ("Grep", "Glob"):
         return {"pattern": arg}
     if name == "WebFetch":

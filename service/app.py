@@ -25,11 +25,12 @@ from actors.session.actor import SessionActor
 from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
-from eventstore import NewEvent, SqliteEventStore
+from eventstore import EventStore, NewEvent, SqliteEventStore
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
-from service.config import Settings
+from service.config import Settings, secret_values
 from service.personas import PersonaCatalog, load_personas
+from service.redaction import RedactingStore, RedactingView, Secrets
 
 log = structlog.get_logger("app")
 
@@ -37,12 +38,14 @@ log = structlog.get_logger("app")
 @dataclass
 class App:
     settings: Settings
-    store: SqliteEventStore
+    #: Redacts pocketcode's secrets from every event before it is appended (``open_app``).
+    store: EventStore
     system: ActorSystem
     catalog: SessionCatalog
     pool: ProcessPool
     spawner: Spawner
     view: ChatView | None = None
+    secrets: Secrets = field(default_factory=Secrets)
     sessions: Registry[str] = field(init=False)
     chats: Registry[int] = field(init=False)
     last_update_id: int = 0
@@ -83,6 +86,7 @@ class App:
             turn_timeout_s=claude.turn_timeout_s,
             permission_timeout_s=claude.permission_timeout_s,
             max_cost_usd=claude.max_cost_usd,
+            env=tuple(sorted(claude.env.items())),
             archive_dir=self.settings.archive_dir,
         )
         deps = SessionDeps(
@@ -101,7 +105,7 @@ class App:
         assert self.view is not None, "a front must set the view before chats start"
         deps = ChatDeps(
             store=self.store,
-            view=self.view,
+            view=RedactingView(self.view, self.secrets),
             catalog=self.catalog,
             sessions=self.sessions.get,
             personas=self.personas,
@@ -225,7 +229,8 @@ async def open_app(
 ) -> App:
     clock = clock or SystemClock()
     await asyncio.to_thread(make_private_dirs, settings)
-    store = await SqliteEventStore.open(settings.db_path, now=clock.now)
+    secrets = Secrets(secret_values(settings))
+    store = RedactingStore(await SqliteEventStore.open(settings.db_path, now=clock.now), secrets)
 
     async def on_failure(name: str, exc: BaseException, escalated: bool) -> None:
         await store.append(
@@ -245,7 +250,8 @@ async def open_app(
     system = ActorSystem(clock=clock, ids=ids, on_failure=on_failure)
     catalog = SessionCatalog(store)
     await catalog.load()
-    app = App(settings, store, system, catalog, ProcessPool(settings.claude.max_processes), spawner)
+    pool = ProcessPool(settings.claude.max_processes)
+    app = App(settings, store, system, catalog, pool, spawner, secrets=secrets)
     for problem in app.personas().problems:
         log.warning("persona.problem", problem=str(problem))
     return app

@@ -7,6 +7,7 @@ can read; it is held as a ``SecretStr`` so it cannot leak through a repr or a lo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from collections.abc import Mapping
@@ -16,9 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from service.claude.environment import STRIPPED, is_forbidden
 from service.errors import ConfigError
 
 PUBLIC_API_BASE = "https://api.telegram.org"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def default_data_dir() -> Path:
@@ -62,6 +65,36 @@ class ClaudeSettings(_Section):
     permission_timeout_s: float = Field(300, gt=0)
     #: The cost cap of every session that has not set its own with /cap (None: no cap).
     max_cost_usd: float | None = Field(None, gt=0)
+    #: Set in claude's environment on top of the few variables it is given from pocketcode's
+    #: own (``service.claude.environment``); never pocketcode's token or POCKETCODE_* settings.
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values_as_text(cls, value: Any) -> Any:
+        """YAML reads ``MAX_THINKING_TOKENS: 1024`` as a number; the environment holds text."""
+        if isinstance(value, dict):
+            return {
+                k: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not an environment variable name "
+                    "(letters, digits and _, not starting with a digit)"
+                )
+            if is_forbidden(name) or name in STRIPPED:
+                raise ValueError(
+                    f"{name} may not be passed to claude: the agent never sees pocketcode's "
+                    "token or its POCKETCODE_* settings; remove it from claude.env"
+                )
+        return value
 
 
 class LogSettings(_Section):
@@ -165,7 +198,27 @@ def load_settings(
         settings = settings.model_copy(
             update={"telegram": tg.model_copy(update={"token": SecretStr(token)})}
         )
+    _refuse_secrets_in_claude_env(settings)
     return settings
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """What must never reach the agent, the log or a chat: the token, also its part after the
+    bot id (the id is public, so that part is the whole secret), and the webhook secret."""
+    tg = settings.telegram
+    values = [s.get_secret_value() for s in (tg.token, tg.webhook_secret) if s is not None]
+    if tg.token is not None:
+        values.append(tg.token.get_secret_value().partition(":")[2])
+    return [v for v in values if v]
+
+
+def _refuse_secrets_in_claude_env(settings: Settings) -> None:
+    for name, value in settings.claude.env.items():
+        if any(secret and secret in value for secret in secret_values(settings)):
+            raise ConfigError(
+                f"claude.env.{name} holds the bot token or the webhook secret: the agent must "
+                "never see them; remove it from claude.env"
+            )
 
 
 def startup_problems(settings: Settings, *, need_token: bool = True) -> list[str]:

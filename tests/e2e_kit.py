@@ -19,7 +19,7 @@ from service.telegram.bot import build_dispatcher, make_bot
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
 from tests.fakes.botapi import FakeBotAPI, ManualClock, StoredMessage
-from tests.session_kit import FAKE_CLAUDE
+from tests.session_kit import FAKE_CLAUDE, fake_claude_config
 
 OWNER = 7
 STRANGER = 666
@@ -64,7 +64,7 @@ async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
     api.flood.configure(enabled=False)
     await api.start()
     settings = load_settings(
-        None,
+        fake_claude_config(tmp),
         env={
             "TELEGRAM_BOT_TOKEN": api.token,
             "POCKETCODE_TELEGRAM_API_BASE": api.base_url,

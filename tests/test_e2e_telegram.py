@@ -17,7 +17,6 @@ from tests.fakes.fake_claude import FILLER
 
 @pytest.fixture
 async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot_]:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
     async with running_bot(tmp_path) as running:
         yield running
 

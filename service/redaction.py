@@ -1,0 +1,152 @@
+"""Defence in depth: pocketcode's secrets are cut out of what goes into the log or a chat.
+
+claude never gets the token in its environment, but it runs as the same user and could still
+find it (a token file, ``/proc``). Whatever it prints passes through here before it is appended
+to the event log or shown, so a secret it found ends up as ``<redacted>``, not in the chat, the
+log, archives or later in the model's context. The wrappers are put in place at the composition
+root (``service.app``): the event store stays free of project code, the actors never notice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from typing import Any
+
+from actors.chat.view import Button, ChatView, Keyboard
+from actors.session import events as ev
+from eventstore import Event, EventStore, NewEvent
+from service.logs import REDACTED
+
+#: Shorter values are not redacted: replacing every "abc" in every reply would wreck the text
+#: and protect nothing (such a secret is guessed, not leaked). Also the shortest piece of a
+#: secret that ``Secrets.pieces`` redacts.
+MIN_SECRET_LEN = 8
+
+
+class Secrets:
+    """Replaces known secret values in text and in nested JSON-like data."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        kept = {v for v in values if len(v) >= MIN_SECRET_LEN}
+        self.values = sorted(kept, key=len, reverse=True)  # a whole token before its half
+
+    def text(self, text: str) -> str:
+        for value in self.values:
+            if value in text:  # the usual case costs one scan per secret, no copy
+                text = text.replace(value, REDACTED)
+        return text
+
+    def pieces(self, text: str) -> str:
+        """``text()``, and also a piece of a secret that ends or starts ``text``, or is all of
+        it: what a secret split across streamed deltas leaves in each one."""
+        text = self.text(text)
+        for value in self.values:
+            if len(text) >= MIN_SECRET_LEN and text in value:
+                return REDACTED
+            for n in range(min(len(value), len(text)) - 1, MIN_SECRET_LEN - 1, -1):
+                if text.endswith(value[:n]):
+                    text = text[:-n] + REDACTED
+                    break
+            for n in range(min(len(value), len(text)) - 1, MIN_SECRET_LEN - 1, -1):
+                if text.startswith(value[-n:]):
+                    text = REDACTED + text[n:]
+                    break
+        return text
+
+    def data(self, value: Any, text: Callable[[str], str] | None = None) -> Any:
+        """``value`` with every string in it redacted (by ``text``, default ``self.text``):
+        dict keys and values, list items, at any depth."""
+        if not self.values:
+            return value
+        text = text or self.text
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return {self.data(k, text): self.data(v, text) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.data(v, text) for v in value)
+        return value
+
+
+class RedactingStore:
+    """An ``EventStore`` that redacts every event's data before it is appended; in streamed
+    deltas (``session.stream``) also the pieces of a secret split across them."""
+
+    def __init__(self, inner: EventStore, secrets: Secrets) -> None:
+        self.inner = inner
+        self.secrets = secrets
+
+    def _redacted(self, event: NewEvent) -> NewEvent:
+        text = self.secrets.pieces if event.type == ev.STREAM else self.secrets.text
+        return dataclasses.replace(event, data=self.secrets.data(event.data, text))
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
+    ) -> list[Event]:
+        if self.secrets.values:
+            events = [self._redacted(e) for e in events]
+        return await self.inner.append(stream, events, expected_version=expected_version)
+
+    async def read_stream(
+        self, stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
+    ) -> list[Event]:
+        return await self.inner.read_stream(
+            stream, after_version=after_version, exclude_types=exclude_types
+        )
+
+    def read_all(
+        self,
+        *,
+        after_seq: int = 0,
+        stream_prefix: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> AsyncIterator[Event]:
+        return self.inner.read_all(after_seq=after_seq, stream_prefix=stream_prefix, types=types)
+
+    def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        return self.inner.tail(after_seq=after_seq)
+
+    async def stream_version(self, stream: str) -> int:
+        return await self.inner.stream_version(stream)
+
+    async def last_seq(self) -> int:
+        return await self.inner.last_seq()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class RedactingView:
+    """A ``ChatView`` that redacts every text, status, footer and button label it shows."""
+
+    def __init__(self, inner: ChatView, secrets: Secrets) -> None:
+        self.inner = inner
+        self.secrets = secrets
+
+    def _opt(self, text: str | None) -> str | None:
+        return None if text is None else self.secrets.text(text)
+
+    async def say(
+        self, chat_id: int, text: str, *, buttons: Keyboard = (), markdown: bool = False
+    ) -> int | None:
+        shown = tuple(
+            tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
+            for row in buttons
+        )
+        return await self.inner.say(
+            chat_id, self.secrets.text(text), buttons=shown, markdown=markdown
+        )
+
+    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+        """The reply so far may end in the first half of a secret whose rest is still coming."""
+        await self.inner.reply_progress(chat_id, key, self.secrets.pieces(text), self._opt(status))
+
+    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+        await self.inner.reply_done(chat_id, key, self.secrets.text(text), self._opt(footer))
+
+    async def typing(self, chat_id: int, on: bool) -> None:
+        await self.inner.typing(chat_id, on)
+
+    async def close_buttons(self, chat_id: int, handle: int, text: str) -> None:
+        await self.inner.close_buttons(chat_id, handle, self.secrets.text(text))

@@ -28,7 +28,7 @@ from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent, SqliteEventStore
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
-from service.config import Settings, secret_values
+from service.config import Settings, own_dirs, secret_values
 from service.personas import PersonaCatalog, load_personas
 from service.redaction import RedactingStore, RedactingView, Secrets
 
@@ -68,7 +68,7 @@ class App:
         dirs = [SHIPPED_DIR]
         if self.settings.personas_dir is not None:
             dirs.append(self.settings.personas_dir)
-        return load_personas(dirs)
+        return load_personas(dirs, own_dirs(self.settings))
 
     def _session_actor(self, name: str) -> SessionActor:
         claude = self.settings.claude

@@ -21,6 +21,8 @@ from service.claude.environment import STRIPPED, is_forbidden
 from service.errors import ConfigError
 
 PUBLIC_API_BASE = "https://api.telegram.org"
+#: pocketcode's code: the checkout (with its .venv) or the site-packages it is installed in.
+INSTALL_DIR = Path(__file__).resolve().parent.parent
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -120,6 +122,15 @@ class Settings(_Section):
     @property
     def archive_dir(self) -> Path:
         return self.data_dir / "sessions_archive"
+
+
+def own_dirs(settings: Settings) -> dict[str, Path]:
+    """pocketcode's own directories, which no agent's working directory may be, hold or lie
+    inside (``service.personas.cwd_problem``): its log and sessions, its code, its personas."""
+    dirs = {"data directory": settings.data_dir, "install directory": INSTALL_DIR}
+    if settings.personas_dir is not None:
+        dirs["personas directory"] = settings.personas_dir.expanduser()
+    return dirs
 
 
 #: Environment variable -> (section, key). Environment wins over the file.

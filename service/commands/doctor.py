@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 
 from eventstore.schema import SCHEMA_VERSION, SQLITE_MAGIC
 from personas import SHIPPED_DIR
-from service.config import Settings
+from service.config import Settings, own_dirs
 from service.logs import redact_text
 from service.personas import load_personas
 
@@ -113,7 +113,7 @@ def check_database(settings: Settings) -> Check:
 
 def check_personas(settings: Settings) -> Check:
     dirs = [SHIPPED_DIR] + ([settings.personas_dir] if settings.personas_dir else [])
-    catalog = load_personas(dirs)
+    catalog = load_personas(dirs, own_dirs(settings))
     if catalog.problems:
         return Check(False, "personas", "; ".join(str(p) for p in catalog.problems))
     return Check(True, "personas", f"{len(catalog)} valid: {', '.join(catalog.names())}")

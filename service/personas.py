@@ -320,9 +320,7 @@ def load_persona_file(
     return persona, [], warnings
 
 
-def load_personas(
-    dirs: list[Path], own_dirs: Mapping[str, Path] | None = None
-) -> PersonaCatalog:
+def load_personas(dirs: list[Path], own_dirs: Mapping[str, Path] | None = None) -> PersonaCatalog:
     """Load every ``*.yaml``/``*.yml`` in ``dirs``; a later dir overrides an earlier one by name.
 
     Missing directories are skipped (a fresh install has no user dir). If an overriding file

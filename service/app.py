@@ -297,4 +297,11 @@ def _record(message: Inbound, update_id: int | None) -> dict[str, Any]:
                 "caption": message.caption,
             }
         case FileRefused():
-            return {**base, "kind": "refused", "filename": message.filename, "size": message.size}
+            return {
+                **base,
+                "kind": "refused",
+                "filename": message.filename,
+                "size": message.size,
+                "limit": message.limit,
+                "reason": message.reason,
+            }

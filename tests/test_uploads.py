@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.chat.inbound import FileArrived
+from actors.chat import state as cs
+from actors.chat.inbound import FileArrived, FileRefused
 from tests.app_kit import AppKit
 
 CHAT = 1
@@ -104,3 +105,19 @@ async def test_an_odd_name_is_saved_under_a_safe_one(kit: AppKit) -> None:
     said = await upload(kit, "\ud800notes\udc80.txt", b"odd")  # lone surrogates, as JSON allows
     assert said == "Saved uploads/\ufffdnotes\ufffd.txt in work."
     assert (uploads(kit) / "\ufffdnotes\ufffd.txt").read_bytes() == b"odd"
+
+
+async def test_a_download_that_failed_is_told_in_words(kit: AppKit) -> None:
+    assert kit.app is not None
+    reason = "Telegram no longer has the file (HTTP 404)"
+    await kit.app.deliver(CHAT, FileRefused(7, "notes.pdf", 10, 20 * 2**20, "upd-90", reason))
+    await kit.settle()
+    assert kit.view.texts(CHAT)[-1] == (
+        "notes.pdf was not saved: Telegram no longer has the file (HTTP 404). Please send it again."
+    )
+    chat = [e async for e in kit.app.store.read_all(stream_prefix="chat:")]
+    [record] = [
+        e.data for e in chat if e.type == cs.UPDATE_RECEIVED and e.data["kind"] == "refused"
+    ]
+    assert record["reason"] == reason
+    assert {"ref": "upd-90"} in [e.data for e in chat if e.type == cs.UPDATE_HANDLED]

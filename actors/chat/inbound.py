@@ -40,13 +40,15 @@ class FileArrived:
 @dataclass(frozen=True, slots=True)
 class FileRefused:
     """A document or photo the front did not download: over ``limit`` bytes (``size``, 0 if
-    Telegram did not say). The chat actor tells the user why."""
+    Telegram did not say), or, when ``reason`` says why, because the download failed. The chat
+    actor tells the user why."""
 
     user_id: int
     filename: str
     size: int
     limit: int
     correlation_id: str
+    reason: str = ""
 
 
 Inbound = Incoming | Pressed | FileArrived | FileRefused

@@ -60,7 +60,7 @@ async def save(chat: ChatContext, msg: FileArrived) -> None:
 
 
 async def refused(chat: ChatContext, msg: FileRefused) -> None:
-    await chat.say(texts.file_refused(msg.filename, msg.size, msg.limit))
+    await chat.say(texts.file_refused(msg.filename, msg.size, msg.limit, msg.reason))
 
 
 async def lost(chat: ChatContext, msg: FileLost) -> None:

@@ -2,16 +2,23 @@
 
 No decisions here: commands are delivered as typed text (the chat actor parses them), button
 presses as `Pressed`, files as `FileArrived` once downloaded. A file over the limit is not
-downloaded; it becomes a `FileRefused` so the chat actor can tell the user why.
+downloaded, and one whose download fails is not either: each becomes a `FileRefused` (with the
+reason in words) so the chat actor can tell the user why and the update is handled, not dropped.
 """
 
 from __future__ import annotations
 
 import io
 
+import aiohttp
 import structlog
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramServerError,
+)
 from aiogram.types import CallbackQuery, Message, Update
 from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
@@ -38,6 +45,25 @@ def _file_of(message: Message) -> tuple[str, str, int | None] | None:
         photo = message.photo[-1]  # Telegram lists sizes smallest first
         return photo.file_id, f"photo_{photo.file_unique_id}.jpg", photo.file_size
     return None
+
+
+def download_failure(exc: Exception) -> str:
+    """Why a file could not be fetched, in words for the user (never the URL: it holds the
+    token)."""
+    match exc:
+        case TimeoutError():
+            return "the download from Telegram timed out"
+        case aiohttp.ClientResponseError(status=404):
+            return "Telegram no longer has the file (HTTP 404)"
+        case aiohttp.ClientResponseError(status=status):
+            return f"Telegram's file server answered HTTP {status}"
+        case TelegramNetworkError() | aiohttp.ClientError() | OSError():
+            return "the connection to Telegram failed"
+        case TelegramServerError(message=message):
+            return f"Telegram had a server error ({message})"
+        case TelegramAPIError(message=message):
+            return f"Telegram refused to hand it over ({message})"
+    return "the download failed"
 
 
 def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
@@ -69,10 +95,13 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         buffer = io.BytesIO()
         try:
             await bot.download(file_id, destination=buffer)
-        except TelegramBadRequest as e:
-            if "too big" not in e.message:
-                raise
-            await deliver(message.chat.id, refused)
+        except Exception as e:
+            if isinstance(e, TelegramBadRequest) and "too big" in e.message:
+                await deliver(message.chat.id, refused)
+                return
+            log.warning("telegram.download_failed", filename=filename, error=repr(e))
+            failed = FileRefused(user_id, filename, size or 0, limit, cid, download_failure(e))
+            await deliver(message.chat.id, failed)
             return
         data = buffer.getvalue()
         if len(data) > limit:  # Telegram did not report the size, or reported it wrong
@@ -83,7 +112,7 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
 
     @router.callback_query(Act.filter())
     async def on_press(query: CallbackQuery, callback_data: Act, event_update: Update) -> None:
-        await query.answer()  # stop the button's spinner at once; the reply comes separately
+        await _answer(query)  # stop the button's spinner at once; the reply comes separately
         message = query.message
         if message is None:  # too old to carry its message: no chat to deliver to
             return
@@ -99,7 +128,7 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
     @router.callback_query()
     async def on_unknown_press(query: CallbackQuery) -> None:
         log.info("telegram.unknown_callback", data=(query.data or "")[:64])
-        await query.answer()
+        await _answer(query)
 
     @router.edited_message()
     async def on_edited(message: Message) -> None:
@@ -112,3 +141,12 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         await deliver(chat_id, Incoming(chat_id, "/stop", _cid(event_update)))
 
     return router
+
+
+async def _answer(query: CallbackQuery) -> None:
+    """Stop the button's spinner. Telegram refuses a press too old to answer (one that waited
+    while pocketcode was down): the press still counts, only its spinner already stopped."""
+    try:
+        await query.answer()
+    except TelegramBadRequest as e:
+        log.info("telegram.callback_answer_refused", error=e.message)

@@ -144,7 +144,8 @@ class App:
         self.chats.get(chat_id).tell(message)
 
     async def on_denied(self, info: dict[str, Any]) -> None:
-        log.warning("access.denied", **info)
+        """A stranger's update (a few per sender per hour): logged without what they wrote."""
+        log.warning("access.denied", **{k: v for k, v in info.items() if k != "text"})
         await self.store.append("access:denied", [NewEvent(cs.ACCESS_DENIED, info)])
 
     # -- lifecycle -----------------------------------------------------------------------------

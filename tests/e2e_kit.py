@@ -16,6 +16,7 @@ from service.app import App, open_app
 from service.config import load_settings
 from service.runner import poll
 from service.telegram.bot import build_dispatcher, make_bot
+from service.telegram.denials import DenialLimiter
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
 from tests.fakes.botapi import FakeBotAPI, ManualClock, StoredMessage
@@ -58,7 +59,9 @@ class Bot_:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
+async def running_bot(
+    tmp: Path, denials: DenialLimiter | None = None, **env: str
+) -> AsyncIterator[Bot_]:
     clock = ManualClock()
     api = FakeBotAPI(clock=clock)
     api.flood.configure(enabled=False)
@@ -90,7 +93,9 @@ async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
     )
     app.view = view
     await app.recover()
-    dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
+    dp = build_dispatcher(
+        deliver=app.deliver, on_denied=app.on_denied, settings=settings, denials=denials
+    )
     running = Bot_(api, app, bot, dp, view, clock, sleeps)
     stop = asyncio.Event()
     polling = asyncio.create_task(poll(dp, bot, stop, polling_timeout=1))

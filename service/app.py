@@ -28,7 +28,8 @@ from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent, SqliteEventStore
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
-from service.config import Settings, own_dirs, secret_values
+from service.config import Settings, database_exposed, own_dirs, secret_values
+from service.errors import ConfigError
 from service.personas import PersonaCatalog, load_personas
 from service.redaction import RedactingStore, RedactingView, Secrets
 
@@ -259,15 +260,22 @@ async def open_app(
 
 
 def make_private_dirs(settings: Settings) -> None:
-    """The data directory and what pocketcode keeps in it: readable by the owner only."""
+    """Create the data directory and what pocketcode keeps in it readable by the owner only.
+
+    A directory that exists keeps its mode: its owner chose it (say 0750 for a backup group).
+    The database is refused when others can read it, as no one should by accident.
+    """
     for path in (
         settings.data_dir,
         settings.db_path.parent,
         settings.sessions_dir,
         settings.archive_dir,
     ):
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.chmod(0o700)
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.chmod(0o700)  # mkdir's mode is cut by the umask
+    if (problem := database_exposed(settings.db_path)) is not None:
+        raise ConfigError(problem)
 
 
 def _update_id(correlation_id: str) -> int | None:

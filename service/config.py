@@ -133,6 +133,22 @@ def own_dirs(settings: Settings) -> dict[str, Path]:
     return dirs
 
 
+def database_exposed(db: Path) -> str | None:
+    """Why the event log (or its WAL files) must not be used as it is: readable by others. It
+    holds every message and everything the agent printed; pocketcode creates it owner-only."""
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            return (
+                f"{path} is open to others (mode {mode:o}) but holds every message and all the "
+                f"agent printed; run: chmod 600 {path}"
+            )
+    return None
+
+
 #: Environment variable -> (section, key). Environment wins over the file.
 ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),

@@ -24,6 +24,9 @@ PUBLIC_API_BASE = "https://api.telegram.org"
 #: pocketcode's code: the checkout (with its .venv) or the site-packages it is installed in.
 INSTALL_DIR = Path(__file__).resolve().parent.parent
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A secret shorter than this is not looked for inside other text: replacing every "abc" would
+#: wreck the text and protect nothing (such a secret is guessed, not leaked).
+MIN_SECRET_LEN = 8
 
 
 def default_data_dir() -> Path:
@@ -240,8 +243,9 @@ def secret_values(settings: Settings) -> list[str]:
 
 
 def _refuse_secrets_in_claude_env(settings: Settings) -> None:
+    secrets = secret_values(settings)
     for name, value in settings.claude.env.items():
-        if any(secret and secret in value for secret in secret_values(settings)):
+        if any(s == value or (len(s) >= MIN_SECRET_LEN and s in value) for s in secrets):
             raise ConfigError(
                 f"claude.env.{name} holds the bot token or the webhook secret: the agent must "
                 "never see them; remove it from claude.env"

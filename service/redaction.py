@@ -16,20 +16,22 @@ from typing import Any
 from actors.chat.view import Button, ChatView, Keyboard
 from actors.session import events as ev
 from eventstore import Event, EventStore, NewEvent
+from service.config import MIN_SECRET_LEN
 from service.logs import REDACTED
-
-#: Shorter values are not redacted: replacing every "abc" in every reply would wreck the text
-#: and protect nothing (such a secret is guessed, not leaked). Also the shortest piece of a
-#: secret that ``Secrets.pieces`` redacts.
-MIN_SECRET_LEN = 8
 
 
 class Secrets:
-    """Replaces known secret values in text and in nested JSON-like data."""
+    """Replaces known secret values in text and in nested JSON-like data. ``MIN_SECRET_LEN``
+    is also the shortest piece of a secret that ``pieces`` redacts."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         kept = {v for v in values if len(v) >= MIN_SECRET_LEN}
         self.values = sorted(kept, key=len, reverse=True)  # a whole token before its half
+        #: For pieces, a value that ends with another is left out (the token, beside its half
+        #: after the public bot id): one search fewer on every streamed string.
+        self._piece_values = [
+            v for v in self.values if not any(v != o and v.endswith(o) for o in kept)
+        ]
 
     def text(self, text: str) -> str:
         for value in self.values:
@@ -41,18 +43,31 @@ class Secrets:
         """``text()``, and also a piece of a secret that ends or starts ``text``, or is all of
         it: what a secret split across streamed deltas leaves in each one."""
         text = self.text(text)
-        for value in self.values:
-            if len(text) >= MIN_SECRET_LEN and text in value:
+        if len(text) < MIN_SECRET_LEN:
+            return text
+        cut_from, cut_to = len(text), 0  # redact text[cut_from:] and text[:cut_to]
+        for value in self._piece_values:
+            if len(text) < len(value) and text in value:
                 return REDACTED
-            for n in range(min(len(value), len(text)) - 1, MIN_SECRET_LEN - 1, -1):
-                if text.endswith(value[:n]):
-                    text = text[:-n] + REDACTED
-                    break
-            for n in range(min(len(value), len(text)) - 1, MIN_SECRET_LEN - 1, -1):
-                if text.startswith(value[-n:]):
-                    text = REDACTED + text[n:]
-                    break
-        return text
+            # A piece ending the text begins with the secret's first characters...
+            head = value[:MIN_SECRET_LEN]
+            at = text.find(head, max(0, len(text) - len(value) + 1))
+            while at != -1 and not value.startswith(text[at:]):
+                at = text.find(head, at + 1)
+            if at != -1:
+                cut_from = min(cut_from, at)
+            # ...and one starting it ends with the secret's last ones.
+            tail = value[-MIN_SECRET_LEN:]
+            at = text.rfind(tail, 0, len(value) - 1)
+            while at != -1 and not value.endswith(text[: at + MIN_SECRET_LEN]):
+                at = text.rfind(tail, 0, at + MIN_SECRET_LEN - 1)
+            if at != -1:
+                cut_to = max(cut_to, at + MIN_SECRET_LEN)
+        if cut_to >= cut_from:
+            return REDACTED
+        head_part = REDACTED if cut_to else ""
+        tail_part = REDACTED if cut_from < len(text) else ""
+        return head_part + text[cut_to:cut_from] + tail_part
 
     def data(self, value: Any, text: Callable[[str], str] | None = None) -> Any:
         """``value`` with every string in it redacted (by ``text``, default ``self.text``):
@@ -70,16 +85,21 @@ class Secrets:
 
 
 class RedactingStore:
-    """An ``EventStore`` that redacts every event's data before it is appended; in streamed
-    deltas (``session.stream``) also the pieces of a secret split across them."""
+    """An ``EventStore`` that redacts every event's data before it is appended; in the deltas
+    of ``session.stream`` (text, thinking, tool input) also pieces of a secret split across
+    them."""
 
     def __init__(self, inner: EventStore, secrets: Secrets) -> None:
         self.inner = inner
         self.secrets = secrets
 
     def _redacted(self, event: NewEvent) -> NewEvent:
-        text = self.secrets.pieces if event.type == ev.STREAM else self.secrets.text
-        return dataclasses.replace(event, data=self.secrets.data(event.data, text))
+        data = self.secrets.data(event.data)  # new dicts all the way down: ours to change
+        if event.type == ev.STREAM:
+            streamed = data.get("line", {}).get("event", {})
+            if isinstance(streamed, dict) and isinstance(streamed.get("delta"), dict):
+                streamed["delta"] = self.secrets.data(streamed["delta"], self.secrets.pieces)
+        return dataclasses.replace(event, data=data)
 
     async def append(
         self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None

@@ -16,8 +16,9 @@ from service.redaction import Secrets
 from tests.app_kit import AppKit
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawXyZ"
-HOOK = "webhook-Secret_0123456789"
-SECRETS = (TOKEN, HOOK)
+HOOK = "webhook-Secret_abcdefghij"
+#: What is secret: the token's part after the bot id (the id is public), the webhook secret.
+SECRETS = (TOKEN.partition(":")[2], HOOK)
 
 
 def leaks(text: str) -> list[str]:
@@ -151,6 +152,10 @@ def test_every_nested_string_is_redacted_keys_too() -> None:
 
 def test_pieces_of_a_split_secret_are_redacted() -> None:
     secrets = Secrets([HOOK])
+    message = f"the token is {TOKEN} and the webhook secret {HOOK}, both"
+    for size in range(1, len(message) + 1):  # however the deltas cut it, no 8 characters show
+        deltas = [message[i : i + size] for i in range(0, len(message), size)]
+        assert not [d for d in deltas if leaks(Secrets([TOKEN, *SECRETS]).pieces(d))], size
     assert secrets.pieces(f"it is {HOOK[:12]}") == f"it is {REDACTED}"
     assert secrets.pieces(f"{HOOK[-10:]} was it") == f"{REDACTED} was it"
     assert secrets.pieces(HOOK[3:15]) == REDACTED

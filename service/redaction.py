@@ -95,10 +95,11 @@ class RedactingStore:
 
     def _redacted(self, event: NewEvent) -> NewEvent:
         data = self.secrets.data(event.data)  # new dicts all the way down: ours to change
-        if event.type == ev.STREAM:
-            streamed = data.get("line", {}).get("event", {})
-            if isinstance(streamed, dict) and isinstance(streamed.get("delta"), dict):
-                streamed["delta"] = self.secrets.data(streamed["delta"], self.secrets.pieces)
+        line = data.get("line")
+        streamed = line.get("event") if isinstance(line, dict) else None
+        if event.type == ev.STREAM and isinstance(streamed, dict):
+            if isinstance(delta := streamed.get("delta"), dict):
+                streamed["delta"] = self.secrets.data(delta, self.secrets.pieces)
         return dataclasses.replace(event, data=data)
 
     async def append(

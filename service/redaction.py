@@ -97,9 +97,9 @@ class RedactingStore:
         data = self.secrets.data(event.data)  # new dicts all the way down: ours to change
         line = data.get("line")
         streamed = line.get("event") if isinstance(line, dict) else None
-        if event.type == ev.STREAM and isinstance(streamed, dict):
-            if isinstance(delta := streamed.get("delta"), dict):
-                streamed["delta"] = self.secrets.data(delta, self.secrets.pieces)
+        delta = streamed.get("delta") if isinstance(streamed, dict) else None
+        if event.type == ev.STREAM and isinstance(streamed, dict) and isinstance(delta, dict):
+            streamed["delta"] = self.secrets.data(delta, self.secrets.pieces)
         return dataclasses.replace(event, data=data)
 
     async def append(

@@ -3,8 +3,9 @@
 claude never gets the token in its environment, but it runs as the same user and could still
 find it (a token file, ``/proc``). Whatever it prints passes through here before it is appended
 to the event log or shown, so a secret it found ends up as ``<redacted>``, not in the chat, the
-log, archives or later in the model's context. The wrappers are put in place at the composition
-root (``service.app``): the event store stays free of project code, the actors never notice.
+log or archives; and what the user sends reaches claude as logged, so a token pasted by mistake
+does not reach it. The wrappers are put in place at the composition root (``service.app``): the
+event store stays free of project code, the actors never notice.
 """
 
 from __future__ import annotations

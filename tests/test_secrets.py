@@ -168,3 +168,17 @@ def test_the_token_counts_with_and_without_its_public_bot_id() -> None:
     secrets = Secrets(secret_values(settings))
     assert secrets.text(f"bot{TOKEN}/getMe") == f"bot{REDACTED}/getMe"
     assert secrets.text(f"secret part: {TOKEN.partition(':')[2]}") == f"secret part: {REDACTED}"
+
+
+async def test_a_secret_pasted_by_mistake_does_not_reach_claude(tmp_path: Path) -> None:
+    kit = AppKit(tmp_path)
+    await kit.start(TELEGRAM_BOT_TOKEN=TOKEN, POCKETCODE_WEBHOOK_SECRET=HOOK)
+    try:
+        await kit.send("/new work")
+        reply = await kit.turn(f"oops, here is the token: {TOKEN}")
+    finally:
+        await kit.stop()
+    assert reply.text == f"Echo: oops, here is the token: {REDACTED}"  # as claude received it
+    kept = b"".join(p.read_bytes() for p in (tmp_path / "fake-state").rglob("*") if p.is_file())
+    assert kept, "the fake keeps what it was sent"
+    assert not leaks(kept.decode("utf-8", "replace"))

@@ -26,12 +26,14 @@ from actors.session.actor import SessionActor
 from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
-from eventstore import NewEvent, SqliteEventStore
+from eventstore import EventStore, NewEvent, SqliteEventStore
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
-from service.config import Settings
+from service.config import Settings, database_exposed, own_dirs, secret_values
+from service.errors import ConfigError
 from service.intake import Intake
 from service.personas import PersonaCatalog, load_personas
+from service.redaction import RedactingStore, RedactingView, Secrets
 from service.voice import build_transcriber
 
 log = structlog.get_logger("app")
@@ -40,13 +42,15 @@ log = structlog.get_logger("app")
 @dataclass
 class App:
     settings: Settings
-    store: SqliteEventStore
+    #: Redacts pocketcode's secrets from every event before it is appended (``open_app``).
+    store: EventStore
     system: ActorSystem
     catalog: SessionCatalog
     pool: ProcessPool
     spawner: Spawner
     view: ChatView | None = None
     transcriber: Transcriber = field(default_factory=NoTranscriber)
+    secrets: Secrets = field(default_factory=Secrets)
     sessions: Registry[str] = field(init=False)
     chats: Registry[int] = field(init=False)
     intake: Intake = field(init=False)
@@ -70,7 +74,7 @@ class App:
         dirs = [SHIPPED_DIR]
         if self.settings.personas_dir is not None:
             dirs.append(self.settings.personas_dir)
-        return load_personas(dirs)
+        return load_personas(dirs, own_dirs(self.settings))
 
     def _session_actor(self, name: str) -> SessionActor:
         claude = self.settings.claude
@@ -88,6 +92,7 @@ class App:
             turn_timeout_s=claude.turn_timeout_s,
             permission_timeout_s=claude.permission_timeout_s,
             max_cost_usd=claude.max_cost_usd,
+            env=tuple(sorted(claude.env.items())),
             archive_dir=self.settings.archive_dir,
         )
         deps = SessionDeps(
@@ -106,7 +111,7 @@ class App:
         assert self.view is not None, "a front must set the view before chats start"
         deps = ChatDeps(
             store=self.store,
-            view=self.view,
+            view=RedactingView(self.view, self.secrets),
             catalog=self.catalog,
             sessions=self.sessions.get,
             personas=self.personas,
@@ -134,7 +139,8 @@ class App:
         await self.intake.deliver(chat_id, message)
 
     async def on_denied(self, info: dict[str, Any]) -> None:
-        log.warning("access.denied", **info)
+        """A stranger's update (a few per sender per hour): logged without what they wrote."""
+        log.warning("access.denied", **{k: v for k, v in info.items() if k != "text"})
         await self.store.append("access:denied", [NewEvent(cs.ACCESS_DENIED, info)])
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -222,7 +228,8 @@ async def open_app(
 ) -> App:
     clock = clock or SystemClock()
     await asyncio.to_thread(make_private_dirs, settings)
-    store = await SqliteEventStore.open(settings.db_path, now=clock.now)
+    secrets = Secrets(secret_values(settings))
+    store = RedactingStore(await SqliteEventStore.open(settings.db_path, now=clock.now), secrets)
 
     async def on_failure(name: str, exc: BaseException, escalated: bool) -> None:
         await store.append(
@@ -242,7 +249,8 @@ async def open_app(
     system = ActorSystem(clock=clock, ids=ids, on_failure=on_failure)
     catalog = SessionCatalog(store)
     await catalog.load()
-    app = App(settings, store, system, catalog, ProcessPool(settings.claude.max_processes), spawner)
+    pool = ProcessPool(settings.claude.max_processes)
+    app = App(settings, store, system, catalog, pool, spawner, secrets=secrets)
     app.transcriber = build_transcriber(settings.voice, settings.models_dir)
     for problem in app.personas().problems:
         log.warning("persona.problem", problem=str(problem))
@@ -250,12 +258,19 @@ async def open_app(
 
 
 def make_private_dirs(settings: Settings) -> None:
-    """The data directory and what pocketcode keeps in it: readable by the owner only."""
+    """Create the data directory and what pocketcode keeps in it readable by the owner only.
+
+    A directory that exists keeps its mode: its owner chose it (say 0750 for a backup group).
+    The database is refused when others can read it, as no one should by accident.
+    """
     for path in (
         settings.data_dir,
         settings.db_path.parent,
         settings.sessions_dir,
         settings.archive_dir,
     ):
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.chmod(0o700)
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.chmod(0o700)  # mkdir's mode is cut by the umask
+    if (problem := database_exposed(settings.db_path)) is not None:
+        raise ConfigError(problem)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from service.config import Settings, load_settings, startup_problems
+from service.config import Settings, load_settings, secret_values, startup_problems
 from service.errors import PocketcodeError
 from service.logs import configure_logging
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
     except PocketcodeError as exc:
         return _fail(str(exc))
-    secrets = [settings.telegram.token.get_secret_value()] if settings.telegram.token else []
+    secrets = secret_values(settings)
     # The bot logs to stdout (the journal under systemd); other commands keep stdout for output.
     stream = sys.stdout if args.command == "run" else sys.stderr
     configure_logging(

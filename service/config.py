@@ -7,6 +7,7 @@ can read; it is held as a ``SecretStr`` so it cannot leak through a repr or a lo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 from collections.abc import Mapping
@@ -16,9 +17,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from service.claude.environment import STRIPPED, is_forbidden
 from service.errors import ConfigError
 
 PUBLIC_API_BASE = "https://api.telegram.org"
+#: pocketcode's code: the checkout (with its .venv) or the site-packages it is installed in.
+INSTALL_DIR = Path(__file__).resolve().parent.parent
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A secret shorter than this is not looked for inside other text: replacing every "abc" would
+#: wreck the text and protect nothing (such a secret is guessed, not leaked).
+MIN_SECRET_LEN = 8
 
 
 def default_data_dir() -> Path:
@@ -62,6 +70,36 @@ class ClaudeSettings(_Section):
     permission_timeout_s: float = Field(300, gt=0)
     #: The cost cap of every session that has not set its own with /cap (None: no cap).
     max_cost_usd: float | None = Field(None, gt=0)
+    #: Set in claude's environment on top of the few variables it is given from pocketcode's
+    #: own (``service.claude.environment``); never pocketcode's token or POCKETCODE_* settings.
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values_as_text(cls, value: Any) -> Any:
+        """YAML reads ``MAX_THINKING_TOKENS: 1024`` as a number; the environment holds text."""
+        if isinstance(value, dict):
+            return {
+                k: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not an environment variable name "
+                    "(letters, digits and _, not starting with a digit)"
+                )
+            if is_forbidden(name) or name in STRIPPED:
+                raise ValueError(
+                    f"{name} may not be passed to claude: the agent never sees pocketcode's "
+                    "token or its POCKETCODE_* settings; remove it from claude.env"
+                )
+        return value
 
 
 class VoiceSettings(_Section):
@@ -108,6 +146,31 @@ class Settings(_Section):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+
+def own_dirs(settings: Settings) -> dict[str, Path]:
+    """pocketcode's own directories, which no agent's working directory may be, hold or lie
+    inside (``service.personas.cwd_problem``): its log and sessions, its code, its personas."""
+    dirs = {"data directory": settings.data_dir, "install directory": INSTALL_DIR}
+    if settings.personas_dir is not None:
+        dirs["personas directory"] = settings.personas_dir.expanduser()
+    return dirs
+
+
+def database_exposed(db: Path) -> str | None:
+    """Why the event log (or its WAL files) must not be used as it is: readable by others. It
+    holds every message and everything the agent printed; pocketcode creates it owner-only."""
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            return (
+                f"{path} is open to others (mode {mode:o}) but holds every message and all the "
+                f"agent printed; run: chmod 600 {path}"
+            )
+    return None
 
 
 #: Environment variable -> (section, key). Environment wins over the file.
@@ -187,7 +250,28 @@ def load_settings(
         settings = settings.model_copy(
             update={"telegram": tg.model_copy(update={"token": SecretStr(token)})}
         )
+    _refuse_secrets_in_claude_env(settings)
     return settings
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """What must never reach the agent, the log or a chat: the token, also its part after the
+    bot id (the id is public, so that part is the whole secret), and the webhook secret."""
+    tg = settings.telegram
+    values = [s.get_secret_value() for s in (tg.token, tg.webhook_secret) if s is not None]
+    if tg.token is not None:
+        values.append(tg.token.get_secret_value().partition(":")[2])
+    return [v for v in values if v]
+
+
+def _refuse_secrets_in_claude_env(settings: Settings) -> None:
+    secrets = secret_values(settings)
+    for name, value in settings.claude.env.items():
+        if any(s == value or (len(s) >= MIN_SECRET_LEN and s in value) for s in secrets):
+            raise ConfigError(
+                f"claude.env.{name} holds the bot token or the webhook secret: the agent must "
+                "never see them; remove it from claude.env"
+            )
 
 
 def startup_problems(settings: Settings, *, need_token: bool = True) -> list[str]:

@@ -58,8 +58,13 @@ def is_valid_session_name(name: str) -> bool:
 
 def _drop_unsafe_chars(text: str) -> str:
     # Cc: control chars incl. NUL; Cf: format chars such as right-to-left override,
-    # which can make "exe.txt" display as "txt.exe".
-    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))
+    # which can make "exe.txt" display as "txt.exe". Cs: a lone surrogate (JSON can carry
+    # one) cannot be encoded as a file name; it becomes U+FFFD so the name keeps its place.
+    return "".join(
+        "\ufffd" if cat == "Cs" else ch
+        for ch in text
+        if (cat := unicodedata.category(ch)) not in ("Cc", "Cf")
+    )
 
 
 def _clip_utf8(text: str, limit: int) -> str:

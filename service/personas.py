@@ -12,7 +12,9 @@ A key given both at the top level and under ``settings:`` is a problem, not a gu
 from __future__ import annotations
 
 import difflib
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -157,6 +159,9 @@ class PersonaCatalog:
         try:
             return self.personas[name]
         except KeyError:
+            broken = next((p for p in self.problems if p.file.stem == name), None)
+            if broken is not None:
+                raise UnknownPersona(f"The persona {name} could not be loaded: {broken}") from None
             available = ", ".join(self.names()) or "(none loaded)"
             raise UnknownPersona(
                 f"There is no persona named {shown(name)}. Available: {available}."
@@ -254,8 +259,29 @@ def _validation_problems(path: Path, exc: ValidationError) -> list[PersonaProble
     return problems
 
 
+def cwd_problem(cwd: Path, own_dirs: Mapping[str, Path]) -> str | None:
+    """Why ``cwd`` may not be an agent's working directory: it is, holds or lies inside one of
+    pocketcode's own directories, whose code, config and log the agent would work over."""
+    here = Path(os.path.realpath(cwd))
+    for what, directory in own_dirs.items():
+        own = Path(os.path.realpath(directory.expanduser()))
+        if here == own:
+            relation = "is"
+        elif here.is_relative_to(own):
+            relation = "lies inside"
+        elif own.is_relative_to(here):
+            relation = "holds"
+        else:
+            continue
+        return (
+            f"the working directory {cwd} {relation} pocketcode's {what} ({own}); give the "
+            "persona a directory of its own, or leave cwd out for a folder per session."
+        )
+    return None
+
+
 def load_persona_file(
-    path: Path,
+    path: Path, own_dirs: Mapping[str, Path] | None = None
 ) -> tuple[Persona | None, list[PersonaProblem], list[PersonaProblem]]:
     """Parse one file into (persona or None, problems, warnings)."""
     try:
@@ -286,16 +312,20 @@ def load_persona_file(
         )
         return None, [PersonaProblem(path, "name", msg)], warnings
     try:
-        return Persona.model_validate(raw), [], warnings
+        persona = Persona.model_validate(raw)
     except ValidationError as exc:
         return None, _validation_problems(path, exc), warnings
+    if persona.cwd is not None and (problem := cwd_problem(persona.cwd, own_dirs or {})):
+        return None, [PersonaProblem(path, "cwd", problem)], warnings
+    return persona, [], warnings
 
 
-def load_personas(dirs: list[Path]) -> PersonaCatalog:
+def load_personas(dirs: list[Path], own_dirs: Mapping[str, Path] | None = None) -> PersonaCatalog:
     """Load every ``*.yaml``/``*.yml`` in ``dirs``; a later dir overrides an earlier one by name.
 
     Missing directories are skipped (a fresh install has no user dir). If an overriding file
-    is broken the earlier persona stays in force and the problem is reported.
+    is broken the earlier persona stays in force and the problem is reported. A persona whose
+    ``cwd`` is, holds or lies inside one of ``own_dirs`` (pocketcode's own) is a problem too.
     """
     catalog = PersonaCatalog()
     for directory in dirs:
@@ -316,7 +346,7 @@ def load_personas(dirs: list[Path]) -> PersonaCatalog:
                 )
                 continue
             seen_here[path.stem] = path
-            persona, problems, warnings = load_persona_file(path)
+            persona, problems, warnings = load_persona_file(path, own_dirs)
             catalog.problems.extend(problems)
             catalog.warnings.extend(warnings)
             if persona is not None:

@@ -19,7 +19,7 @@ from eventstore import Event
 from service.app import App, open_app
 from service.config import load_settings
 from tests import log_truth
-from tests.session_kit import FAKE_CLAUDE
+from tests.session_kit import FAKE_CLAUDE, fake_claude_config
 
 
 @dataclass
@@ -99,14 +99,14 @@ class RecordingView:
         return self.of(chat_id, kind)
 
 
-def app_settings(tmp: Path, **env: str) -> Any:
+def app_settings(tmp: Path, claude_env: dict[str, str] | None = None, **env: str) -> Any:
     base = {
         "POCKETCODE_DATA_DIR": str(tmp / "data"),
         "POCKETCODE_CLAUDE_BIN": FAKE_CLAUDE,
         "POCKETCODE_ALLOWED_USERS": "7",
         "POCKETCODE_PERSONAS_DIR": str(tmp / "personas"),
     }
-    return load_settings(None, env={**base, **env})
+    return load_settings(fake_claude_config(tmp, **(claude_env or {})), env={**base, **env})
 
 
 @dataclass
@@ -116,12 +116,13 @@ class AppKit:
     view: RecordingView = field(default_factory=RecordingView)
     app: App | None = None
     n: int = 0
+    #: ``claude.env`` of the config, beside the fake's state directory.
+    claude_env: dict[str, str] = field(default_factory=dict)
 
     async def start(self, **env: str) -> App:
         """Open (or reopen, after ``stop``) the app on the same data directory."""
-        self.app = await open_app(
-            app_settings(self.tmp, **env), clock=self.clock, ids=SequentialIds("id")
-        )
+        settings = app_settings(self.tmp, self.claude_env, **env)
+        self.app = await open_app(settings, clock=self.clock, ids=SequentialIds("id"))
         log_truth.track(self.app.system)
         self.app.view = self.view
         await self.app.recover()
@@ -188,8 +189,7 @@ class AppKit:
 @contextlib.asynccontextmanager
 async def open_app_kit(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AppKit]:
     """The app started on a data directory under ``tmp`` (the fake claude keeps its state
-    there too); shut down after."""
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp / "fake-state"))
+    there too, through ``claude.env``); shut down after. ``monkeypatch``: for callers' sake."""
     kit = AppKit(tmp)
     await kit.start()
     try:

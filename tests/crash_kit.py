@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tests.fakes.botapi import ApiError, FakeBotAPI
-from tests.session_kit import FAKE_CLAUDE
+from tests.session_kit import FAKE_CLAUDE, fake_claude_config
 
 REPO = Path(__file__).resolve().parent.parent
 OWNER = 7
@@ -174,8 +174,8 @@ class Pocket:
         self.log = Log(self.data / "var" / "pocketcode.db")
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
-        config = tmp / "pocketcode.yaml"
-        config.write_text("telegram:\n  edit_interval_s: 0.1\n", encoding="utf-8")
+        fake_env = {k: v for k, v in extra_env.items() if k.startswith("FAKE_CLAUDE_")}
+        config = fake_claude_config(tmp, "telegram:\n  edit_interval_s: 0.1\n", **fake_env)
         env = {
             k: v
             for k, v in os.environ.items()
@@ -190,9 +190,8 @@ class Pocket:
             POCKETCODE_PERSONAS_DIR=str(tmp / "personas"),
             POCKETCODE_CONFIG=str(config),
             POCKETCODE_LOG_FORMAT="json",
-            FAKE_CLAUDE_STATE_DIR=str(tmp / "fake-state"),
             PYTHONUNBUFFERED="1",
-            **extra_env,
+            **{k: v for k, v in extra_env.items() if k not in fake_env},
         )
         self.env = env
 

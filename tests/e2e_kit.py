@@ -17,10 +17,11 @@ from service.app import App, open_app
 from service.config import load_settings
 from service.polling import poll
 from service.telegram.bot import build_dispatcher, make_bot
+from service.telegram.denials import DenialLimiter
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
 from tests.fakes.botapi import FakeBotAPI, ManualClock, StoredMessage
-from tests.session_kit import FAKE_CLAUDE
+from tests.session_kit import FAKE_CLAUDE, fake_claude_config
 
 OWNER = 7
 STRANGER = 666
@@ -61,13 +62,15 @@ class Bot_:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
+async def running_bot(
+    tmp: Path, denials: DenialLimiter | None = None, **env: str
+) -> AsyncIterator[Bot_]:
     clock = ManualClock()
     api = FakeBotAPI(clock=clock)
     api.flood.configure(enabled=False)
     await api.start()
     settings = load_settings(
-        None,
+        fake_claude_config(tmp),
         env={
             "TELEGRAM_BOT_TOKEN": api.token,
             "POCKETCODE_TELEGRAM_API_BASE": api.base_url,
@@ -93,7 +96,9 @@ async def running_bot(tmp: Path, **env: str) -> AsyncIterator[Bot_]:
     )
     app.view = view
     await app.recover()
-    dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
+    dp = build_dispatcher(
+        deliver=app.deliver, on_denied=app.on_denied, settings=settings, denials=denials
+    )
     running = Bot_(api, app, bot, dp, view, clock, sleeps)
     stop = asyncio.Event()
     polling = asyncio.create_task(

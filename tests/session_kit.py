@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from actors.chat import notices as n
 from actors.runtime import ActorRef, ActorSystem
 from actors.runtime.testkit import FakeClock, SequentialIds
@@ -23,6 +25,16 @@ from service.claude.process import spawn_claude
 from tests import log_truth
 
 FAKE_CLAUDE = str(Path(__file__).parent / "fakes" / "fake_claude.py")
+
+
+def fake_claude_config(tmp: Path, text: str = "", **claude_env: str) -> Path:
+    """A config file under ``tmp`` whose ``claude.env`` gives the fake its state directory
+    (claude gets no other variables of the test's environment), then ``text`` after it."""
+    env = {"FAKE_CLAUDE_STATE_DIR": str(tmp / "fake-state"), **claude_env}
+    path = tmp / "pocketcode.yaml"
+    tmp.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"claude": {"env": env}}) + text, encoding="utf-8")
+    return path
 
 
 @dataclass

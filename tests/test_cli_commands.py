@@ -53,7 +53,6 @@ async def _drive_app(tmp: Path) -> None:
 @pytest.fixture
 def app_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A log written by the whole app with the fake claude: sessions work, other, gone."""
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
     asyncio.run(_drive_app(tmp_path))
     return use_data_dir(monkeypatch, tmp_path)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from service.commands.doctor import cmd_doctor
+from eventstore import NewEvent, SqliteEventStore
+from service.commands.doctor import check_disk_space, cmd_doctor
 from service.config import Settings, load_settings
 from tests.fakes.botapi import FakeBotAPI
 from tests.session_kit import FAKE_CLAUDE
@@ -70,3 +73,69 @@ async def test_each_problem_is_named(
     assert "✗ personas: broken.yaml" in out
     assert "✗ allow-list: empty" in out
     assert "wrong-token" not in out
+
+
+async def make_log(db: Path, events: int = 500) -> None:
+    store = await SqliteEventStore.open(db)
+    for i in range(events // 10):
+        await store.append(f"s:{i % 5}", [NewEvent("t.x", {"i": i, "pad": "x" * 300})] * 10)
+    await store.close()
+
+
+async def test_a_damaged_log_fails_quick_check(
+    tmp_path: Path, api: FakeBotAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path, api)
+    await make_log(settings.db_path)
+    assert await cmd_doctor(settings, argparse.Namespace()) == 0
+    assert "✓ event log:" in capsys.readouterr().out
+    with sqlite3.connect(settings.db_path) as conn:  # a leaf page of the events table
+        [(page,)] = conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' LIMIT 1"
+        ).fetchall()
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with settings.db_path.open("r+b") as fh:  # its cell count: counting rows still works
+        fh.seek((page - 1) * page_size + 3)
+        fh.write(b"\xff\xff")
+    assert await cmd_doctor(settings, argparse.Namespace()) == 1
+    out = capsys.readouterr().out
+    assert f"✗ event log: {settings.db_path} failed SQLite's quick_check: " in out
+
+
+async def test_a_log_open_to_others_is_a_problem(
+    tmp_path: Path, api: FakeBotAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path, api)
+    await make_log(settings.db_path, 10)
+    settings.db_path.chmod(0o644)
+    assert await cmd_doctor(settings, argparse.Namespace()) == 1
+    out = capsys.readouterr().out
+    assert f"✗ event log: {settings.db_path} is open to others (mode 644)" in out
+    assert f"chmod 600 {settings.db_path}" in out
+
+
+async def test_free_disk_space_is_reported_and_warned_about_when_low(
+    tmp_path: Path, api: FakeBotAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path, api)
+    assert await cmd_doctor(settings, argparse.Namespace()) == 0
+    assert re.search(r"✓ disk space: [\d.]+ GB free for ", capsys.readouterr().out)
+    low = check_disk_space(settings, low_bytes=1 << 62)  # more than any disk has free
+    assert (low.ok, low.warn) == (True, True)
+    assert re.fullmatch(
+        r"! disk space: only [\d.]+ GB free for .*, less than .* GB: free some space", low.line()
+    )
+
+
+async def test_an_open_data_directory_is_a_warning_not_a_problem(
+    tmp_path: Path, api: FakeBotAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path, api)
+    settings.data_dir.mkdir(mode=0o750)
+    settings.data_dir.chmod(0o750)
+    assert await cmd_doctor(settings, argparse.Namespace()) == 0
+    out = capsys.readouterr().out
+    assert f"! data directory: {settings.data_dir} is open to others (mode 750)" in out
+    assert out.rstrip().endswith("All good, 1 warning(s).")
+    assert settings.data_dir.stat().st_mode & 0o777 == 0o750, "the doctor changes nothing"

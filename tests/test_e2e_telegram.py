@@ -16,8 +16,7 @@ from tests.fakes.fake_claude import FILLER
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot_]:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
+async def bot(tmp_path: Path) -> AsyncIterator[Bot_]:
     async with running_bot(tmp_path) as running:
         yield running
 

@@ -145,8 +145,7 @@ async def test_the_choice_survives_a_restart_of_pocketcode(kit: AppKit) -> None:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot_]:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
+async def bot(tmp_path: Path) -> AsyncIterator[Bot_]:
     async with running_bot(tmp_path) as running:
         yield running
 

@@ -18,7 +18,7 @@ from actors.chat.inbound import RECEIVED, update_stream
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session.state import load_state
-from eventstore import SqliteEventStore
+from eventstore import EventStore, SqliteEventStore
 from service.telegram.bot import build_dispatcher, make_bot
 from service.telegram.webhook import WEBHOOK_PATH, build_webhook_app
 from tests.app_kit import AppKit, app_settings, open_app_kit
@@ -36,7 +36,14 @@ async def until(predicate: Callable[[], bool], timeout: float = 20) -> None:
             await asyncio.sleep(0.01)
 
 
-async def received(store: SqliteEventStore, ref: str) -> list[dict[str, Any]]:
+def log_of(store: EventStore) -> SqliteEventStore:
+    """The SQLite log under the app's redacting wrapper."""
+    inner = getattr(store, "inner", store)
+    assert isinstance(inner, SqliteEventStore)
+    return inner
+
+
+async def received(store: EventStore, ref: str) -> list[dict[str, Any]]:
     return [e.data for e in await store.read_stream(update_stream(ref)) if e.type == RECEIVED]
 
 
@@ -49,7 +56,7 @@ async def test_while_the_log_is_full_no_update_is_acknowledged_and_none_is_lost(
     async with running_bot(tmp_path) as bot:
         bot.say("/new work")
         await bot.wait_text("Created work")
-        store = bot.app.store
+        store = log_of(bot.app.store)
         with structlog.testing.capture_logs() as logs:
             await fill(store)
             ids = [bot.say(f"message {i}") for i in range(3)]
@@ -106,8 +113,7 @@ async def test_webhook_updates_out_of_order_are_each_handled_once(kit: AppKit) -
         texts = kit.view.texts(1)
         assert sum(t.startswith("Session: work") for t in texts) == 1
         assert sum(t.startswith("/start") for t in texts) == 1, "the earlier id is not dropped"
-        store = kit.app.store
-        assert isinstance(store, SqliteEventStore)
+        store = log_of(kit.app.store)
         async with full(store):
             refused = await client.post(
                 WEBHOOK_PATH, json=webhook_update(13, "/personas"), headers=headers

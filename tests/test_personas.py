@@ -13,8 +13,10 @@ from service.personas import (
     Persona,
     PersonaCatalog,
     UnknownPersona,
+    cwd_problem,
     load_personas,
 )
+from tests.app_kit import AppKit
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -44,9 +46,44 @@ def test_shipped_personas_load_cleanly() -> None:
         persona = catalog.get(name)
         assert persona.description
         assert (persona.append_system_prompt or persona.system_prompt or "").strip()
-    homelab = catalog.get("homelab")
-    assert homelab.cwd is not None
-    assert homelab.cwd.is_absolute()
+
+
+def test_no_shipped_persona_works_over_pocketcode_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped systemd unit's layout: ~ is pocketcode's home, holding its code and data."""
+    home = tmp_path / "var-lib-pocketcode"
+    monkeypatch.setenv("HOME", str(home))
+    own = {"data directory": home / "data", "install directory": home / "app"}
+    catalog = load_personas([SHIPPED_DIR], own)
+    assert catalog.problems == []
+    assert len(catalog) == 5
+    for name in catalog.names():
+        cwd = catalog.get(name).cwd
+        assert cwd is None or cwd_problem(cwd, own) is None, name
+
+
+def test_a_cwd_over_pocketcode_own_files_is_refused_in_words(tmp_path: Path) -> None:
+    data, app = tmp_path / "data", tmp_path / "app"
+    (data / "sessions").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(data / "sessions")
+    own = {"data directory": data, "install directory": app}
+    for cwd, relation in [
+        (data, "is"),
+        (tmp_path, "holds"),
+        (data / "sessions" / "x", "lies inside"),
+        (tmp_path / "link", "lies inside"),  # a symlink does not hide where it leads
+        (app / ".venv", "lies inside"),
+    ]:
+        write(tmp_path / "p", "mine.yaml", f"cwd: {cwd}\n")
+        catalog = load_personas([tmp_path / "p"], own)
+        assert "mine" not in catalog
+        msg = only_problem(catalog, tmp_path / "p" / "mine.yaml")
+        assert f"(field 'cwd'): the working directory {cwd} {relation} pocketcode's" in msg
+        with pytest.raises(UnknownPersona, match="The persona mine could not be loaded"):
+            catalog.get("mine")
+    write(tmp_path / "p", "mine.yaml", f"cwd: {tmp_path / 'work'}\n")
+    assert load_personas([tmp_path / "p"], own).get("mine").cwd == tmp_path / "work"
 
 
 def test_user_dir_overrides_shipped(tmp_path: Path) -> None:
@@ -225,3 +262,16 @@ def test_persona_becomes_claude_flags_in_equals_form() -> None:
         "--max-turns=3",
         "--permission-prompt-tool=stdio",
     ]
+
+
+async def test_a_session_is_not_created_over_pocketcode_data(tmp_path: Path) -> None:
+    kit = AppKit(tmp_path)
+    await kit.start()
+    try:
+        write(tmp_path / "personas", "mine.yaml", f"cwd: {tmp_path / 'data'}\n")
+        answer = await kit.answer("/new work mine")
+    finally:
+        await kit.stop()
+    assert answer.startswith("The persona mine could not be loaded: mine.yaml (field 'cwd'): ")
+    assert f"{tmp_path / 'data'} is pocketcode's data directory" in answer
+    assert not (tmp_path / "data" / "sessions" / "work").exists()

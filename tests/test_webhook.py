@@ -88,3 +88,13 @@ def test_webhook_mode_without_a_secret_does_not_start(tmp_path: Path) -> None:
         },
     )
     assert any("webhook mode needs a secret" in p for p in startup_problems(settings))
+
+
+async def test_a_non_ascii_secret_header_is_refused_not_an_error(client: Client) -> None:
+    c, delivered = client
+    for value in ("sëcret", SECRET + "é", "секрет"):
+        response = await c.post(
+            WEBHOOK_PATH, json=update(4, "hi"), headers={"X-Telegram-Bot-Api-Secret-Token": value}
+        )
+        assert response.status == 401, value
+    assert delivered == []

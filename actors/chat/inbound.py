@@ -51,13 +51,15 @@ class FileArrived:
 @dataclass(frozen=True, slots=True)
 class FileRefused:
     """A document or photo the front did not download: over ``limit`` bytes (``size``, 0 if
-    Telegram did not say). The chat actor tells the user why."""
+    Telegram did not say), or, when ``reason`` says why, because the download failed. The chat
+    actor tells the user why."""
 
     user_id: int
     filename: str
     size: int
     limit: int
     correlation_id: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ def record(chat_id: int, message: Inbound) -> dict[str, Any]:
                 "filename": message.filename,
                 "size": message.size,
                 "limit": message.limit,
+                "reason": message.reason,
             }
         case VoiceArrived():
             return {
@@ -148,7 +151,8 @@ def replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | FileLost 
             return Pressed(user, data["action"], data["arg"], data.get("handle"), ref)
         case "refused":
             size, limit = data.get("size") or 0, data.get("limit") or 0
-            return FileRefused(user, str(data.get("filename") or "a file"), size, limit, ref)
+            name, reason = str(data.get("filename") or "a file"), data.get("reason") or ""
+            return FileRefused(user, name, size, limit, ref, reason)
         case "voice":
             return FileLost("Your voice message", ref)
     return FileLost(str(data.get("filename") or "a file"), ref)

@@ -162,8 +162,10 @@ def uploaded(relative: str, size: int, caption: str) -> str:
     return text
 
 
-def file_refused(filename: str, size: int, limit: int) -> str:
+def file_refused(filename: str, size: int, limit: int, reason: str = "") -> str:
     """A file the front did not download; ``size`` is 0 when Telegram did not say."""
+    if reason:
+        return f"{filename} was not saved: {reason}. Please send it again."
     shown = f" ({size / 1_048_576:.1f} MB)" if size else ""
     return (
         f"{filename}{shown} was not saved: files over {limit / 1_048_576:g} MB are "

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import structlog
 
 from service.claude.codec import encode
+from service.claude.environment import claude_environment
 from service.claude.errors import ProcessGoneError, SpawnError
 
 log = structlog.get_logger(__name__)
@@ -26,8 +27,6 @@ log = structlog.get_logger(__name__)
 READ_CHUNK = 1 << 20  # StreamReader buffer; lines longer than this are read piecewise
 STDERR_TAIL_LINES = 200
 STDERR_LINE_MAX = 4096
-# Set when pocketcode itself runs inside Claude Code; a nested CLI refuses to start with it.
-_STRIP_ENV = ("CLAUDECODE",)
 
 StderrCallback = Callable[[str], Any]
 
@@ -203,11 +202,12 @@ async def spawn_claude(
 ) -> ClaudeProcess:
     """Start `argv` in `cwd` with pipes, in its own session.
 
-    `env` entries are added to (override) pocketcode's environment.
+    The environment is named, not inherited (``environment.claude_environment``): the basics
+    from pocketcode's own, then `env` on top; pocketcode's secrets never.
     """
-    full_env = {k: v for k, v in os.environ.items() if k not in _STRIP_ENV}
-    if env:
-        full_env.update(env)
+    full_env, refused = claude_environment(os.environ, env)
+    if refused:
+        log.warning("claude_env_refused", names=refused)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,

@@ -8,15 +8,20 @@ import shutil
 import sqlite3
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 
 from eventstore.schema import SCHEMA_VERSION, SQLITE_MAGIC
 from personas import SHIPPED_DIR
-from service.config import Settings
+from service.config import Settings, database_exposed, own_dirs
 from service.logs import redact_text
 from service.personas import load_personas
+
+#: Less free space than this where the data directory is gets a warning: the log only grows,
+#: and a full disk stops every session at once.
+LOW_DISK_BYTES = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +29,12 @@ class Check:
     ok: bool
     what: str
     detail: str
+    #: Works, but deserves a look (not counted as a problem).
+    warn: bool = False
 
     def line(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.what}: {self.detail}"
+        mark = "✗" if not self.ok else "!" if self.warn else "✓"
+        return f"{mark} {self.what}: {self.detail}"
 
 
 async def check_token(settings: Settings) -> Check:
@@ -80,9 +88,20 @@ def check_data_dir(settings: Settings) -> Check:
     except OSError as exc:
         return Check(False, "data directory", f"{data} is not writable: {exc.strerror}")
     mode = data.stat().st_mode & 0o777
-    if mode & 0o077:
-        return Check(False, "data directory", f"{data} is readable by others; chmod 700 {data}")
+    if mode & 0o077:  # pocketcode never creates it so: someone chose it, it is not changed
+        detail = f"{data} is open to others (mode {mode:o}); chmod 700 {data} unless you meant it"
+        return Check(True, "data directory", detail, warn=True)
     return Check(True, "data directory", f"{data} is writable and private")
+
+
+def check_disk_space(settings: Settings, *, low_bytes: int = LOW_DISK_BYTES) -> Check:
+    where = next(p for p in (settings.data_dir, *settings.data_dir.parents) if p.exists())
+    free = shutil.disk_usage(where).free
+    detail = f"{free / 2**30:.1f} GB free for {settings.data_dir}"
+    if free < low_bytes:
+        detail = f"only {detail}, less than {low_bytes / 2**30:g} GB: free some space"
+        return Check(True, "disk space", detail, warn=True)
+    return Check(True, "disk space", detail)
 
 
 def check_database(settings: Settings) -> Check:
@@ -92,6 +111,8 @@ def check_database(settings: Settings) -> Check:
     with db.open("rb") as fh:
         if fh.read(16) != SQLITE_MAGIC:
             return Check(False, "event log", f"{db} is not a SQLite database")
+    if (problem := database_exposed(db)) is not None:
+        return Check(False, "event log", problem)
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
@@ -101,6 +122,8 @@ def check_database(settings: Settings) -> Check:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return Check(False, "event log", f"{db} cannot be read as an event log: {exc}")
+    if (damage := quick_check(db)) is not None:
+        return Check(False, "event log", f"{db} failed SQLite's quick_check: {damage}")
     if version > SCHEMA_VERSION:
         return Check(
             False,
@@ -111,9 +134,23 @@ def check_database(settings: Settings) -> Check:
     return Check(True, "event log", f"{db}: schema v{version}, {events:,} events")
 
 
+def quick_check(db: Path) -> str | None:
+    """SQLite's own check of every page of the file (without the slower index comparison of
+    integrity_check); None when it says ok."""
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if rows == ["ok"] else "; ".join(rows)
+
+
 def check_personas(settings: Settings) -> Check:
     dirs = [SHIPPED_DIR] + ([settings.personas_dir] if settings.personas_dir else [])
-    catalog = load_personas(dirs)
+    catalog = load_personas(dirs, own_dirs(settings))
     if catalog.problems:
         return Check(False, "personas", "; ".join(str(p) for p in catalog.problems))
     return Check(True, "personas", f"{len(catalog)} valid: {', '.join(catalog.names())}")
@@ -131,6 +168,7 @@ async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         await check_token(settings),
         await check_claude(settings),
         check_data_dir(settings),
+        check_disk_space(settings),
         check_database(settings),
         check_personas(settings),
         check_allow_list(settings),
@@ -138,7 +176,11 @@ async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     for check in checks:
         print(check.line())
     failed = sum(not c.ok for c in checks)
-    print("All good." if not failed else f"{failed} problem(s) to fix.")
+    warned = sum(c.ok and c.warn for c in checks)
+    if failed:
+        print(f"{failed} problem(s) to fix.")
+    else:
+        print(f"All good, {warned} warning(s)." if warned else "All good.")
     return 1 if failed else 0
 
 

@@ -16,6 +16,7 @@ from actors.chat.inbound import Deliver
 from actors.runtime.clock import Clock
 from service.config import PUBLIC_API_BASE, Settings
 from service.errors import ConfigError
+from service.telegram.denials import DenialLimiter
 from service.telegram.middlewares import AccessMiddleware, LogContextMiddleware
 from service.telegram.router import build_router
 from service.telegram.sender import TelegramSender
@@ -49,12 +50,14 @@ def build_dispatcher(
     deliver: Deliver,
     on_denied: Callable[[dict[str, Any]], Awaitable[None]],
     settings: Settings,
+    denials: DenialLimiter | None = None,
 ) -> Dispatcher:
     """Dispatcher with log context (outermost), access control, then the handlers."""
     tg = settings.telegram
     dp = Dispatcher(name="pocketcode")
     dp.update.outer_middleware(LogContextMiddleware())
-    dp.update.outer_middleware(AccessMiddleware(tg.allowed_users, tg.allow_groups, on_denied))
+    access = AccessMiddleware(tg.allowed_users, tg.allow_groups, on_denied, denials)
+    dp.update.outer_middleware(access)
     dp.include_router(build_router(deliver, upload_limit_bytes=tg.upload_limit_mb * 1024 * 1024))
     return dp
 

@@ -2,7 +2,7 @@
 
 Access is checked before any handler so a stranger costs nothing and learns nothing: no reply,
 no callback answer, not even proof that the bot is alive. Denials go to ``on_denied`` (the app
-appends them to the event log) instead.
+appends them to the event log) instead, a few per sender per hour (``DenialLimiter``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
+
+from service.telegram.denials import DenialLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -71,10 +73,12 @@ class AccessMiddleware(BaseMiddleware):
         allowed_users: frozenset[int],
         allow_groups: bool,
         on_denied: Callable[[dict[str, Any]], Awaitable[None]],
+        denials: DenialLimiter | None = None,
     ) -> None:
         self.allowed_users = frozenset(allowed_users)
         self.allow_groups = allow_groups
         self.on_denied = on_denied
+        self.denials = denials or DenialLimiter()
 
     def allows(self, user: User | None, chat: Chat | None) -> bool:
         if user is None or user.id not in self.allowed_users:
@@ -88,13 +92,18 @@ class AccessMiddleware(BaseMiddleware):
         user, chat = _user_and_chat(event, data)
         if self.allows(user, chat):
             return await handler(event, data)
-        info = {
+        sender = user.id if user else chat.id if chat else 0
+        dropped = self.denials.admit(sender)
+        if dropped is None:  # counted, and told with the sender's next recorded denial
+            return None
+        info: dict[str, Any] = {
             "user_id": user.id if user else None,
             "chat_id": chat.id if chat else None,
             "kind": _kind(event),
             "text": _update_text(event)[:DENIED_TEXT_LIMIT],
         }
-        log.info("telegram.denied", **{k: v for k, v in info.items() if k != "text"})
+        if dropped:
+            info["dropped_before"] = dropped
         try:
             await self.on_denied(info)
         except Exception:  # recording a denial must never let the update through or crash

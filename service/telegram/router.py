@@ -2,17 +2,25 @@
 
 No decisions here: commands are delivered as typed text (the chat actor parses them), button
 presses as `Pressed`, files as `FileArrived` and voice notes or audio files as `VoiceArrived`
-once downloaded. A file over the limit is not downloaded; it becomes a `FileRefused` so the
-chat actor can tell the user why.
+once downloaded. A file over the limit is not downloaded, and one whose download fails is not
+either: each becomes a `FileRefused` (with the reason in words) so the chat actor can tell the
+user why and the update is handled, not dropped.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
+import aiohttp
 import structlog
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramServerError,
+)
 from aiogram.types import CallbackQuery, Message, Update
 from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
@@ -59,20 +67,42 @@ def _recording_of(message: Message) -> tuple[str, str, int | None] | None:
     return None
 
 
-async def _download(bot: Bot, file_id: str, reported: int | None, limit: int) -> bytes | None:
-    """The file's bytes, or None when it is over ``limit``: as reported, as Telegram refuses
-    it, or as found once downloaded."""
-    if reported is not None and reported > limit:
-        return None
+def download_failure(exc: Exception) -> str:
+    """Why a file could not be fetched, in words for the user (never the URL: it holds the
+    token)."""
+    match exc:
+        case TimeoutError():
+            return "the download from Telegram timed out"
+        case aiohttp.ClientResponseError(status=404):
+            return "Telegram no longer has the file (HTTP 404)"
+        case aiohttp.ClientResponseError(status=status):
+            return f"Telegram's file server answered HTTP {status}"
+        case TelegramNetworkError() | aiohttp.ClientError() | OSError():
+            return "the connection to Telegram failed"
+        case TelegramServerError(message=message):
+            return f"Telegram had a server error ({message})"
+        case TelegramAPIError(message=message):
+            return f"Telegram refused to hand it over ({message})"
+    return "the download failed"
+
+
+async def _fetch(
+    bot: Bot, file_id: str, refused: FileRefused, reported: int | None
+) -> bytes | FileRefused:
+    """The file's bytes, or why not: over the limit (as reported, as Telegram refuses it, or as
+    found once downloaded) or the download failed (``refused`` with the reason in words)."""
+    if reported is not None and reported > refused.limit:
+        return refused
     buffer = io.BytesIO()
     try:
         await bot.download(file_id, destination=buffer)
-    except TelegramBadRequest as e:
-        if "too big" not in e.message:
-            raise
-        return None
+    except Exception as e:
+        if isinstance(e, TelegramBadRequest) and "too big" in e.message:
+            return refused
+        log.warning("telegram.download_failed", filename=refused.filename, error=repr(e))
+        return replace(refused, reason=download_failure(e))
     data = buffer.getvalue()
-    return data if len(data) <= limit else None
+    return data if len(data) <= refused.limit else replace(refused, size=len(data))
 
 
 def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
@@ -98,20 +128,9 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         file_id, filename, size = found
         user_id, cid = message.from_user.id, _cid(event_update)
         refused = FileRefused(user_id, filename, size or 0, limit, cid)
-        if size is not None and size > limit:
-            await deliver(message.chat.id, refused)
-            return
-        buffer = io.BytesIO()
-        try:
-            await bot.download(file_id, destination=buffer)
-        except TelegramBadRequest as e:
-            if "too big" not in e.message:
-                raise
-            await deliver(message.chat.id, refused)
-            return
-        data = buffer.getvalue()
-        if len(data) > limit:  # Telegram did not report the size, or reported it wrong
-            await deliver(message.chat.id, FileRefused(user_id, filename, len(data), limit, cid))
+        data = await _fetch(bot, file_id, refused, size)
+        if isinstance(data, FileRefused):
+            await deliver(message.chat.id, data)
             return
         caption = message.caption or ""
         await deliver(message.chat.id, FileArrived(user_id, filename, data, caption, cid))
@@ -123,15 +142,16 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
             return
         file_id, filename, size = found
         user_id, cid = message.from_user.id, _cid(event_update)
-        data = await _download(bot, file_id, size, limit)
-        if data is None:
-            await deliver(message.chat.id, FileRefused(user_id, filename, size or 0, limit, cid))
+        refused = FileRefused(user_id, filename, size or 0, limit, cid)
+        data = await _fetch(bot, file_id, refused, size)
+        if isinstance(data, FileRefused):
+            await deliver(message.chat.id, data)
             return
         await deliver(message.chat.id, VoiceArrived(user_id, filename, data, cid))
 
     @router.callback_query(Act.filter())
     async def on_press(query: CallbackQuery, callback_data: Act, event_update: Update) -> None:
-        await query.answer()  # stop the button's spinner at once; the reply comes separately
+        await _answer(query)  # stop the button's spinner at once; the reply comes separately
         message = query.message
         if message is None:  # too old to carry its message: no chat to deliver to
             return
@@ -147,7 +167,7 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
     @router.callback_query()
     async def on_unknown_press(query: CallbackQuery) -> None:
         log.info("telegram.unknown_callback", data=(query.data or "")[:64])
-        await query.answer()
+        await _answer(query)
 
     @router.edited_message()
     async def on_edited(message: Message) -> None:
@@ -160,3 +180,12 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         await deliver(chat_id, Incoming(chat_id, "/stop", _cid(event_update)))
 
     return router
+
+
+async def _answer(query: CallbackQuery) -> None:
+    """Stop the button's spinner. Telegram refuses a press too old to answer (one that waited
+    while pocketcode was down): the press still counts, only its spinner already stopped."""
+    try:
+        await query.answer()
+    except TelegramBadRequest as e:
+        log.info("telegram.callback_answer_refused", error=e.message)

@@ -471,9 +471,15 @@ class FakeBotAPI:
         clock: Callable[[], float] = time.monotonic,
         flood: FloodControl | None = None,
         strict_ampersand: bool = True,
+        callback_answer_window_s: float | None = None,
     ) -> None:
         self.token = token
         self.clock = clock
+        #: Telegram refuses to answer a callback query after a while ("query is too old..."),
+        #: by this clock; None: never (the window is not documented).
+        self.callback_answer_window_s = callback_answer_window_s
+        self._callbacks: dict[str, float] = {}  # callback query id -> when it was pushed
+        self._download_faults: list[int | Literal["drop"]] = []
         self.flood = flood or FloodControl(clock=clock)
         self.strict_ampersand = strict_ampersand
         self.bot_user = {
@@ -538,6 +544,11 @@ class FakeBotAPI:
         """Answer the next `n` requests (optionally only of `methods`) with HTTP `status`."""
         names = frozenset(m.lower() for m in methods) if methods else None
         self._faults.append(_Fault(n, status, names))
+
+    def fail_downloads(self, n: int = 1, status: int | Literal["drop"] = 404) -> None:
+        """The next `n` file downloads (/file/bot<token>/...) answer HTTP `status`, or have
+        their connection closed ("drop")."""
+        self._download_faults.extend([status] * n)
 
     def set_outage(self, on: bool, kind: Literal["502", "drop"] = "502") -> None:
         """While on, every request answers 502 or has its connection closed."""
@@ -604,8 +615,10 @@ class FakeBotAPI:
             if stored is not None
             else {"message_id": message_id, "date": 0, "chat": self._chat_obj(chat_id)}
         )
+        cq_id = f"cq{self._next_update}"
+        self._callbacks[cq_id] = self.clock()
         cq = {
-            "id": f"cq{self._next_update}", "from": self._user_obj(user_id), "message": message,
+            "id": cq_id, "from": self._user_obj(user_id), "message": message,
             "chat_instance": f"ci{chat_id}", "data": data,
         }  # fmt: skip
         return self._push_update({"callback_query": cq})
@@ -782,6 +795,15 @@ class FakeBotAPI:
         if request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        if self._download_faults:
+            fault = self._download_faults.pop(0)
+            if fault == "drop" and request.transport is not None:
+                request.transport.close()
+                return web.Response()
+            status = 502 if fault == "drop" else fault
+            return web.json_response(
+                {"ok": False, "error_code": status, "description": "injected fault"}, status=status
             )
         path = request.match_info["path"]
         for file_path, content in self._files.values():
@@ -964,7 +986,9 @@ class FakeBotAPI:
         return True
 
     async def _m_answercallbackquery(self, p: dict[str, Any]) -> Any:
-        if not p.get("callback_query_id"):
+        pushed = self._callbacks.get(str(p.get("callback_query_id") or ""))
+        window = self.callback_answer_window_s
+        if pushed is None or (window is not None and self.clock() - pushed > window):
             raise _bad("query is too old and response timeout expired or query ID is invalid")
         self.answered_callbacks.append(p)
         return True

@@ -23,6 +23,8 @@ Reply text is `Echo: <user text>`. Markers inside the user text script behaviour
   [[api_retry:N]]     N api_retry lines (529), then a normal reply
   [[stderr:TEXT]]     write TEXT as a line on stderr
   [[recall]]          reply with the turn count and the earlier user texts of this session
+  [[env]]             reply with this process's environment, NAME=value a line (a `printenv`)
+  [[cat:PATH]]        reply with the text of the file PATH (a `cat` of a file the agent found)
 Control requests on stdin are answered as 2.1.197 answers them: `set_model` (aliases resolved;
 the next init and assistant messages carry the model), `set_permission_mode` (answered with the
 mode; bypassPermissions refused unless the process was started able to bypass), `interrupt`,
@@ -826,6 +828,12 @@ class Fake:
             return (FILLER * (n // len(FILLER) + 1))[:n], self.delta_chars
         if "recall" in names:
             return f"turns={self.turns}; history: {' | '.join(self.history)}", self.delta_chars
+        if "env" in names:  # what `printenv` in a tool would show
+            lines = [f"{k}={v}" for k, v in sorted(os.environ.items())]
+            return "\n".join(lines), self.delta_chars
+        if "cat" in names:  # what `cat PATH` in a tool would show
+            with open(names["cat"] or "", encoding="utf-8") as fh:
+                return fh.read(), self.delta_chars
         return f"Echo: {text}", self.delta_chars
 
     def api_errors(self, names: dict[str, str | None], t0: float) -> bool:

@@ -1,0 +1,196 @@
+"""Defence in depth: pocketcode's secrets are cut out of what goes into the log or a chat.
+
+claude never gets the token in its environment, but it runs as the same user and could still
+find it (a token file, ``/proc``). Whatever it prints passes through here before it is appended
+to the event log or shown, so a secret it found ends up as ``<redacted>``, not in the chat, the
+log or archives; and what the user sends reaches claude as logged, so a token pasted by mistake
+does not reach it. The wrappers are put in place at the composition root (``service.app``): the
+event store stays free of project code, the actors never notice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from typing import Any
+
+from actors.chat.view import Button, ChatView, Keyboard
+from actors.session import events as ev
+from eventstore import Event, EventStore, NewEvent
+from service.config import MIN_SECRET_LEN
+from service.logs import REDACTED
+
+
+class Secrets:
+    """Replaces known secret values in text and in nested JSON-like data. ``MIN_SECRET_LEN``
+    is also the shortest piece of a secret that ``pieces`` redacts."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        kept = {v for v in values if len(v) >= MIN_SECRET_LEN}
+        self.values = sorted(kept, key=len, reverse=True)  # a whole token before its half
+        #: For pieces, a value that ends with another is left out (the token, beside its half
+        #: after the public bot id): one search fewer on every streamed string.
+        self._piece_values = [
+            v for v in self.values if not any(v != o and v.endswith(o) for o in kept)
+        ]
+
+    def text(self, text: str) -> str:
+        for value in self.values:
+            if value in text:  # the usual case costs one scan per secret, no copy
+                text = text.replace(value, REDACTED)
+        return text
+
+    def pieces(self, text: str) -> str:
+        """``text()``, and also a piece of a secret that ends or starts ``text``, or is all of
+        it: what a secret split across streamed deltas leaves in each one."""
+        text = self.text(text)
+        if len(text) < MIN_SECRET_LEN:
+            return text
+        cut_from, cut_to = len(text), 0  # redact text[cut_from:] and text[:cut_to]
+        for value in self._piece_values:
+            if len(text) < len(value) and text in value:
+                return REDACTED
+            # A piece ending the text begins with the secret's first characters...
+            head = value[:MIN_SECRET_LEN]
+            at = text.find(head, max(0, len(text) - len(value) + 1))
+            while at != -1 and not value.startswith(text[at:]):
+                at = text.find(head, at + 1)
+            if at != -1:
+                cut_from = min(cut_from, at)
+            # ...and one starting it ends with the secret's last ones.
+            tail = value[-MIN_SECRET_LEN:]
+            at = text.rfind(tail, 0, len(value) - 1)
+            while at != -1 and not value.endswith(text[: at + MIN_SECRET_LEN]):
+                at = text.rfind(tail, 0, at + MIN_SECRET_LEN - 1)
+            if at != -1:
+                cut_to = max(cut_to, at + MIN_SECRET_LEN)
+        if cut_to >= cut_from:
+            return REDACTED
+        head_part = REDACTED if cut_to else ""
+        tail_part = REDACTED if cut_from < len(text) else ""
+        return head_part + text[cut_to:cut_from] + tail_part
+
+    def data(self, value: Any, text: Callable[[str], str] | None = None) -> Any:
+        """``value`` with every string in it redacted (by ``text``, default ``self.text``):
+        dict keys and values, list items, at any depth."""
+        if not self.values:
+            return value
+        text = text or self.text
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return {self.data(k, text): self.data(v, text) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.data(v, text) for v in value)
+        return value
+
+
+class RedactingStore:
+    """An ``EventStore`` that redacts every event's data before it is appended; in the deltas
+    of ``session.stream`` (text, thinking, tool input) also pieces of a secret split across
+    them."""
+
+    def __init__(self, inner: EventStore, secrets: Secrets) -> None:
+        self.inner = inner
+        self.secrets = secrets
+
+    def _redacted(self, event: NewEvent) -> NewEvent:
+        data = self.secrets.data(event.data)  # new dicts all the way down: ours to change
+        line = data.get("line")
+        streamed = line.get("event") if isinstance(line, dict) else None
+        delta = streamed.get("delta") if isinstance(streamed, dict) else None
+        if event.type == ev.STREAM and isinstance(streamed, dict) and isinstance(delta, dict):
+            streamed["delta"] = self.secrets.data(delta, self.secrets.pieces)
+        return dataclasses.replace(event, data=data)
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
+    ) -> list[Event]:
+        if self.secrets.values:
+            events = [self._redacted(e) for e in events]
+        return await self.inner.append(stream, events, expected_version=expected_version)
+
+    async def read_stream(
+        self, stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
+    ) -> list[Event]:
+        return await self.inner.read_stream(
+            stream, after_version=after_version, exclude_types=exclude_types
+        )
+
+    def read_all(
+        self,
+        *,
+        after_seq: int = 0,
+        stream_prefix: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> AsyncIterator[Event]:
+        return self.inner.read_all(after_seq=after_seq, stream_prefix=stream_prefix, types=types)
+
+    def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        return self.inner.tail(after_seq=after_seq)
+
+    async def stream_version(self, stream: str) -> int:
+        return await self.inner.stream_version(stream)
+
+    async def last_seq(self) -> int:
+        return await self.inner.last_seq()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class RedactingView:
+    """A ``ChatView`` that redacts every text, status, footer and button label it shows."""
+
+    def __init__(self, inner: ChatView, secrets: Secrets) -> None:
+        self.inner = inner
+        self.secrets = secrets
+
+    def _opt(self, text: str | None) -> str | None:
+        return None if text is None else self.secrets.text(text)
+
+    async def say(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        buttons: Keyboard = (),
+        markdown: bool = False,
+        verbatim: str | None = None,
+    ) -> int | None:
+        shown = tuple(
+            tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
+            for row in buttons
+        )
+        return await self.inner.say(
+            chat_id,
+            self.secrets.text(text),
+            buttons=shown,
+            markdown=markdown,
+            verbatim=self._opt(verbatim),
+        )
+
+    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+        """A file of text (a command, a diff) is redacted like any text; other bytes go as
+        they are."""
+        with contextlib.suppress(UnicodeDecodeError):
+            data = self.secrets.text(data.decode("utf-8")).encode("utf-8")
+        return await self.inner.send_file(chat_id, filename, data, self.secrets.text(caption))
+
+    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+        """The reply so far may end in the first half of a secret whose rest is still coming."""
+        await self.inner.reply_progress(chat_id, key, self.secrets.pieces(text), self._opt(status))
+
+    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+        await self.inner.reply_done(chat_id, key, self.secrets.text(text), self._opt(footer))
+
+    async def typing(self, chat_id: int, on: bool) -> None:
+        await self.inner.typing(chat_id, on)
+
+    async def close_buttons(
+        self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
+    ) -> None:
+        await self.inner.close_buttons(
+            chat_id, handle, self.secrets.text(text), verbatim=self._opt(verbatim)
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -214,7 +213,3 @@ def test_a_huge_line_is_cut_hard_within_the_limit() -> None:
 
 def _squash(s: str) -> str:
     return re.sub(r"\s+", "", s)
-
-
-def entity_dicts(messages: list[Message]) -> list[dict[str, Any]]:
-    return [dict(e) for m in messages for e in m["entities"]]

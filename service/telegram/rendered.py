@@ -2,7 +2,7 @@
 
 Telegram takes formatting as `MessageEntity` lists beside the text, with offsets and lengths in
 UTF-16 code units. Nothing is escaped, so nothing can be escaped wrongly. Spans here count code
-points (Python's indices); `message` converts when a message is made.
+points (Python's indices); `to_message` converts when a message is made.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiogram import Bot
@@ -17,9 +18,22 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BotCommand, BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageEntity,
+)
 
-from tests.fakes.botapi import NOT_MODIFIED, EntityParseError, FakeBotAPI, ManualClock, parse_html
+from tests.fakes.botapi import (
+    NOT_MODIFIED,
+    EntityParseError,
+    FakeBotAPI,
+    ManualClock,
+    entity_faults,
+    parse_html,
+)
 
 
 @pytest.fixture
@@ -115,6 +129,81 @@ def test_html_parser_details() -> None:
     assert parse_html("<blockquote expandable>q</blockquote>").entities[0]["type"] == (
         "expandable_blockquote"
     )
+
+
+def E(kind: str, offset: int, length: int, **extra: Any) -> MessageEntity:
+    return MessageEntity(type=kind, offset=offset, length=length, **extra)
+
+
+async def test_entities_are_taken_in_utf16_units(api: FakeBotAPI, bot: Bot) -> None:
+    entities = [
+        E("bold", 2, 1),
+        E("text_link", 4, 4, url="https://e.org/a_(b)"),
+        E("pre", 9, 3, language="py"),
+        E("url", 4, 4),  # Telegram finds URLs itself: the Bot API drops these
+        E("italic", 0, 0),  # empty: dropped
+    ]
+    msg = await bot.send_message(3, "😀b link x=1", entities=entities)
+    assert len(msg.entities or []) == 3
+    [stored] = api.bot_messages(3)
+    assert stored.entities == [
+        {"type": "bold", "offset": 2, "length": 1},
+        {"type": "text_link", "offset": 4, "length": 4, "url": "https://e.org/a_(b)"},
+        {"type": "pre", "offset": 9, "length": 3, "language": "py"},
+    ]
+    await bot.send_message(3, "<b>x</b>", parse_mode="HTML", entities=[E("italic", 0, 1)])
+    assert api.bot_messages(3)[1].entities == [{"type": "bold", "offset": 0, "length": 1}]
+    assert api.entity_faults == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entities", "description"),
+    [
+        ("abc", [E("blink", 0, 1)], "can't parse MessageEntity: Unsupported type specified"),
+        ("abc", [E("text_link", 0, 1)], 'can\'t parse MessageEntity: Can\'t find field "url"'),
+        ("abc", [E("text_link", 0, 1, url="/docs")],
+         "entity URL '/docs' is invalid: URL host is empty"),
+        ("abc", [E("text_link", 0, 1, url="localhost:8080/x")],
+         "entity URL 'localhost:8080/x' is invalid: Wrong HTTP URL"),
+        ("abc", [E("text_link", 0, 1, url="ftp://e.org")],
+         "entity URL 'ftp://e.org' is invalid: Unsupported URL protocol"),
+        ("abc", [E("text_link", 0, 1, url="https://e.org:99999")],
+         "entity URL 'https://e.org:99999' is invalid: Wrong port number specified in the URL"),
+        ("abc", [E("bold", 0, 4)],
+         "entity beginning at UTF-16 offset 0 ends after the end of the text at UTF-16 offset 4"),
+        ("abc", [E("bold", 4, 1)], "entity begins after the end of the text at UTF-16 offset 4"),
+        ("abc", [E("bold", -1, 1)], "receive an entity with incorrect offset -1"),
+        ("😀b", [E("bold", 1, 2)], "entity begins in a middle of a UTF-16 symbol at byte offset 4"),
+        ("😀b", [E("bold", 0, 1)], "entity beginning at UTF-16 offset 0 ends in a middle of a "
+         "UTF-16 symbol at byte offset 4"),
+    ],
+)  # fmt: skip
+async def test_entity_refusals(
+    bot: Bot, text: str, entities: list[MessageEntity], description: str
+) -> None:
+    with pytest.raises(TelegramBadRequest) as ei:
+        await bot.send_message(1, text, entities=entities)
+    assert ei.value.message == "Bad Request: " + description
+    with pytest.raises(TelegramBadRequest):
+        await bot.send_message_draft(1, 1, text=text, entities=entities)
+
+
+def test_what_telegram_would_drop_from_valid_entities() -> None:
+    def faults(*entities: tuple[str, int, int]) -> list[str]:
+        listed = [{"type": t, "offset": o, "length": n} for t, o, n in entities]
+        return entity_faults(sorted(listed, key=lambda e: (e["offset"], -e["length"])))
+
+    assert faults(("bold", 0, 5), ("italic", 1, 2), ("code", 3, 1)) == [
+        "bold@0+5 is cut out of code@3+1"
+    ]
+    assert faults(("pre", 0, 5), ("bold", 1, 2)) == ["bold@1+2 is inside pre@0+5"]
+    assert faults(("blockquote", 0, 5), ("blockquote", 1, 2)) == [
+        "blockquote@1+2 is a quote in blockquote@0+5"
+    ]
+    assert faults(("text_link", 0, 5), ("code", 1, 2)) == ["code@1+2 is inside text_link@0+5"]
+    assert faults(("code", 0, 3), ("text_link", 2, 3)) == ["text_link@2+3 crosses code@0+3"]
+    assert faults(("bold", 0, 3), ("italic", 2, 3)) == []  # resplit by Telegram, nothing lost
+    assert faults(("blockquote", 0, 9), ("pre", 1, 3), ("bold", 5, 2), ("text_link", 5, 2)) == []
 
 
 async def test_edit_refusals_and_state(api: FakeBotAPI, bot: Bot) -> None:

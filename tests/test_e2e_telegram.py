@@ -77,6 +77,36 @@ async def test_broken_markdown_still_arrives(bot: Bot_) -> None:
     assert "<b>" in text or "&" in text
 
 
+async def test_a_formatted_reply_arrives_formatted(bot: Bot_) -> None:
+    """What the model marks up arrives as Telegram formatting, not as the marks: bold, code,
+    a link with parentheses in it, a code block with its language (drafts included)."""
+    await start_session(bot)
+    bot.say(
+        "Use **bold** and `a<b>` and [the wiki](https://en.wikipedia.org/wiki/A_(b)):\n\n"
+        "```python\nprint(1)\n```"
+    )
+    msg = await bot.wait_message("Echo:")
+    assert msg.text is not None
+    assert msg.text.startswith("Echo: Use bold and a<b> and the wiki:\n\nprint(1)")
+    for mark in ("**", "`", "]("):
+        assert mark not in msg.text
+
+    def covered(kind: str) -> list[str]:
+        assert msg.text is not None
+        return [msg.text[e["offset"] : e["offset"] + e["length"]] for e in msg.entities
+                if e["type"] == kind]  # fmt: skip
+
+    assert covered("bold") == ["bold"]
+    assert covered("code") == ["a<b>"]
+    assert covered("text_link") == ["the wiki"]
+    assert covered("pre") == ["print(1)"]
+    link = next(e for e in msg.entities if e["type"] == "text_link")
+    assert link["url"] == "https://en.wikipedia.org/wiki/A_(b)"
+    assert any(e["type"] == "pre" and e.get("language") == "python" for e in msg.entities)
+    assert bot.api.entity_faults == []
+    assert all(status == 200 for method, _, status in bot.api.log if method != "getUpdates")
+
+
 async def test_a_429_storm_loses_nothing(bot: Bot_) -> None:
     await start_session(bot)
     bot.api.flood.configure(enabled=True, rate=1.0, burst=1)

@@ -10,12 +10,13 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-import service.telegram.sender as sender_mod
-from service.telegram.format import to_telegram_html, visible_text
+from service.telegram.format import messages_for, render
+from service.telegram.rendered import Message
 from service.telegram.sender import TelegramDeliveryError, TelegramSender
-from tests.fakes.botapi import FakeBotAPI, ManualClock, parse_html
+from tests.fakes.botapi import FakeBotAPI, ManualClock
 
 CHAT = 77
 
@@ -80,13 +81,15 @@ async def test_long_reply_arrives_whole_in_valid_chunks(
     assert [m.message_id for m in shown] == ids
     assert len(ids) >= 3
     for m in shown:
-        assert m.parse_mode == "HTML"
-        assert m.source is not None
-        assert len(parse_html(m.source).text) <= 4096
+        assert m.parse_mode is None
+        assert {e["type"] for e in m.entities} >= {"bold", "italic"}
+        assert len(m.text or "") <= 4096
+    assert any(e["type"] == "pre" for m in shown for e in m.entities)
     assert shown[-1].reply_markup is not None
     assert shown[0].reply_markup is None
     joined = "".join(m.text or "" for m in shown)
-    assert _squash(joined) == _squash(visible_text(to_telegram_html(md)))
+    assert _squash(joined) == _squash(render(md).text)
+    assert "**" not in joined
     assert len(sleeps) == len(ids) - 1  # flood control was met and waited out
 
 
@@ -102,21 +105,42 @@ async def test_waits_out_a_429_storm_and_loses_nothing(
     assert all(s == 4 for s in sleeps)
 
 
-async def test_broken_html_falls_back_to_plain_text(
-    api: FakeBotAPI, sender: TelegramSender, monkeypatch: pytest.MonkeyPatch
+#: a link Telegram refuses ("entity URL '/docs' is invalid: ..."): the formatting is at fault
+REFUSED: Message = {
+    "text": "see the docs",
+    "entities": [
+        {"type": "bold", "offset": 0, "length": 3},
+        {"type": "text_link", "offset": 4, "length": 8, "url": "/docs"},
+    ],
+}
+
+
+async def test_refused_formatting_falls_back_to_plain_text(
+    api: FakeBotAPI, sender: TelegramSender
 ) -> None:
-    monkeypatch.setattr(sender_mod, "split_html", lambda html, limit: ["<b>bold <i>x</b> y"])
-    await sender.send(CHAT, "whatever")
-    statuses = [(m, s) for m, _, s in api.log]
-    assert statuses == [("sendMessage", 400), ("sendMessage", 200)]
+    [mid] = await sender.send_messages(CHAT, [REFUSED])
+    assert [(m, s) for m, _, s in api.log] == [("sendMessage", 400), ("sendMessage", 200)]
     [shown] = api.bot_messages(CHAT)
-    assert (shown.text, shown.parse_mode) == ("bold x y", None)
+    assert (shown.message_id, shown.text, shown.entities) == (mid, "see the docs", [])
+    edited: Message = {"text": "see the new docs", "entities": REFUSED["entities"]}
+    assert await sender.edit_message(CHAT, mid, edited)
+    assert (api.bot_messages(CHAT)[0].text, api.bot_messages(CHAT)[0].entities) == (
+        "see the new docs",
+        [],
+    )
+    assert await sender.send_draft(CHAT, 9, REFUSED)
+    assert api.drafts[CHAT] == {9: "see the docs"}
 
 
-async def test_broken_caller_html_is_sent_as_plain(api: FakeBotAPI, sender: TelegramSender) -> None:
-    await sender.send(CHAT, "a < b <b>c</b>", fmt="html")
+async def test_other_refusals_are_not_hidden(api: FakeBotAPI, sender: TelegramSender) -> None:
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await sender.send_messages(CHAT, [{"text": "x" * 5000, "entities": []}])
+
+
+async def test_plain_text_is_sent_as_written(api: FakeBotAPI, sender: TelegramSender) -> None:
+    await sender.send(CHAT, "a < b **c** & [d](e)", fmt="plain")
     [shown] = api.bot_messages(CHAT)
-    assert (shown.text, shown.parse_mode) == ("a < b c", None)
+    assert (shown.text, shown.entities) == ("a < b **c** & [d](e)", [])
 
 
 async def test_markdown_edge_cases_are_accepted(api: FakeBotAPI, sender: TelegramSender) -> None:
@@ -197,6 +221,10 @@ async def test_send_document(api: FakeBotAPI, sender: TelegramSender) -> None:
 
 
 async def test_send_draft(api: FakeBotAPI, sender: TelegramSender) -> None:
-    assert await sender.send_draft(CHAT, 5, "thinking about **it**")
+    [draft] = messages_for("thinking about **it**")
+    assert await sender.send_draft(CHAT, 5, draft)
     assert api.drafts[CHAT] == {5: "thinking about it"}
-    assert await sender.send_draft(-100, 5, "groups have no drafts") is False
+    assert api.calls_of("sendMessageDraft")[0]["entities"] == [
+        {"type": "bold", "offset": 15, "length": 2}
+    ]
+    assert await sender.send_draft(-100, 5, draft) is False  # groups have no drafts

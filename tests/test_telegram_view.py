@@ -16,7 +16,8 @@ from actors.chat import notices as n
 from actors.chat import questions as q
 from actors.chat.view import Button
 from actors.runtime.testkit import FakeClock
-from service.telegram.format import visible_text
+from service.telegram.format import messages_for
+from service.telegram.rendered import Message
 from service.telegram.sender import TelegramSender
 from service.telegram.view import (
     Act,
@@ -24,7 +25,7 @@ from service.telegram.view import (
     keyboard_markup,
     pack_button,
     render_progress,
-    tail_html,
+    with_footer,
 )
 from tests.fakes.botapi import FakeBotAPI, ManualClock, StoredMessage
 
@@ -185,15 +186,31 @@ async def test_a_file_is_sent_as_a_document_and_a_too_big_one_is_refused_in_word
 
 
 def test_render_progress_thinking_status_and_tail() -> None:
-    assert visible_text(render_progress("", None)) == "Thinking…"
+    thinking: Message = {"text": "Thinking…", "entities": []}
+    assert render_progress("", None) == thinking
     shown = render_progress("", "Bash: ls -la")
-    assert "<i>⚙ Bash: ls -la</i>" in shown
-    assert visible_text(shown).startswith("Thinking…")
+    assert shown["text"] == "Thinking…\n\n⚙ Bash: ls -la"
+    assert shown["entities"] == [{"type": "italic", "offset": 11, "length": 14}]
     long = "**bold** " + "word " * 2000
-    tail = visible_text(render_progress(long, None))
-    assert tail.startswith("…")
-    assert len(tail) <= 3801
-    assert tail_html("<b>" + "x" * 5000 + "</b>").startswith("…<b>x")
+    tail = render_progress(long, "x" * 500)
+    assert tail["text"].startswith("…")
+    assert len(tail["text"]) == 3800 + len("\n\n⚙ ") + 200 <= 4096
+    assert tail["text"].endswith("x…")
+    opened = render_progress("**" + "x" * 5000 + "**", None)
+    assert opened["text"].startswith("…x")
+    assert opened["entities"] == [{"type": "bold", "offset": 1, "length": 3799}]
+
+
+def test_the_footer_goes_under_the_reply_or_alone() -> None:
+    messages: list[Message] = [{"text": "a" * 10, "entities": []}, {"text": "😀 b", "entities": []}]
+    assert with_footer(messages, "$0.01", 4096)[1] == {
+        "text": "😀 b\n\n$0.01",
+        "entities": [{"type": "italic", "offset": 6, "length": 5}],
+    }
+    full: list[Message] = [{"text": "a" * 4094, "entities": []}]
+    assert with_footer(full, "$0.01", 4096)[1:] == [
+        {"text": "$0.01", "entities": [{"type": "italic", "offset": 0, "length": 5}]}
+    ]
 
 
 async def test_progress_is_coalesced_in_a_group(
@@ -203,7 +220,7 @@ async def test_progress_is_coalesced_in_a_group(
     await settle(api, clock, 1)
     [(method, first)] = progress_calls(api)
     assert method == "sendMessage"
-    assert visible_text(first["text"]) == "Thinking…"
+    assert first["text"] == "Thinking…"
 
     for text in ("Hel", "Hello", "Hello wor", "Hello world"):
         await view.reply_progress(GROUP, "t1", text, "Read: a.py")
@@ -215,7 +232,7 @@ async def test_progress_is_coalesced_in_a_group(
     assert len(progress_calls(api)) == 2  # one call for all four updates
     method, second = progress_calls(api)[-1]
     assert method == "editMessageText"
-    assert visible_text(second["text"]) == "Hello world\n\n⚙ Read: a.py"
+    assert second["text"] == "Hello world\n\n⚙ Read: a.py"
 
     # the same text again: no call at all, even after the interval
     await view.reply_progress(GROUP, "t1", "Hello world", "Read: a.py")
@@ -290,8 +307,65 @@ async def test_long_final_arrives_whole(view: TelegramView, api: FakeBotAPI) -> 
     assert all(m.document is None for m in msgs)
 
 
+@pytest.mark.parametrize(
+    ("reply", "shown"),
+    [
+        ("```", "```"),
+        ("~~~~", "~~~~"),
+        ("****", "──────────"),
+        ("[](https://example.com)", "https://example.com"),
+    ],
+)
+@pytest.mark.parametrize("footer", [None, "$0.01"])
+async def test_a_reply_that_renders_to_nothing_still_arrives(
+    view: TelegramView,
+    api: FakeBotAPI,
+    clock: FakeClock,
+    reply: str,
+    shown: str,
+    footer: str | None,
+) -> None:
+    await view.reply_progress(GROUP, "t1", reply, None)
+    await settle(api, clock, 1)
+    await view.reply_done(GROUP, "t1", reply, footer)
+    [msg] = api.bot_messages(GROUP)
+    assert msg.text == shown + (f"\n\n{footer}" if footer else "")
+
+
+async def test_the_final_reply_is_exactly_the_formatted_messages(
+    view: TelegramView, api: FakeBotAPI
+) -> None:
+    md = "# Plan\n\n" + "\n\n".join(
+        f"{n}. **Step {n}**: run `make t{n}` and read [the log](https://e.org/log_({n}))."
+        + "\n\n```python\n" + "x = 1\n" * 80 + "```"
+        for n in range(12)
+    )  # fmt: skip
+    await view.reply_done(GROUP, "t1", md, "done in 3 s")
+    shown = [{"text": m.text, "entities": m.entities} for m in api.bot_messages(GROUP)]
+    expected = with_footer(messages_for(md), "done in 3 s", 4096)
+    assert shown == expected
+    assert len(shown) >= 2
+    assert all("**" not in m["text"] and "```" not in m["text"] for m in expected)
+    assert api.entity_faults == []
+
+
+async def test_a_long_stream_shows_its_formatted_tail(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    text = "".join(f"Paragraph {i} is **important**.\n\n" for i in range(400))
+    for step, end in enumerate(range(500, len(text) + 500, 500), start=1):
+        status = None if end >= len(text) else "Bash: make"
+        await view.reply_progress(PRIVATE, "t1", text[:end], status)
+        await clock.advance(1)
+        await settle(api, clock, step)
+    last = api.calls_of("sendMessageDraft")[-1]
+    assert last["text"].endswith("Paragraph 399 is important.")
+    assert len(last["text"]) <= 3800
+    assert {"type": "bold", "offset": len(last["text"]) - 10, "length": 9} in last["entities"]
+
+
 async def test_huge_final_is_also_attached(view: TelegramView, api: FakeBotAPI) -> None:
-    md = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 6 for n in range(120))
+    md = "\n\n".join(f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 6 for i in range(120))
     assert len(md) >= 20_000
     await view.reply_done(PRIVATE, "t1", md, None)
     msgs = api.bot_messages(PRIVATE)

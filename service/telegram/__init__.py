@@ -1,19 +1,18 @@
-"""Outgoing chat content for Telegram: Markdown → HTML, splitting, a sender that loses nothing."""
+"""Outgoing chat content for Telegram: Markdown → text and entities, split, sent without loss."""
 
-from service.telegram.format import HTMLError, escape, is_valid_html, to_telegram_html, visible_text
+from service.telegram.format import messages_for, plain_messages
+from service.telegram.rendered import Entity, Message
 from service.telegram.sender import TelegramDeliveryError, TelegramSender, redact
-from service.telegram.split import TELEGRAM_LIMIT, split_html, split_plain
+from service.telegram.split import TELEGRAM_LIMIT, split_plain
 
 __all__ = [
     "TELEGRAM_LIMIT",
-    "HTMLError",
+    "Entity",
+    "Message",
     "TelegramDeliveryError",
     "TelegramSender",
-    "escape",
-    "is_valid_html",
+    "messages_for",
+    "plain_messages",
     "redact",
-    "split_html",
     "split_plain",
-    "to_telegram_html",
-    "visible_text",
 ]

@@ -1,20 +1,19 @@
 """The one place that sends chat content to Telegram, so that nothing is silently dropped.
 
-Converts Markdown, splits to Telegram's limits, falls back to plain text when Telegram refuses
-the HTML, waits out flood control (429) and retries 5xx/network failures with bounded backoff.
-Retries after a network error are at-least-once: a request that reached Telegram before the
-connection broke may show twice, which beats losing a reply.
+Sends text with its formatting as `MessageEntity` lists (Markdown is converted by
+`format.messages_for`), splits to Telegram's limits, resends as plain text when Telegram
+refuses the formatting, waits out flood control (429) and retries 5xx/network failures with
+bounded backoff. Retries after a network error are at-least-once: a request that reached
+Telegram before the connection broke may show twice, which beats losing a reply.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html as _html
 import json
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any, Literal, TypeVar
 
 import structlog
@@ -26,20 +25,21 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity
 
 from service.logs import redact_text
-from service.telegram.format import HTMLError, escape, to_telegram_html, visible_text
-from service.telegram.split import TELEGRAM_LIMIT, split_html, split_plain
+from service.telegram.format import messages_for, one_message_for, plain_messages
+from service.telegram.rendered import Message, Rendered, to_message
+from service.telegram.split import TELEGRAM_LIMIT, fit
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-Fmt = Literal["markdown", "html", "plain"]
+Fmt = Literal["markdown", "plain"]
 CAPTION_LIMIT = 1024
-_KNOWN_TAG_RE = re.compile(
-    r"</?(?:b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|a|code|pre|blockquote|tg-emoji)"
-    r"(?:\s[^<>]*)?>"
+#: Telegram's refusals of a message's formatting (tdlib's wording, as the Bot API passes it on)
+_FORMAT_REFUSED = re.compile(
+    r"can't parse entities|can't parse MessageEntity|: entity |: receive an entity"
 )
 
 
@@ -52,20 +52,23 @@ def redact(text: str, token: str | None = None) -> str:
     return redact_text(text, [token] if token else ())
 
 
-def _is_parse_error(e: TelegramBadRequest) -> bool:
-    return "can't parse entities" in e.message
+def _is_format_error(e: TelegramBadRequest) -> bool:
+    return _FORMAT_REFUSED.search(e.message) is not None
 
 
-def _plain_of(html: str) -> str:
-    """Best-effort visible text of HTML that Telegram refused, for a plain-text resend."""
-    try:
-        return visible_text(html)
-    except HTMLError:
-        return _html.unescape(_KNOWN_TAG_RE.sub("", html))
+def _entities(message: Message) -> list[MessageEntity] | None:
+    return [MessageEntity.model_validate(e) for e in message["entities"]] or None
 
 
-def _markup_key(markup: InlineKeyboardMarkup | None) -> str:
-    return json.dumps(markup.model_dump(exclude_none=True), sort_keys=True) if markup else ""
+def _plain(message: Message) -> Message:
+    """The same words without formatting: what is sent when Telegram refuses the formatting."""
+    return {"text": message["text"], "entities": []}
+
+
+def _shown_key(message: Message, markup: InlineKeyboardMarkup | None) -> tuple[str, str, str]:
+    """What a message shows, comparable: an edit to the same is never sent."""
+    keyboard = json.dumps(markup.model_dump(exclude_none=True), sort_keys=True) if markup else ""
+    return message["text"], json.dumps(message["entities"], sort_keys=True), keyboard
 
 
 class TelegramSender:
@@ -91,8 +94,8 @@ class TelegramSender:
         self.max_delay = max_delay
         self.limit = limit
         self._remember = remember
-        # (chat_id, message_id) -> (text, parse_mode, markup) last shown; skips no-op edits
-        self._last: OrderedDict[tuple[int | str, int], tuple[str, str | None, str]] = OrderedDict()
+        # (chat_id, message_id) -> what it shows (`_shown_key`); skips edits that change nothing
+        self._last: OrderedDict[tuple[int | str, int], tuple[str, str, str]] = OrderedDict()
 
     # ------------------------------------------------------------------ retries
     async def _call(self, what: str, chat_id: int | str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -121,20 +124,20 @@ class TelegramSender:
                 await self._sleep(delay)
 
     def _remember_shown(
-        self, chat_id: int | str, message_id: int, text: str, mode: str | None, markup: str
+        self, chat_id: int | str, message_id: int, shown: tuple[str, str, str]
     ) -> None:
         key = (chat_id, message_id)
-        self._last[key] = (text, mode, markup)
+        self._last[key] = shown
         self._last.move_to_end(key)
         while len(self._last) > self._remember:
             self._last.popitem(last=False)
 
-    def _to_html(self, text: str, fmt: Fmt) -> str:
-        if fmt == "markdown":
-            return to_telegram_html(text)
+    async def _messages(self, text: str, fmt: Fmt) -> list[Message]:
+        """What `send` sends for `text`: the model's Markdown (converted off the event loop)
+        or plain text, split to the limit."""
         if fmt == "plain":
-            return escape(text)
-        return text
+            return plain_messages(text, self.limit)
+        return await asyncio.to_thread(messages_for, text, self.limit)
 
     # ------------------------------------------------------------------ public API
     async def send(
@@ -147,64 +150,46 @@ class TelegramSender:
     ) -> list[int]:
         """Send `text` as one or more messages; return their ids (markup goes on the last).
 
-        `fmt` says what `text` is: the model's Markdown (default), Telegram HTML, or plain.
+        `fmt` says what `text` is: the model's Markdown (default) or plain text.
         """
-        html = self._to_html(text, fmt)
-        try:
-            chunks: list[tuple[str, str | None]] = [
-                (c, "HTML") for c in split_html(html, self.limit)
-            ]
-        except HTMLError:  # caller's HTML is broken: send what it says, as plain text
-            chunks = [(c, None) for c in split_plain(_plain_of(html), self.limit)]
-        ids: list[int] = []
-        for n, (chunk, mode) in enumerate(chunks):
-            markup = reply_markup if n == len(chunks) - 1 else None
-            ids.extend(await self._send_chunk(chat_id, chunk, mode, markup))
-        return ids
+        messages = await self._messages(text, fmt)
+        return await self.send_messages(chat_id, messages, reply_markup=reply_markup)
 
-    async def _send_chunk(
+    async def send_messages(
         self,
         chat_id: int | str,
-        chunk: str,
-        mode: str | None,
-        markup: InlineKeyboardMarkup | None,
+        messages: list[Message],
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[int]:
-        async def go(text: str, pm: str | None) -> Message:
-            return await self.bot.send_message(chat_id, text, parse_mode=pm, reply_markup=markup)
-
-        try:
-            msg = await self._call("sendMessage", chat_id, lambda: go(chunk, mode))
-            self._remember_shown(chat_id, msg.message_id, chunk, mode, _markup_key(markup))
-            return [msg.message_id]
-        except TelegramBadRequest as e:
-            if mode is None or not _is_parse_error(e):
-                raise
-            log.warning("telegram.html_refused", chat_id=chat_id, error=e.message)
+        """Send prepared messages (`format.messages_for`) in order; markup goes on the last."""
         ids: list[int] = []
-        parts = split_plain(_plain_of(chunk), self.limit)
-        for n, part in enumerate(parts):
-            last = n == len(parts) - 1
-            msg = await self._call(
-                "sendMessage",
-                chat_id,
-                partial(
-                    self.bot.send_message,
-                    chat_id,
-                    part,
-                    parse_mode=None,
-                    reply_markup=markup if last else None,
-                ),
-            )
-            self._remember_shown(chat_id, msg.message_id, part, None, _markup_key(markup))
-            ids.append(msg.message_id)
+        for n, message in enumerate(messages):
+            markup = reply_markup if n == len(messages) - 1 else None
+            ids.append(await self._send_one(chat_id, message, markup))
         return ids
 
-    def _fit_one(self, html: str) -> str:
-        """An edit cannot split: keep the first chunk and mark the cut with an ellipsis."""
-        chunks = split_html(html, self.limit)
-        if len(chunks) <= 1:
-            return chunks[0] if chunks else ""
-        return split_html(html, self.limit - 1)[0] + "…"
+    async def _send_one(
+        self, chat_id: int | str, message: Message, markup: InlineKeyboardMarkup | None
+    ) -> int:
+        async def go(m: Message) -> int:
+            sent = await self._call(
+                "sendMessage",
+                chat_id,
+                lambda: self.bot.send_message(
+                    chat_id, m["text"], parse_mode=None, entities=_entities(m), reply_markup=markup
+                ),
+            )
+            self._remember_shown(chat_id, sent.message_id, _shown_key(m, markup))
+            return sent.message_id
+
+        try:
+            return await go(message)
+        except TelegramBadRequest as e:
+            if not message["entities"] or not _is_format_error(e):
+                raise
+            log.warning("telegram.formatting_refused", chat_id=chat_id, error=e.message)
+        return await go(_plain(message))
 
     async def edit(
         self,
@@ -217,43 +202,58 @@ class TelegramSender:
     ) -> bool:
         """Show `text` in an existing message; True if it now shows it, False if it is gone.
 
-        Never sends an edit that changes nothing; "message is not modified" counts as success.
         Text over the limit is cut (an edit cannot be split): send the rest with `send`.
         """
-        html = self._to_html(text, fmt)
-        mode: str | None = "HTML"
-        try:
-            body = self._fit_one(html)
-        except HTMLError:
-            body, mode = (split_plain(_plain_of(html), self.limit) or [""])[0], None
-        if not body:
+        if fmt == "plain":
+            one = to_message(fit(Rendered(text), self.limit))
+        else:
+            one = await asyncio.to_thread(one_message_for, text, self.limit)
+        return await self.edit_message(chat_id, message_id, one, reply_markup=reply_markup)
+
+    async def edit_message(
+        self,
+        chat_id: int | str,
+        message_id: int,
+        message: Message,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> bool:
+        """Show a prepared message in an existing one; True if it shows it, False if it is gone.
+
+        Never sends an edit that changes nothing; "message is not modified" counts as success.
+        """
+        if not message["text"].strip():
             return False
-        markup_key = _markup_key(reply_markup)
-        if self._last.get((chat_id, message_id)) == (body, mode, markup_key):
+        try:
+            return await self._show_in(chat_id, message_id, message, reply_markup)
+        except TelegramBadRequest as e:
+            if not message["entities"] or not _is_format_error(e):
+                raise
+            log.warning("telegram.formatting_refused", chat_id=chat_id, error=e.message)
+        return await self._show_in(chat_id, message_id, _plain(message), reply_markup)
+
+    async def _show_in(
+        self,
+        chat_id: int | str,
+        message_id: int,
+        message: Message,
+        markup: InlineKeyboardMarkup | None,
+    ) -> bool:
+        shown = _shown_key(message, markup)
+        if self._last.get((chat_id, message_id)) == shown:
             return True
         try:
-            await self._edit_once(chat_id, message_id, body, mode, reply_markup)
-        except TelegramBadRequest as e:
-            if mode is None or not _is_parse_error(e):
-                raise
-            body, mode = (split_plain(_plain_of(body), self.limit) or [""])[0], None
-            if self._last.get((chat_id, message_id)) == (body, mode, markup_key):
-                return True
-            try:
-                await self._edit_once(chat_id, message_id, body, mode, reply_markup)
-            except _Gone:
-                return False
+            await self._edit_once(chat_id, message_id, message, markup)
         except _Gone:
             return False
-        self._remember_shown(chat_id, message_id, body, mode, markup_key)
+        self._remember_shown(chat_id, message_id, shown)
         return True
 
     async def _edit_once(
         self,
         chat_id: int | str,
         message_id: int,
-        body: str,
-        mode: str | None,
+        message: Message,
         markup: InlineKeyboardMarkup | None,
     ) -> None:
         try:
@@ -261,10 +261,11 @@ class TelegramSender:
                 "editMessageText",
                 chat_id,
                 lambda: self.bot.edit_message_text(
-                    text=body,
+                    text=message["text"],
                     chat_id=chat_id,
                     message_id=message_id,
-                    parse_mode=mode,
+                    parse_mode=None,
+                    entities=_entities(message),
                     reply_markup=markup,
                 ),
             )
@@ -294,36 +295,30 @@ class TelegramSender:
         )
         return msg.message_id
 
-    async def send_draft(
-        self, chat_id: int, draft_id: int, text: str, *, fmt: Fmt = "markdown"
-    ) -> bool:
+    async def send_draft(self, chat_id: int, draft_id: int, message: Message) -> bool:
         """Show a live draft (private chats); best effort: False instead of waiting or raising.
 
         A draft is superseded by the next one, so waiting out a 429 would only delay fresher
-        text; the finished reply must still be sent with `send`.
+        text; the finished reply must still be sent with `send_messages`.
         """
-        html = self._to_html(text, fmt)
-        try:
-            body, mode = self._fit_one(html), "HTML"
-        except HTMLError:
-            body, mode = (split_plain(_plain_of(html), self.limit) or [""])[0], None
-        try:
-            return await self.bot.send_message_draft(
-                chat_id, draft_id, text=body, parse_mode=mode, can_stop=True
-            )
-        except TelegramBadRequest as e:
-            if mode is None or not _is_parse_error(e):
-                log.warning("telegram.draft_refused", chat_id=chat_id, error=redact(str(e)))
+        for attempt in (message, _plain(message)):
+            try:
+                return await self.bot.send_message_draft(
+                    chat_id,
+                    draft_id,
+                    text=attempt["text"],
+                    parse_mode=None,
+                    entities=_entities(attempt),
+                    can_stop=True,
+                )
+            except TelegramBadRequest as e:
+                if attempt is not message or not message["entities"] or not _is_format_error(e):
+                    log.warning("telegram.draft_refused", chat_id=chat_id, error=redact(str(e)))
+                    return False
+            except TelegramAPIError as e:
+                log.warning("telegram.draft_failed", chat_id=chat_id, error=redact(str(e)))
                 return False
-        except TelegramAPIError as e:
-            log.warning("telegram.draft_failed", chat_id=chat_id, error=redact(str(e)))
-            return False
-        plain = (split_plain(_plain_of(body), self.limit) or [""])[0]
-        try:
-            return await self.bot.send_message_draft(chat_id, draft_id, text=plain, parse_mode=None)
-        except TelegramAPIError as e:
-            log.warning("telegram.draft_failed", chat_id=chat_id, error=redact(str(e)))
-            return False
+        return False
 
 
 class _Gone(Exception):

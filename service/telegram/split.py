@@ -1,103 +1,89 @@
-"""Split long replies into messages Telegram accepts.
+"""Cut a rendered reply into messages Telegram accepts: at most 4096 characters each.
 
-Telegram counts the 4096 limit in Unicode code points of the *visible* text (tags removed,
-entities decoded). Cuts prefer paragraph, then line, then word boundaries, never fall inside a
-tag or an entity, and tags open at a cut are closed at the end of one chunk and reopened at the
-start of the next, so every chunk is valid HTML on its own.
+Telegram counts its limit in characters of the visible text; counting UTF-16 code units here
+(never fewer) keeps every message within it whichever way it is counted. Cuts prefer the end of
+a block (paragraph, list, code block), then a blank line, a line end, a space. A span cut in two
+goes on in the next message, so a code block split across messages is a code block in each.
+Whitespace at a cut is dropped (Telegram would trim it), except indentation inside code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
 
-from service.telegram.format import Token, check_nesting, repair_nesting, tokenize
+from service.telegram.rendered import Rendered, Span, Utf16, clip
 
 TELEGRAM_LIMIT = 4096
+_SPACE = " \t\n\r\f\v"
 
 
-def _best_cut(chars: Sequence[str | None], start: int, end: int) -> int:
-    """Pick where to cut within chars[start:end] (end exclusive, the hard maximum).
-
-    A None entry is a tag (no visible width). Returns an index in (start, end].
-    """
-    if end >= len(chars):
-        return len(chars)
-    for boundary in ("\n\n", "\n", " "):
-        for k in range(end, start, -1):
-            if boundary == "\n\n":
-                if chars[k - 1] == "\n" and k - 2 > start and chars[k - 2] == "\n":
-                    return k
-            elif chars[k - 1] == boundary:
-                return k
-    return end
-
-
-def _ranges(chars: Sequence[str | None], limit: int) -> list[tuple[int, int]]:
-    """Cut a sequence of visible chars (None = zero-width tag) into ranges of <= limit chars."""
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-    out: list[tuple[int, int]] = []
-    start, n = 0, len(chars)
-    while start < n:
-        width, end = 0, start
-        while end < n and (chars[end] is None or width < limit):
-            if chars[end] is not None:
-                width += 1
-            end += 1
-        # a tag right after the last char that fits belongs to the next chunk unless it closes
-        cut = _best_cut(chars, start, end)
-        out.append((start, cut))
-        start = cut
-    return out
+def split(part: Rendered, limit: int = TELEGRAM_LIMIT) -> list[Rendered]:
+    """Non-blank pieces of `part`, each at most `limit` UTF-16 units, in order."""
+    if limit < 2:
+        raise ValueError("limit must be at least 2")
+    text, n = part.text, len(part.text)
+    to16 = Utf16(text)
+    spans = sorted(part.spans, key=lambda s: (s.start, -s.end))
+    code = [(s.start, s.end) for s in spans if s.kind == "pre"]
+    out: list[Rendered] = []
+    carry: list[Span] = []  # spans that go on past the last cut
+    taken = pos = 0
+    while True:
+        pos = _skip_space(text, pos, code)
+        if pos >= n:
+            return out
+        end = _window_end(to16, pos, n, limit)
+        cut = n if end >= n else _best_cut(part, pos, end, limit)
+        stop = pos + len(text[pos:cut].rstrip(_SPACE))
+        upto = bisect_right(spans, cut - 1, lo=taken, key=lambda s: s.start)
+        here = carry + spans[taken:upto]
+        taken = upto
+        carry = [s for s in here if s.end > cut]
+        if stop > pos:
+            out.append(Rendered(text[pos:stop], clip(here, pos, stop)))
+        pos = cut
 
 
-def _trim(chars: Sequence[str | None], start: int, end: int) -> tuple[int, int]:
-    """Drop whitespace chars at both ends of a range (whitespace at cut points is not kept)."""
-    while start < end and (c := chars[start]) is not None and c.isspace():
-        start += 1
-    while end > start and (c := chars[end - 1]) is not None and c.isspace():
-        end -= 1
-    return start, end
+def fit(part: Rendered, limit: int = TELEGRAM_LIMIT) -> Rendered:
+    """`part` as one message (an edit cannot split): cut, with "…" marking the cut."""
+    pieces = split(part, limit)
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else Rendered("")
+    first = split(part, limit - 1)[0]
+    return Rendered(first.text + "…", first.spans)
 
 
 def split_plain(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split plain text into non-empty chunks of at most `limit` code points."""
-    chars: list[str | None] = list(text)
-    chunks: list[str] = []
-    for start, end in _ranges(chars, limit):
-        s, e = _trim(chars, start, end)
-        if s < e:
-            chunks.append(text[s:e])
-    return chunks
+    """Plain text in non-blank chunks of at most `limit` UTF-16 units."""
+    return [p.text for p in split(Rendered(text), limit)]
 
 
-def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split Telegram HTML into chunks, each valid on its own and within `limit` visible chars.
+def _skip_space(text: str, pos: int, code: list[tuple[int, int]]) -> int:
+    """Past whitespace at a cut; inside a code block only past line ends (keep indentation)."""
+    while pos < len(text) and text[pos] in _SPACE:
+        k = bisect_right(code, (pos, len(text) + 1)) - 1
+        if text[pos] != "\n" and k >= 0 and code[k][1] > pos:
+            break
+        pos += 1
+    return pos
 
-    Raises HTMLError if `html` cannot be tokenized (e.g. a stray '<'); mis-nested tags are
-    repaired first. Chunks whose visible text would be only whitespace are left out.
-    """
-    tokens = repair_nesting(tokenize(html))
-    check_nesting(tokens)
-    chars: list[str | None] = [t.char if t.kind == "char" else None for t in tokens]
-    # open-tag stack before each token index (shared tuples; changes only at tags)
-    stacks: list[tuple[Token, ...]] = []
-    stack: tuple[Token, ...] = ()
-    for tok in tokens:
-        stacks.append(stack)
-        if tok.kind == "open":
-            stack = (*stack, tok)
-        elif tok.kind == "close":
-            stack = stack[:-1]
-    stacks.append(stack)
 
-    chunks: list[str] = []
-    for start, end in _ranges(chars, limit):
-        s, e = _trim(chars, start, end)
-        if not any(c is not None and not c.isspace() for c in chars[s:e]):
-            continue
-        body = "".join(t.raw for t in tokens[s:e])
-        prefix = "".join(t.raw for t in stacks[s])
-        suffix = "".join(f"</{t.name}>" for t in reversed(stacks[e]))
-        chunks.append(prefix + body + suffix)
-    return chunks
+def _window_end(to16: Utf16, pos: int, n: int, limit: int) -> int:
+    """The furthest end such that text[pos:end] fits in `limit` UTF-16 units."""
+    end = min(n, pos + limit)
+    while (over := to16.count(pos, end) - limit) > 0:
+        end -= (over + 1) // 2  # as few characters as may do it: each is one or two units
+    return end
+
+
+def _best_cut(part: Rendered, pos: int, end: int, limit: int) -> int:
+    """Where to end the message that starts at `pos` and may not go past `end`."""
+    k = bisect_right(part.breaks, end) - 1
+    if k >= 0 and part.breaks[k] > pos:
+        return part.breaks[k]  # even early: better a short message than a block cut in two
+    floor = pos + limit // 4  # within a block, an earlier cut makes a needlessly short message
+    for sep in ("\n\n", "\n", " "):
+        at = part.text.rfind(sep, floor, end + len(sep))  # the separator itself is dropped
+        if at > floor:
+            return at
+    return end

@@ -25,20 +25,24 @@ from aiogram.utils.chat_action import ChatActionSender
 
 from actors.chat.view import Button, Keyboard
 from actors.runtime.clock import Clock, SystemClock
-from service.telegram.format import (
-    HTMLError,
-    Token,
-    escape,
-    repair_nesting,
-    to_telegram_html,
-    tokenize,
+from service.telegram.format import messages_for
+from service.telegram.rendered import (
+    Entity,
+    Message,
+    Rendered,
+    Span,
+    join,
+    to_message,
+    utf16_len,
 )
 from service.telegram.sender import Fmt, TelegramDeliveryError, TelegramSender
-from service.telegram.split import split_html, split_plain
+from service.telegram.split import fit, split
+from service.telegram.stream import ReplyStream
 
 log = structlog.get_logger(__name__)
 
 PROGRESS_TAIL = 3800  # visible chars of a streaming reply; leaves room for the status line
+STATUS_MAX = 200  # characters of the status line under it
 THINKING = "Thinking…"
 OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
 T = TypeVar("T")
@@ -74,45 +78,49 @@ def keyboard_markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def tail_html(html: str, limit: int = PROGRESS_TAIL) -> str:
-    """The last `limit` visible chars of valid Telegram HTML, tags open at the cut reopened."""
-    tokens = repair_nesting(tokenize(html))
-    visible = sum(1 for t in tokens if t.kind == "char")
-    if visible <= limit:
-        return html
-    skip, start = visible - limit, 0
-    stack: list[Token] = []
-    for start, tok in enumerate(tokens):  # noqa: B007 - start is used after the loop
-        if tok.kind == "char":
-            if skip == 0:
-                break
-            skip -= 1
-        elif tok.kind == "open":
-            stack.append(tok)
-        else:
-            stack.pop()
-    return "…" + "".join(t.raw for t in stack) + "".join(t.raw for t in tokens[start:])
+def progress_message(stream: ReplyStream, text: str, status: str | None) -> Message:
+    """What a streaming reply shows: the tail of `text` (or Thinking…), an italic status line.
 
-
-def render_progress(text: str, status: str | None) -> str:
-    """HTML shown while a reply streams: its tail (or Thinking…) and an italic status line."""
-    if text.strip():
-        html = to_telegram_html(text)
-        try:
-            html = tail_html(html)
-        except HTMLError:  # cannot happen for to_telegram_html output; stay safe anyway
-            html = escape("…" + text[-PROGRESS_TAIL:])
-    else:
-        html = escape(THINKING)
+    `stream` has seen the earlier texts of this reply, so only what is new is rendered.
+    """
+    stream.feed(text)
+    body = stream.shown(PROGRESS_TAIL) if stream.visible() else Rendered(THINKING)
     if status:
-        html += f"\n\n<i>⚙ {escape(status)}</i>"
-    return html
+        line = "⚙ " + (status if len(status) <= STATUS_MAX else status[: STATUS_MAX - 1] + "…")
+        body = join([body, Rendered(line, [Span("italic", 0, len(line))])])
+    return to_message(body)
 
 
-def with_verbatim(text: str, verbatim: str) -> str:
-    """HTML of ``text`` followed by ``verbatim`` in a monospace block, both escaped: nothing in
+def render_progress(text: str, status: str | None) -> Message:
+    """`progress_message` for a reply seen for the first time."""
+    return progress_message(ReplyStream(), text, status)
+
+
+def with_footer(messages: list[Message], footer: str, limit: int) -> list[Message]:
+    """`footer` in italics under the reply: on its last message if it fits, else on its own."""
+    length = utf16_len(footer)
+    alone: Message = {
+        "text": footer,
+        "entities": [{"type": "italic", "offset": 0, "length": length}],
+    }
+    if not messages:
+        return [alone]
+    last = messages[-1]
+    offset = utf16_len(last["text"]) + 2
+    if offset + length > limit:
+        return [*messages, alone]
+    italic: Entity = {"type": "italic", "offset": offset, "length": length}
+    joined: Message = {
+        "text": last["text"] + "\n\n" + footer,
+        "entities": [*last["entities"], italic],
+    }
+    return [*messages[:-1], joined]
+
+
+def with_verbatim(text: str, verbatim: str) -> Rendered:
+    """``text`` as it is, then ``verbatim`` as a monospace block (a ``pre`` entity): nothing in
     either is read as formatting, and Telegram keeps every newline and space of a ``pre``."""
-    return f"{escape(text)}\n\n<pre>{escape(verbatim)}</pre>"
+    return join([Rendered(text), Rendered(verbatim, [Span("pre", 0, len(verbatim))])])
 
 
 def draft_id_for(chat_id: int, key: str) -> int:
@@ -127,7 +135,8 @@ class _Reply:
     draft_id: int
     use_draft: bool
     message_id: int | None = None
-    shown: str | None = None
+    shown: Message | None = None
+    stream: ReplyStream = field(default_factory=ReplyStream)
     text_shown: bool = False  # the reply's own words (not the placeholder) have been shown
 
 
@@ -199,10 +208,18 @@ class TelegramView:
         markup = keyboard_markup(buttons)
         fmt: Fmt = "markdown" if markdown else "plain"
         if verbatim is not None:
-            text, fmt = with_verbatim(text, verbatim), "html"
-        ids = await self._patiently(
-            "say", chat_id, lambda: self.sender.send(chat_id, text, reply_markup=markup, fmt=fmt)
-        )
+            shown = [to_message(part) for part in split(with_verbatim(text, verbatim))]
+            ids = await self._patiently(
+                "say",
+                chat_id,
+                lambda: self.sender.send_messages(chat_id, shown, reply_markup=markup),
+            )
+        else:
+            ids = await self._patiently(
+                "say",
+                chat_id,
+                lambda: self.sender.send(chat_id, text, reply_markup=markup, fmt=fmt),
+            )
         return ids[-1] if ids else None
 
     async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
@@ -222,10 +239,12 @@ class TelegramView:
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
     ) -> None:
-        fmt: Fmt = "plain"
         if verbatim is not None:
-            text, fmt = with_verbatim(text, verbatim), "html"
-        if not await self.sender.edit(chat_id, handle, text, reply_markup=None, fmt=fmt):
+            shown = to_message(fit(with_verbatim(text, verbatim)))
+            done = await self.sender.edit_message(chat_id, handle, shown, reply_markup=None)
+        else:
+            done = await self.sender.edit(chat_id, handle, text, reply_markup=None, fmt="plain")
+        if not done:
             log.info("telegram.close_buttons_gone", chat_id=chat_id, message_id=handle)
 
     # ------------------------------------------------------------------ streaming
@@ -265,12 +284,12 @@ class TelegramView:
                 reply = self._replies.get((chat_id, key))
                 if reply is None:  # finished meanwhile
                     continue
-                html = render_progress(text, status)
-                if html == reply.shown:
+                shown = await asyncio.to_thread(progress_message, reply.stream, text, status)
+                if shown == reply.shown:
                     continue  # never a call that changes nothing
                 lane.last_call = self.clock.monotonic()
                 try:
-                    await self._show_progress(chat_id, reply, html)
+                    await self._show_progress(chat_id, reply, shown)
                 except (TelegramAPIError, TelegramDeliveryError) as e:
                     log.warning("telegram.progress_failed", chat_id=chat_id, error=str(e))
                     continue
@@ -278,20 +297,20 @@ class TelegramView:
                     reply.text_shown = True
                     log.info("reply.first_shown", turn=key, chat_id=chat_id)  # latency profile
 
-    async def _show_progress(self, chat_id: int, reply: _Reply, html: str) -> None:
+    async def _show_progress(self, chat_id: int, reply: _Reply, shown: Message) -> None:
         if reply.use_draft:
-            if await self.sender.send_draft(chat_id, reply.draft_id, html, fmt="html"):
-                reply.shown = html
+            if await self.sender.send_draft(chat_id, reply.draft_id, shown):
+                reply.shown = shown
                 return
             reply.use_draft = False  # fall back to a message + edits for this reply
-        if reply.message_id is not None and await self.sender.edit(
-            chat_id, reply.message_id, html, fmt="html"
+        if reply.message_id is not None and await self.sender.edit_message(
+            chat_id, reply.message_id, shown
         ):
-            reply.shown = html
+            reply.shown = shown
             return
-        ids = await self.sender.send(chat_id, html, fmt="html")
+        ids = await self.sender.send_messages(chat_id, [shown])
         reply.message_id = ids[0] if ids else None
-        reply.shown = html
+        reply.shown = shown
 
     async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
         lane = self._lanes.setdefault(chat_id, _Lane())
@@ -314,24 +333,21 @@ class TelegramView:
                 with contextlib.suppress(TelegramAPIError):
                     await self.bot.delete_message(chat_id, streamed)
             elif reply is not None and reply.use_draft and reply.shown is not None:
-                await self.sender.send_draft(chat_id, reply.draft_id, "", fmt="plain")
+                await self.sender.send_draft(chat_id, reply.draft_id, {"text": "", "entities": []})
             return
-        html = to_telegram_html(text) if text.strip() else ""
+        limit = self.sender.limit
+        chunks = await asyncio.to_thread(messages_for, text, limit) if text.strip() else []
         if footer:
-            html += ("\n\n" if html else "") + f"<i>{escape(footer)}</i>"
-        fmt: Fmt = "html"
-        try:
-            chunks = split_html(html, self.sender.limit)
-        except HTMLError:  # not expected: our own HTML; fall back to what it says, plainly
-            plain = text + (f"\n\n{footer}" if footer else "")
-            chunks, fmt = split_plain(plain, self.sender.limit), "plain"
+            chunks = with_footer(chunks, footer, limit)
+        if not chunks:
+            return
         first, rest = chunks[0], chunks[1:]
         edited = streamed is not None and await self._patiently(
-            "reply", chat_id, lambda: self.sender.edit(chat_id, streamed, first, fmt=fmt)
+            "reply", chat_id, lambda: self.sender.edit_message(chat_id, streamed, first)
         )
         for chunk in rest if edited else chunks:
             await self._patiently(
-                "reply", chat_id, partial(self.sender.send, chat_id, chunk, fmt=fmt)
+                "reply", chat_id, partial(self.sender.send_messages, chat_id, [chunk])
             )
         if len(chunks) > ATTACH_OVER_MESSAGES:
             body = (text + (f"\n\n_{footer}_\n" if footer else "\n")).encode()

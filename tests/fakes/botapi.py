@@ -6,7 +6,9 @@ Tests drive the real aiogram client against it::
         bot = Bot(api.token, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
 
 Refusals use Telegram's exact descriptions and HTTP codes (see shared/telegram/README.md), HTML is
-checked by a port of tdlib's parser, flood control runs on an injectable clock, and faults
+checked by a port of tdlib's parser, `entities` lists by ports of the Bot API's and tdlib's
+checks (what Telegram would silently drop from valid ones is noted in `entity_faults`), flood
+control runs on an injectable clock, and faults
 (5xx answers, dropped connections) can be injected. The stand-in is stricter than Telegram in
 two places, on purpose: an unescaped '&' is refused, and the 4096 limit counts whitespace that
 Telegram would trim.
@@ -292,6 +294,239 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> Parsed:
     return _Parser(text, strict_ampersand).parse()
 
 
+# --------------------------------------------------------------------------- entities
+
+#: MessageEntity types a bot may send, and those the Bot API drops (Telegram finds them itself)
+ENTITY_TYPES = frozenset(
+    ["bold", "italic", "underline", "strikethrough", "spoiler", "code", "pre", "text_link",
+     "text_mention", "custom_emoji", "blockquote", "expandable_blockquote", "date_time"]
+)  # fmt: skip
+_FOUND_BY_TELEGRAM = frozenset(
+    ["mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number",
+     "bank_card_number"]
+)  # fmt: skip
+_SPLITTABLE = frozenset(["bold", "italic", "underline", "strikethrough", "spoiler"])
+_QUOTES = frozenset(["blockquote", "expandable_blockquote"])
+_CODE = frozenset(["pre", "code"])
+_URL_PART_CHARS = frozenset("!$,~*'();&+=._-")
+#: tdlib's order for entities over the same range: the lower comes first (is the outer one)
+_PRIORITY = {
+    "blockquote": 0, "expandable_blockquote": 0, "pre": 11, "code": 20, "date_time": 30,
+    "text_link": 49, "text_mention": 49, "bold": 90, "italic": 91, "underline": 92,
+    "strikethrough": 93, "spoiler": 94, "custom_emoji": 99,
+}  # fmt: skip
+
+
+class EntityError(ValueError):
+    """Telegram would refuse the entities with 400 `Bad Request: <message>`."""
+
+
+def _json_int(entity: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    """tdlib's JsonObject::get_required_int_field: a number, or a string holding one."""
+    if name not in entity:
+        if required:
+            raise EntityError(f"can't parse MessageEntity: Can't find field \"{name}\"")
+        return None
+    value = entity[name]
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise EntityError(f'can\'t parse MessageEntity: Field "{name}" must be a Number')
+    try:
+        return int(value)
+    except ValueError:
+        raise EntityError(
+            f'can\'t parse MessageEntity: Field "{name}" must be a valid Number'
+        ) from None
+
+
+def _json_str(entity: dict[str, Any], name: str, *, required: bool) -> str:
+    if name not in entity:
+        if required:
+            raise EntityError(f"can't parse MessageEntity: Can't find field \"{name}\"")
+        return ""
+    value = entity[name]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise EntityError(f'can\'t parse MessageEntity: Field "{name}" must be of type String')
+    return str(value)
+
+
+def _url_part_error(part: str, name: str, allow_colon: bool) -> str | None:
+    i = 0
+    while i < len(part):
+        c = part[i]
+        if (c.isascii() and c.isalnum()) or c in _URL_PART_CHARS or (allow_colon and c == ":"):
+            pass
+        elif c == "%":
+            if not re.fullmatch(r"[0-9a-fA-F]{2}", part[i + 1 : i + 3]):
+                return f"Wrong percent-encoded symbol in URL {name}"
+            i += 2
+        elif ord(c) < 128:
+            return f"Disallowed character in URL {name}"
+        i += 1
+    return None
+
+
+def link_error(url: str) -> str | None:
+    """Why Telegram refuses `url` for a text link (a port of tdlib's check_link), or None."""
+    link, is_tg = url, url.lower().startswith("tg:")
+    if is_tg:
+        link = link[3:].removeprefix("//")
+    proto = re.match(r"[^:/?#@\[\]]*", link)
+    assert proto is not None
+    rest = link
+    if link[proto.end() :].startswith("://"):
+        if proto.group(0).lower() not in ("http", "https"):
+            return "Unsupported URL protocol"
+        rest = link[proto.end() + 3 :]
+    host_port = re.match(r"[^/?#]*", rest)
+    assert host_port is not None
+    hp, port = host_port.group(0), 0
+    i = len(hp) - 1
+    while i > 0 and hp[i] not in ":]@":
+        i -= 1
+    user_host = hp
+    if i > 0 and hp[i] == ":":
+        digits = hp[i + 1 :]
+        while len(digits) > 1 and digits[0] == "0":
+            digits = digits[1:]
+        port = int(digits) if digits.isdigit() and len(digits) < 10 else -1
+        port = -1 if port == 0 else port
+        user_host = hp[:i]
+    if port < 0 or port > 65535:
+        return "Wrong port number specified in the URL"
+    userinfo, _, host = user_host.rpartition("@")
+    ipv6 = host.startswith("[") and host.endswith("]")
+    if not host:
+        return "URL host is empty"
+    if host == ".":
+        return "Host is invalid"
+    if not ipv6:
+        error = _url_part_error(host.lower(), "host", False)
+        error = error or _url_part_error(userinfo, "userinfo", True)
+        if error:
+            return error
+    if is_tg:
+        return None if re.fullmatch(r"[A-Za-z0-9_-]+", host) else "Unallowed characters in URL host"
+    return None if "." in host or ipv6 else "Wrong HTTP URL"
+
+
+def check_entities(text: str, raw: Any) -> list[dict[str, Any]]:
+    """The entities Telegram keeps for `text`; EntityError where it refuses them.
+
+    The Bot API reads each entity (unknown type, missing url: refused; types Telegram detects
+    itself: dropped), then tdlib checks links, offsets and lengths against the text in UTF-16
+    code units. Empty entities are dropped. Refusals carry Telegram's descriptions.
+    """
+    if not isinstance(raw, list):
+        return []  # the Bot API ignores an entities value that is not an array
+    kept: list[dict[str, Any]] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise EntityError("can't parse MessageEntity: expected an Object")
+        offset, length = _json_int(item, "offset"), _json_int(item, "length")
+        kind = _json_str(item, "type", required=True)
+        if not kind:
+            raise EntityError("can't parse MessageEntity: Type is not specified")
+        if kind in _FOUND_BY_TELEGRAM:
+            continue
+        if kind not in ENTITY_TYPES:
+            raise EntityError("can't parse MessageEntity: Unsupported type specified")
+        entity: dict[str, Any] = {"type": kind, "offset": offset, "length": length}
+        if kind == "text_link":
+            entity["url"] = _json_str(item, "url", required=True)
+        elif kind == "pre":
+            if language := _json_str(item, "language", required=False):
+                entity["language"] = language
+        elif kind == "custom_emoji":
+            entity["custom_emoji_id"] = str(_json_int(item, "custom_emoji_id"))
+        elif kind == "text_mention":
+            user = item.get("user")
+            if not isinstance(user, dict):
+                raise EntityError("can't parse MessageEntity: Can't find field \"user\"")
+            entity["user"] = {"id": _json_int(user, "id")}
+        kept.append(entity)
+    for entity in kept:  # tdlib: get_message_entities, then fix_formatted_text
+        if entity["type"] == "text_link" and (why := link_error(entity["url"])):
+            raise EntityError(f"entity URL '{entity['url']}' is invalid: {why}")
+        if entity["type"] == "custom_emoji" and entity["custom_emoji_id"] == "0":
+            raise EntityError("invalid custom emoji identifier specified")
+    for entity in kept:
+        if not 0 <= entity["offset"] <= 1_000_000:
+            raise EntityError(f"receive an entity with incorrect offset {entity['offset']}")
+        if not 0 <= entity["length"] <= 1_000_000:
+            raise EntityError(f"receive an entity with incorrect length {entity['length']}")
+    kept = [e for e in kept if e["length"] > 0]
+    kept.sort(key=lambda e: (e["offset"], -e["length"], _PRIORITY[e["type"]]))
+    starts, total = _utf16_starts(text)
+    for e in kept:
+        end = e["offset"] + e["length"]
+        if e["offset"] > total:
+            raise EntityError(
+                f"entity begins after the end of the text at UTF-16 offset {e['offset']}"
+            )
+        if end > total:
+            raise EntityError(
+                f"entity beginning at UTF-16 offset {e['offset']} ends after the end of the text "
+                f"at UTF-16 offset {end}"
+            )
+        if e["offset"] not in starts:
+            raise EntityError(
+                "entity begins in a middle of a UTF-16 symbol at byte offset "
+                f"{starts[e['offset'] + 1]}"
+            )
+        if end not in starts:
+            raise EntityError(
+                f"entity beginning at UTF-16 offset {e['offset']} ends in a middle of a UTF-16 "
+                f"symbol at byte offset {starts[end + 1]}"
+            )
+    return kept
+
+
+def _utf16_starts(text: str) -> tuple[dict[int, int], int]:
+    """UTF-16 offset -> UTF-8 byte offset where each character starts (and the end); length."""
+    starts, units, size = {0: 0}, 0, 0
+    for c in text:
+        units += _utf16(c)
+        size += len(c.encode())
+        starts[units] = size
+    return starts, units
+
+
+def entity_faults(entities: list[dict[str, Any]]) -> list[str]:
+    """What Telegram would silently change in valid `entities` (sorted), in words.
+
+    tdlib drops what cannot nest: anything inside code or pre, formatting over code (it is
+    cut out), a link or code inside another link or code, a quote inside a quote, and entities
+    that cross each other; bold, italic, etc. crossing each other are resplit without loss.
+    """
+    faults: list[str] = []
+    stack: list[dict[str, Any]] = []
+
+    def name(e: dict[str, Any]) -> str:
+        return f"{e['type']}@{e['offset']}+{e['length']}"
+
+    for e in entities:
+        while stack and e["offset"] >= stack[-1]["offset"] + stack[-1]["length"]:
+            stack.pop()
+        end, kind = e["offset"] + e["length"], e["type"]
+        for outer in stack:
+            okind, oend = outer["type"], outer["offset"] + outer["length"]
+            both_split = kind in _SPLITTABLE and okind in _SPLITTABLE
+            if end > oend and not both_split:
+                faults.append(f"{name(e)} crosses {name(outer)}")
+            elif okind in _CODE:
+                faults.append(f"{name(e)} is inside {name(outer)}")
+            elif kind in _CODE and okind in _SPLITTABLE:
+                faults.append(f"{name(outer)} is cut out of {name(e)}")
+            elif kind in _QUOTES and okind in _QUOTES:
+                faults.append(f"{name(e)} is a quote in {name(outer)}")
+            elif kind not in _SPLITTABLE | _QUOTES and okind not in _SPLITTABLE | _QUOTES:
+                faults.append(f"{name(e)} is inside {name(outer)}")
+            elif kind in _QUOTES and okind not in _SPLITTABLE:
+                faults.append(f"{name(e)} is a quote inside {name(outer)}")
+        stack.append(e)
+    return faults
+
+
 # --------------------------------------------------------------------------- the server
 
 MAX_TEXT = 4096
@@ -508,6 +743,8 @@ class FakeBotAPI:
         self.waiting_polls = 0  # getUpdates requests now waiting for an update
         self._bg: set[asyncio.Task[None]] = set()
         self.draft_history: list[tuple[int, int, str]] = []
+        #: (method, what) for every accepted message whose entities Telegram would change
+        self.entity_faults: list[tuple[str, str]] = []
         self.base_url = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -829,8 +1066,17 @@ class FakeBotAPI:
         return chat
 
     def _text(
-        self, text: Any, parse_mode: Any, limit: int, *, caption: bool = False
+        self,
+        text: Any,
+        parse_mode: Any,
+        limit: int,
+        *,
+        caption: bool = False,
+        entities: Any = None,
+        method: str = "",
     ) -> tuple[str, list[dict[str, Any]]]:
+        """Visible text and entities as Telegram keeps them; `entities` count without a
+        parse_mode (with one they are ignored, as by the Bot API)."""
         text = "" if text is None else str(text)
         mode = str(parse_mode or "").lower()
         if mode == "html":
@@ -838,16 +1084,22 @@ class FakeBotAPI:
                 parsed = parse_html(text, strict_ampersand=self.strict_ampersand)
             except EntityParseError as e:
                 raise _bad(f"can't parse entities: {e}") from e
-            visible, entities = parsed.text, parsed.entities
-        elif mode in ("", "markdown", "markdownv2"):  # Markdown modes: stored as plain text
-            visible, entities = text, []
+            visible, kept = parsed.text, parsed.entities
+        elif mode in ("markdown", "markdownv2"):  # Markdown modes: stored as plain text
+            visible, kept = text, []
+        elif mode == "":
+            try:
+                visible, kept = text, check_entities(text, entities)
+            except EntityError as e:
+                raise _bad(str(e)) from e
         else:
             raise _bad("unsupported parse_mode")
         if not caption and not visible.strip():
             raise _bad("message text is empty")
         if len(visible) > limit:
             raise _bad("message caption is too long" if caption else "message is too long")
-        return visible, entities
+        self.entity_faults.extend((method, fault) for fault in entity_faults(kept))
+        return visible, kept
 
     def _markup(self, markup: Any) -> dict[str, Any] | None:
         if not markup:
@@ -939,7 +1191,10 @@ class FakeBotAPI:
 
     async def _m_sendmessage(self, p: dict[str, Any]) -> Any:
         chat = self._chat(p)
-        visible, entities = self._text(p.get("text"), p.get("parse_mode"), MAX_TEXT)
+        visible, entities = self._text(
+            p.get("text"), p.get("parse_mode"), MAX_TEXT, entities=p.get("entities"),
+            method="sendMessage",
+        )  # fmt: skip
         markup = self._markup(p.get("reply_markup"))
         self._flood(chat)
         mid = self._new_message_id(chat)
@@ -957,7 +1212,10 @@ class FakeBotAPI:
             raise _bad("message can't be edited")
         if stored.document is not None:
             raise _bad("there is no text in the message to edit")
-        visible, entities = self._text(p.get("text"), p.get("parse_mode"), MAX_TEXT)
+        visible, entities = self._text(
+            p.get("text"), p.get("parse_mode"), MAX_TEXT, entities=p.get("entities"),
+            method="editMessageText",
+        )  # fmt: skip
         markup = self._markup(p.get("reply_markup"))
         if (visible, entities, markup) == (stored.text, stored.entities, stored.reply_markup):
             raise ApiError(400, NOT_MODIFIED)
@@ -1027,7 +1285,10 @@ class FakeBotAPI:
             raise _bad("wrong remote file identifier specified: can't unserialize it")
         caption = None
         if p.get("caption"):
-            caption, _ = self._text(p["caption"], p.get("parse_mode"), MAX_CAPTION, caption=True)
+            caption, _ = self._text(
+                p["caption"], p.get("parse_mode"), MAX_CAPTION, caption=True,
+                entities=p.get("caption_entities"), method="sendDocument",
+            )  # fmt: skip
         markup = self._markup(p.get("reply_markup"))
         self._flood(chat)
         mid = self._new_message_id(chat)
@@ -1068,7 +1329,10 @@ class FakeBotAPI:
         text = p.get("text") or ""
         visible = ""
         if text:
-            visible, _ = self._text(text, p.get("parse_mode"), MAX_TEXT, caption=True)
+            visible, _ = self._text(
+                text, p.get("parse_mode"), MAX_TEXT, caption=True, entities=p.get("entities"),
+                method="sendMessageDraft",
+            )  # fmt: skip
             if len(visible) > MAX_TEXT:
                 raise _bad("message is too long")
         self.drafts.setdefault(chat, {})[int(draft_id)] = visible

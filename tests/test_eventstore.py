@@ -179,6 +179,18 @@ def test_event_survives_sigkill_right_after_append_returned(tmp_path: Path) -> N
     assert len(rows) == 50
 
 
+async def test_the_live_writer_connection_commits_to_disk(tmp_path: Path) -> None:
+    """The SIGKILL test above also passes with synchronous=OFF (the OS keeps the page cache):
+    what makes an append survive a power cut is WAL + synchronous=FULL on the connection that
+    commits, so that is asserted on the live writer, after appends, not on a fresh one."""
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    await store.append("s:a", [NewEvent("t")])
+    writer = store._writer_conn
+    assert list(await writer.execute_fetchall("PRAGMA journal_mode")) == [("wal",)]
+    assert list(await writer.execute_fetchall("PRAGMA synchronous")) == [(2,)], "2 is FULL"
+    await store.close()
+
+
 async def test_database_from_a_newer_version_is_refused_and_untouched(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
     store = await SqliteEventStore.open(db)

@@ -39,13 +39,13 @@ if __package__ in (None, ""):
 from actors.chat import state as cs
 from actors.session import events as ev
 from bench.common import Report, parser
+from bench.common import percentile as pct
 from bench.telegram import (
     REPLY_METHODS,
     SHOWING,
     BenchBot,
     Finals,
     filler,
-    pct,
     running_bot,
     squash,
     visible,
@@ -361,7 +361,7 @@ async def run(args: Any, report: Report) -> None:
     )
 
 
-async def main() -> Report:
+async def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--seconds", type=float, default=60, help="how long to send (default 60)")
     p.add_argument("--chats", type=int, default=50, help="chats streaming at once (default 50)")
@@ -370,9 +370,8 @@ async def main() -> Report:
     args = p.parse_args()
     report = Report(f"load bench ({args.chats} chats through the whole bot, flood control on)")
     await run(args, report)
-    report.print(as_json=args.json)
-    return report
+    return report.finish(as_json=args.json)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))

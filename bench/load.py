@@ -372,9 +372,15 @@ class BotProcess:
         return samples
 
 
+def py_spy_path() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.is_file() else None)
+
+
 async def py_spy(pid: int, out: Path, seconds: float) -> asyncio.subprocess.Process:
     """Sample the bot for ``seconds`` (non-blocking: the bot is never paused)."""
-    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    exe = py_spy_path()
+    assert exe is not None, "checked by main()"
     return await asyncio.create_subprocess_exec(
         exe, "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--format", "raw",
         "--threads", "--function", "--full-filenames", "--output", str(out),
@@ -588,6 +594,8 @@ async def main() -> int:
     p.add_argument("--think", type=float, default=1.0, help="reading time per reply, s")
     p.add_argument("--py-spy", metavar="FILE", help="sample the bot with py-spy into FILE")
     args = p.parse_args()
+    if args.py_spy and py_spy_path() is None:
+        p.error("--py-spy needs py-spy: pip install -e '.[profile]'")
     report = Report(f"load bench ({args.chats} chats; the bot alone in its process)")
     await run(args, report)
     return report.finish(as_json=args.json)

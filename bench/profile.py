@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
-_PROJECT = ("actors", "service", "eventstore", "personas", "bench", "tests")
+ROOT = Path(__file__).resolve().parent.parent
 _STDLIB_PACKAGES = ("asyncio", "json", "logging", "concurrent", "email", "http", "urllib")
 
 
@@ -26,10 +26,8 @@ def area(frame: str) -> str:
     parts = Path(m["file"]).parts
     if "site-packages" in parts:
         return parts[parts.index("site-packages") + 1]
-    for i, part in enumerate(parts):
-        if part in _PROJECT:
-            rest = parts[i + 1 : -1]
-            return "/".join([part, *rest[:1]])
+    if Path(m["file"]).is_relative_to(ROOT):  # ours: package/subpackage
+        return "/".join(Path(m["file"]).relative_to(ROOT).parts[:-1][:2])
     if m["file"] == "<string>":
         return "dataclass __init__ (generated)"
     file = Path(m["file"])
@@ -74,7 +72,11 @@ def summarize(path: Path, *, top: int = 20) -> str:
 
     block("where the CPU is, by package (self time)", areas)
     block("top functions, self time", own)
-    block("top functions, inclusive (with what they call)", inclusive)
+    trunk = {k for k, n in inclusive.items() if n >= 0.9 * main}  # the loop itself: every sample
+    block(
+        "top functions, inclusive (with what they call; the event loop's trunk left out)",
+        Counter({k: n for k, n in inclusive.items() if k not in trunk}),
+    )
     return "\n".join(out)
 
 

@@ -57,6 +57,8 @@ class PerEventCommitStore(SqliteEventStore):
                 first, *rest = self._queue
                 self._queue = rest
                 await self._commit([first])
+            if self._closed:
+                return
 
 
 def payload(n: int) -> dict[str, Any]:

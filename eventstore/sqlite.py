@@ -158,12 +158,15 @@ class SqliteEventStore:
         return await future
 
     async def _write_loop(self) -> None:
+        """The only caller of ``_commit``: one transaction at a time, until closed and drained."""
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
                 batch, self._queue = self._queue, []
                 await self._commit(batch)
+            if self._closed:
+                return
 
     async def _commit(self, batch: list[tuple[PendingAppend, asyncio.Future[list[Event]]]]) -> None:
         pending = [item for item, _ in batch]
@@ -343,13 +346,13 @@ class SqliteEventStore:
         if self._closed:
             return
         self._closed = True
-        while self._queue:
+        writer = self._writer_task
+        if writer is not None and not writer.done():
+            self._wakeup.set()
+            await writer  # it finishes the commit in flight, then commits what is queued
+        while self._queue:  # only if the writer died: nothing else is committing now
             batch, self._queue = self._queue, []
             await self._commit(batch)
-        if self._writer_task is not None:
-            self._writer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer_task
         async with self._committed:
             self._committed.notify_all()
         await self._writer_conn.close()

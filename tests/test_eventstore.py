@@ -19,6 +19,7 @@ import pytest
 from eventstore import (
     NO_STREAM,
     ConcurrencyError,
+    Event,
     EventStore,
     MemoryEventStore,
     NewEvent,
@@ -134,6 +135,37 @@ async def test_conflict_in_a_batch_does_not_fail_the_others(tmp_path: Path) -> N
     assert [type(r).__name__ for r in results] == ["list", "ConcurrencyError", "list"]
     assert await store.last_seq() == 2
     await store.close()
+
+
+async def test_close_while_a_commit_is_in_flight_keeps_every_acknowledged_append(
+    tmp_path: Path,
+) -> None:
+    """close() commits what is queued; it must wait for the writer's commit in flight, not
+    run a second transaction beside it (they would take the same sequence numbers)."""
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    await store.append("s:0", [NewEvent("t")])
+
+    def wave(start: int) -> list[asyncio.Task[list[Event]]]:
+        return [
+            asyncio.create_task(store.append(f"s:{i % 5}", [NewEvent("t", {"i": i})]))
+            for i in range(start, start + 50)
+        ]
+
+    first = wave(0)
+    await asyncio.sleep(0)  # the appenders queue up; the writer is woken after them
+    assert len(store._queue) == 50
+    await asyncio.sleep(0)
+    assert not store._queue  # the writer took the first wave into a commit...
+    second = wave(50)
+    await asyncio.sleep(0)
+    assert len(store._queue) == 50  # ...and the second waits for close() to commit it
+    await store.close()
+    results = await asyncio.gather(*first, *second, return_exceptions=True)
+    acknowledged = [e.data["i"] for r in results if isinstance(r, list) for e in r]
+    reopened = await SqliteEventStore.open(tmp_path / "log.db")
+    stored = [e.data["i"] async for e in reopened.read_all(after_seq=1)]
+    await reopened.close()
+    assert sorted(acknowledged) == sorted(stored) == list(range(100))
 
 
 async def test_append_after_close_is_refused(tmp_path: Path) -> None:

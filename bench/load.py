@@ -537,7 +537,7 @@ async def run(args: Any, report: Report) -> None:
         "api_calls_per_reply",
         rec.reply_calls / max(1, replies),
         "calls",
-        "send/edit/draft/typing/delete calls while streaming / replies",
+        "reply calls (send, edit, draft, typing, delete, document) while streaming / replies",
     )
     report.add("peak_rss_mb", watch.bot_hwm_kb / 1024, "MB", "the bot process's VmHWM")
     report.add(

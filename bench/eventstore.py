@@ -1,28 +1,44 @@
-"""Event store benchmark: durable group-commit appends, per-event commits, and replay.
+"""Event store benchmark: durable group-commit appends against this disk's own limits, and replay.
 
 Run ``python -m bench.eventstore [--json]`` (or ``python bench/eventstore.py``). Everything
 happens in a temporary directory on the local disk, with the store's real settings (WAL,
 ``synchronous=FULL``): every append counted here was fsynced before ``append`` returned.
+
+The disk decides what group commit can reach, so the bench measures the disk too, in the same
+run: a raw fsync, and raw aiosqlite writing the very rows the grouped appenders write (same
+table and indexes, same pragmas) 100 per transaction. Grouped and raw run in alternating rounds
+(other work on the machine comes and goes; adjacent rounds see the same disk), and the target
+is their ratio (issue 16: >= 0.4), not an absolute rate that depends on the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.common import Report, parser
+from bench.common import Report, at_least, parser
 from eventstore import Event, NewEvent, SqliteEventStore, fold
+from eventstore.schema import migrate
+from eventstore.sqlite import PRAGMAS
 
 APPENDERS = 100
+#: Rows per transaction of the raw baseline: what one grouped commit holds with 100 appenders.
+RAW_ROWS = APPENDERS
+RATIO_TARGET = 0.4
 
 
 class PerEventCommitStore(SqliteEventStore):
@@ -41,10 +57,83 @@ class PerEventCommitStore(SqliteEventStore):
                 first, *rest = self._queue
                 self._queue = rest
                 await self._commit([first])
+            if self._closed:
+                return
+
+
+def payload(n: int) -> dict[str, Any]:
+    return {"n": n, "chat": 4242, "text": "hello, world"}
 
 
 def event(n: int) -> NewEvent:
-    return NewEvent("message.received", {"n": n, "chat": 4242, "text": "hello, world"})
+    return NewEvent("message.received", payload(n))
+
+
+def fsyncs_per_s(directory: Path, *, seconds: float) -> float:
+    """This disk's bare limit: 4 KiB appended to a file, then fsync, in a loop."""
+    path = directory / "fsync.bin"
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    block, n = b"x" * 4096, 0
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < seconds:
+            os.write(fd, block)
+            os.fsync(fd)
+            n += 1
+    finally:
+        os.close(fd)
+        path.unlink()
+    return n / (time.perf_counter() - start)
+
+
+class RawWriter:
+    """aiosqlite with nothing of the store: the rows the grouped appenders write, 100 per
+    transaction (``executemany`` + ``commit``), into the same schema with the same pragmas."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.seq = 0
+        self.versions = [0] * APPENDERS  # stream chat-i, as the grouped bench's appender i
+
+    @classmethod
+    async def open(cls, path: Path) -> RawWriter:
+        def create() -> None:
+            conn = sqlite3.connect(path, isolation_level=None)
+            try:
+                migrate(conn, path)
+            finally:
+                conn.close()
+
+        await asyncio.to_thread(create)
+        conn = await aiosqlite.connect(path)
+        for pragma in PRAGMAS:
+            await conn.execute(pragma)
+        return cls(conn)
+
+    async def run(self, *, seconds: float) -> float:
+        sql = (
+            "INSERT INTO events (seq, stream, version, type, schema_version, data, at, "
+            "correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        count = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+            rows = []
+            for i in range(RAW_ROWS):
+                self.seq += 1
+                self.versions[i] += 1
+                data = json.dumps(payload(self.seq), separators=(",", ":"))
+                rows.append(
+                    (self.seq, f"chat-{i}", self.versions[i], "message.received", 1, data, at, None)
+                )
+            await self.conn.executemany(sql, rows)
+            await self.conn.commit()
+            count += len(rows)
+        return count / (time.perf_counter() - start)
+
+    async def close(self) -> None:
+        await self.conn.close()
 
 
 async def concurrent_appends(
@@ -121,6 +210,73 @@ async def replay(store: SqliteEventStore) -> tuple[int, float, dict[str, Any]]:
     return count, time.perf_counter() - start, state
 
 
+async def limits_and_grouped(
+    args: Any, root: Path, report: Report
+) -> tuple[SqliteEventStore, float]:
+    """Alternating rounds of grouped appends, raw batched inserts and raw fsyncs."""
+    store = await SqliteEventStore.open(root / "grouped.db")
+    raw = await RawWriter.open(root / "raw.db")
+    await concurrent_appends(store, appenders=APPENDERS, total=5_000, seconds=1)  # warm-up
+    await raw.run(seconds=0.5)
+    grouped: list[float] = []
+    raws: list[float] = []
+    fsyncs: list[float] = []
+    appends = commits = 0
+    for _ in range(args.rounds):
+        commits0 = store.commits
+        n, dt = await concurrent_appends(
+            store, appenders=APPENDERS, total=10**9, seconds=args.round_seconds
+        )
+        appends, commits = appends + n, commits + store.commits - commits0
+        grouped.append(n / dt)
+        raws.append(await raw.run(seconds=args.round_seconds))
+        fsyncs.append(await asyncio.to_thread(fsyncs_per_s, root, seconds=0.3))
+    await raw.close()
+    ratios = [g / r for g, r in zip(grouped, raws, strict=True)]
+    rounds = f"median of {args.rounds} rounds of {args.round_seconds:g} s"
+    report.add(
+        "fsync_per_s",
+        statistics.median(fsyncs),
+        "fsyncs/s",
+        f"this disk: 4 KiB write + fsync, bare (median of {args.rounds} rounds of 0.3 s)",
+    )
+    report.add(
+        "raw_batched_appends_per_s",
+        statistics.median(raws),
+        "rows/s",
+        f"this disk: raw aiosqlite, {RAW_ROWS} rows per transaction, WAL + synchronous=FULL, "
+        f"same rows and schema ({rounds})",
+    )
+    grouped_rate = report.add(
+        "grouped_appends_per_s",
+        statistics.median(grouped),
+        "appends/s",
+        f"SqliteEventStore.append, {APPENDERS} concurrent appenders, one event each, returned "
+        f"= on disk ({rounds})",
+    )
+    report.add(
+        "grouped_over_raw",
+        statistics.median(ratios),
+        "x",
+        "grouped / raw batched, per round (adjacent rounds), median",
+        at_least(RATIO_TARGET),
+    )
+    report.add(
+        "grouped_events_per_commit", appends / max(commits, 1), "events", "events per commit"
+    )
+    report.note(
+        "rounds (grouped / raw / fsync per s): "
+        + "; ".join(
+            f"{g:,.0f} / {r:,.0f} / {f:,.0f}" for g, r, f in zip(grouped, raws, fsyncs, strict=True)
+        )
+    )
+    report.note(
+        "issue 3 set grouped >= 50,000 appends/s on a faster disk; issue 16 replaced it with the "
+        "ratio to the raw figure measured on the same disk in the same run"
+    )
+    return store, grouped_rate
+
+
 async def run(args: Any) -> Report:
     report = Report(
         f"eventstore bench (SQLite WAL, synchronous=FULL, {os.cpu_count()} CPUs, "
@@ -128,20 +284,7 @@ async def run(args: Any) -> Report:
     )
     with tempfile.TemporaryDirectory(prefix="pocketcode-bench-", dir=args.dir) as tmp:
         root = Path(tmp)
-
-        store = await SqliteEventStore.open(root / "grouped.db")
-        await concurrent_appends(store, appenders=APPENDERS, total=5_000, seconds=1)  # warm-up
-        commits0, seq0 = store.commits, await store.last_seq()
-        n, dt = await concurrent_appends(
-            store, appenders=APPENDERS, total=args.appends, seconds=args.seconds
-        )
-        grouped = report.add("grouped_appends_per_s", n / dt, "appends/s", ">= 50,000")
-        commits = store.commits - commits0
-        report.add("grouped_events_per_commit", n / max(commits, 1), "events")
-        report.note(
-            f"grouped: {n:,} appends in {dt:.2f}s, {commits:,} commits, "
-            f"seq {seq0:,} -> {await store.last_seq():,}"
-        )
+        store, grouped = await limits_and_grouped(args, root, report)
 
         single_store = await PerEventCommitStore.open(root / "single.db")
         await concurrent_appends(single_store, appenders=APPENDERS, total=200, seconds=1)
@@ -149,17 +292,19 @@ async def run(args: Any) -> Report:
             single_store, appenders=APPENDERS, total=10**9, seconds=args.single_seconds
         )
         assert single_store.commits >= n1, "per-event store must commit once per append"
-        single = report.add("single_commit_appends_per_s", n1 / dt1, "appends/s")
-        report.add("group_commit_speedup", grouped / single, "x")
-        n2, dt2 = await sequential_appends(single_store, seconds=min(args.single_seconds, 1.5))
-        report.add("sequential_appends_per_s", n2 / dt2, "appends/s")
-        report.note(
-            f"single-commit: same {APPENDERS} appenders and store code, but the writer commits "
-            f"each append in its own transaction ({n1:,} appends/commits in {dt1:.2f}s)"
+        single = report.add(
+            "single_commit_appends_per_s",
+            n1 / dt1,
+            "appends/s",
+            f"same {APPENDERS} appenders and store code, one transaction per append",
         )
-        report.note(
-            f"sequential: one appender awaiting each append ({n2:,} in {dt2:.2f}s, "
-            f"{dt2 / max(n2, 1) * 1e6:.0f} us per durable append)"
+        report.add("group_commit_speedup", grouped / single, "x", "grouped / single-commit")
+        n2, dt2 = await sequential_appends(single_store, seconds=min(args.single_seconds, 1.5))
+        report.add(
+            "sequential_appends_per_s",
+            n2 / dt2,
+            "appends/s",
+            f"one appender awaiting each append ({dt2 / max(n2, 1) * 1e6:,.0f} us per append)",
         )
         await single_store.close()
 
@@ -171,13 +316,18 @@ async def run(args: Any) -> Report:
         store = await SqliteEventStore.open(root / "grouped.db")
         gc.collect()
         count, dt3, state = await replay(store)
-        report.add("replay_events_per_s", count / dt3, "events/s", ">= 200,000")
-        report.add("replay_events", count, "events", ">= 500,000")
+        report.add(
+            "replay_events_per_s",
+            count / dt3,
+            "events/s",
+            f"read_all() folded into per-stream counters, {count:,} events",
+            at_least(200_000),
+        )
+        report.add("replay_events", count, "events", f"{len(state):,} streams")
         total = sum(s["count"] for s in state.values())
         assert total == count == await store.last_seq(), (total, count)
         report.note(
-            f"replay: read_all() folded into per-stream counters, {len(state):,} streams, "
-            f"{dt3:.2f}s (log topped up with 100-event appends in {fill_dt:.1f}s)"
+            f"replay: {dt3:.2f} s (log topped up with 100-event appends in {fill_dt:.1f} s)"
         )
         await store.close()
     return report
@@ -185,14 +335,14 @@ async def run(args: Any) -> Report:
 
 def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--appends", type=int, default=200_000, help="grouped appends budget")
-    p.add_argument("--seconds", type=float, default=5.0, help="grouped time budget")
+    p.add_argument("--rounds", type=int, default=5, help="grouped/raw/fsync rounds")
+    p.add_argument("--round-seconds", type=float, default=1.0, help="grouped and raw, per round")
     p.add_argument("--single-seconds", type=float, default=3.0, help="per-event commit budget")
     p.add_argument("--replay", type=int, default=500_000, help="events to replay (minimum)")
     p.add_argument("--dir", default=None, help="parent directory for the temporary database")
     args = p.parse_args(argv)
     report = asyncio.run(run(args))
-    report.print(as_json=args.json)
+    raise SystemExit(report.finish(as_json=args.json))
 
 
 if __name__ == "__main__":

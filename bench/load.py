@@ -1,29 +1,44 @@
-"""Load: 50 chats streaming replies at once through the whole bot, under Telegram flood control.
+"""Load: 50 chats streaming replies at once, with the bot alone in its own process.
 
-Run ``python -m bench.load [--json] [--seconds 60] [--chats 50] [--groups 25] [--think 1.0]``
-(``--seconds 300`` for several minutes).
+Run ``python -m bench.load [--json] [--seconds 60] [--chats 50] [--groups 25] [--think 1.0]
+[--py-spy FILE]`` (``--seconds 300`` for several minutes).
 
-The bot is wired as in production (see ``bench/telegram.py``: real aiogram long-polling the
-Bot API stand-in on 127.0.0.1, ``make_view`` with the default 1.0 s edit interval and real
-``asyncio.sleep`` for flood waits, the fake claude over real pipes, SQLite log), with
-``claude.max_processes`` raised to 60 so each of the 50 sessions keeps its process. The
-stand-in's flood control is on, on the real monotonic clock: ~1 message/s per chat, burst 3,
-then 429 with retry_after. Drafts (private chats) are not flood-limited by the stand-in, so
-``--groups`` of the chats (default half) are supergroups, where a reply streams as a message
-plus edits and 429s really happen.
+Three kinds of process, so the bot's own cost can be measured:
 
-Each chat: ``/new sN``, then in a loop until the time is up: send
-``[[slow:30]] [[long:1500]]`` (1,500 chars in 38 deltas, 30 ms apart), wait for the final
-reply, "read" it for ``--think`` s (x1.0-1.5, so the next message is not throttled by the
-previous reply's last call), send the next. Chats still streaming at the deadline finish.
+* **the bot**: ``python -m bench.load_bot``, i.e. ``pocketcode run`` as in production (real
+  aiogram long-polling, the app and actors, ``make_view`` with the default 1.0 s edit interval
+  and real flood waits, the SQLite log), with ``claude.max_processes`` 60 so each of the 50
+  sessions keeps its process, plus a probe of its event-loop lag;
+* **the fake claudes**: one ``tests/fakes/fake_claude.py`` per session, spawned by the bot over
+  real pipes;
+* **this process**: the Bot API stand-in (``tests/fakes/botapi.py`` on 127.0.0.1, flood control
+  on the real monotonic clock: ~1 message/s per chat, burst 3, then 429 with retry_after) and
+  the load: the users typing and reading.
+
+Drafts (private chats) are not flood-limited by the stand-in, so ``--groups`` of the chats
+(default half) are supergroups, where a reply streams as a message plus edits and 429s really
+happen. Each chat: ``/new sN``, then until the time is up: send ``[[slow:30]] [[long:1500]]``
+(1,500 characters in 38 deltas, 30 ms apart), wait for the final reply, read it for
+``--think`` s (x1.0-1.5), send the next. Chats still streaming at the deadline finish.
+
+The bot's CPU is its own (``/proc/PID/stat`` utime + stime over the load, children excluded);
+its loop lag comes from the probe inside it; update pushed -> "Thinking…" shown is timed here,
+on the stand-in (both ends in this process); pushed -> logged compares this process's wall
+clock with the commit time the bot's log gives ``update.received``. With ``--py-spy FILE``
+the bot is sampled by py-spy for the whole load (raw collapsed stacks into FILE) and the
+busiest functions are printed (see bench/PROFILE.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import random
 import resource
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -31,42 +46,73 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import yaml
+
 from actors.chat import state as cs
 from actors.chat.inbound import RECEIVED
 from actors.session import events as ev
-from bench.common import Report, parser
+from bench.common import Report, at_most, exactly, parser, percentile
+from bench.profile import summarize
 from bench.telegram import (
+    FAKE,
     REPLY_METHODS,
+    ROOT,
     SHOWING,
-    BenchBot,
     Finals,
+    TimedBotAPI,
     filler,
-    pct,
-    running_bot,
     squash,
     visible,
     wait_text,
 )
+from eventstore import SqliteEventStore
+from service.claude import codec
+from service.config import Settings, load_settings
 
 REPLY_CHARS = 1500
 SLOW_MS = 30
 PROMPT = f"[[slow:{SLOW_MS}]] [[long:{REPLY_CHARS}]]"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _status_kb(path: str, key: str) -> int:
+def _status_kb(pid: int | str, key: str) -> int:
     try:
-        with open(path, encoding="ascii") as fh:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _stat(pid: int | str) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (field 3 is index 0)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+        return fh.read().rpartition(")")[2].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process itself (threads included, children not)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(_stat(entry)[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
 
 
 @dataclass
@@ -109,27 +155,42 @@ class Recorder:
 
 
 @dataclass
-class Memory:
-    """RSS of this process (bot + stand-in + bench) and of the fake claude processes."""
+class Watch:
+    """Sampled while the load runs: this process's loop lag, the bot's and fakes' memory."""
 
-    self_peak_kb: int = 0
-    fakes_total_peak_kb: int = 0
+    lag_ms: list[float] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)  # chats waiting for a reply, 1/s
+    bot_hwm_kb: int = 0
     fake_peak_kb: int = 0
-    fakes_seen: int = 0
+    fakes_total_peak_kb: int = 0
+    fakes_seen: set[int] = field(default_factory=set)
+    fakes_cpu_s: dict[int, float] = field(default_factory=dict)  # pid -> CPU s, last sample
 
-    def sample(self, b: BenchBot) -> None:
-        self.self_peak_kb = max(self.self_peak_kb, _status_kb("/proc/self/status", "VmRSS"))
-        total = 0
-        for proc in b.spawner.procs:
-            status = f"/proc/{proc.pid}/status"
-            total += _status_kb(status, "VmRSS")
-            self.fake_peak_kb = max(self.fake_peak_kb, _status_kb(status, "VmHWM"))
-        self.fakes_seen = len(b.spawner.procs)
+    def sample_memory(self, bot: int) -> None:
+        self.bot_hwm_kb = max(self.bot_hwm_kb, _status_kb(bot, "VmHWM"))
+        fakes = children(bot)
+        self.fakes_seen.update(fakes)
+        for pid in fakes:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                self.fakes_cpu_s[pid] = cpu_seconds(pid)
+        self.fake_peak_kb = max([self.fake_peak_kb, *(_status_kb(p, "VmHWM") for p in fakes)])
+        total = sum(_status_kb(p, "VmRSS") for p in fakes)
         self.fakes_total_peak_kb = max(self.fakes_total_peak_kb, total)
+
+    async def run(self, bot: int, rec: Recorder) -> None:
+        tick, n = 0.05, 0
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(tick)
+            self.lag_ms.append(1000 * (time.perf_counter() - t - tick))
+            n += 1
+            if n % 20 == 0:  # once a second
+                self.sample_memory(bot)
+                self.waiting.append(len(rec.current))
 
 
 async def chat_loop(
-    b: BenchBot,
+    api: TimedBotAPI,
     rec: Recorder,
     i: int,
     chat: int,
@@ -139,13 +200,13 @@ async def chat_loop(
     sent: dict[int, int],
 ) -> None:
     kind = "private" if chat > 0 else "supergroup"
-    b.api.push_message(chat, user, f"/new s{i}", chat_type=kind)
-    await wait_text(b.api, chat, f"Created s{i}", timeout=60)
+    api.push_message(chat, user, f"/new s{i}", chat_type=kind)
+    await wait_text(api, chat, f"Created s{i}", timeout=60)
     await asyncio.sleep(random.uniform(0, think))  # spread the starts
     n = 0
     while time.perf_counter() < deadline:
         t, wall = time.perf_counter(), datetime.now(UTC)
-        uid = b.api.push_message(chat, user, f"{PROMPT} chat {i} message {n}", chat_type=kind)
+        uid = api.push_message(chat, user, f"{PROMPT} chat {i} message {n}", chat_type=kind)
         rec.current[chat] = uid
         rec.pushed[uid] = (chat, t, wall)
         if n == 0:
@@ -161,22 +222,12 @@ async def chat_loop(
         await asyncio.sleep(think * random.uniform(1.0, 1.5))
 
 
-async def sampler(b: BenchBot, mem: Memory, lag: list[float], active: list[int]) -> None:
-    tick = 0.05
-    n = 0
-    while True:
-        t = time.perf_counter()
-        await asyncio.sleep(tick)
-        lag.append(1000 * (time.perf_counter() - t - tick))
-        n += 1
-        if n % 20 == 0:  # once a second
-            mem.sample(b)
-            active.append(sum(1 for r in b.app.catalog.listed() if r.in_flight))
-
-
 @dataclass
 class LogCheck:
     events: int = 0
+    text_deltas: int = 0
+    commit_gaps_ms: list[float] = field(default_factory=list)  # between commits, under load
+    commits: int = 0
     received_ms: list[float] = field(default_factory=list)  # pushed -> update_received at
     to_stdin_ms: list[float] = field(default_factory=list)  # update_received -> stdin at
     missing_received: int = 0
@@ -187,8 +238,10 @@ class LogCheck:
     delivered: int = 0
 
 
-async def check_log(b: BenchBot, rec: Recorder) -> LogCheck:
-    out = LogCheck(events=await b.app.store.last_seq())
+async def check_log(db: Path, rec: Recorder) -> LogCheck:
+    """Read the bot's log after it stopped: was every pushed message logged, run, answered?"""
+    store = await SqliteEventStore.open(db)
+    out = LogCheck(events=await store.last_seq())
     types = {RECEIVED, cs.REPLY_DELIVERED, ev.TURN_STARTED, ev.TURN_ENDED, ev.STDIN}
     received: dict[str, datetime] = {}
     started: dict[str, datetime] = {}  # correlation -> turn_started at
@@ -197,7 +250,7 @@ async def check_log(b: BenchBot, rec: Recorder) -> LogCheck:
     turn_ids: set[str] = set()
     ended_ids: set[str] = set()
     waiting: dict[str, str] = {}  # session stream -> correlation of the turn just started
-    async for e in b.app.store.read_all(types=types):
+    async for e in store.read_all(types=types):
         corr = e.correlation_id or ""
         if e.type == RECEIVED:
             received[corr] = e.at
@@ -214,6 +267,17 @@ async def check_log(b: BenchBot, rec: Recorder) -> LogCheck:
         elif e.type == ev.TURN_ENDED:
             ended[corr] = e.data.get("outcome", "")
             ended_ids.add(e.data["turn_id"])
+    first_push = min((wall for _c, _t, wall in rec.pushed.values()), default=None)
+    last_at: datetime | None = None
+    async for e in store.read_all():  # one `at` per commit: the writer's timeline
+        if e.type == ev.STREAM:
+            out.text_deltas += codec.text_delta(e.data.get("line") or {}) is not None
+        if e.at != last_at:
+            if last_at is not None and first_push is not None and last_at >= first_push:
+                out.commit_gaps_ms.append(1000 * (e.at - last_at).total_seconds())
+            out.commits += 1
+            last_at = e.at
+    await store.close()
     out.started_without_end = len(turn_ids - ended_ids)
     for uid, (_chat, _t, wall) in rec.pushed.items():
         corr = f"upd-{uid}"
@@ -234,16 +298,96 @@ async def check_log(b: BenchBot, rec: Recorder) -> LogCheck:
     return out
 
 
-def lost_replies(b: BenchBot, chats: Iterable[int], sent: dict[int, int]) -> tuple[int, int]:
+def lost_replies(api: TimedBotAPI, chats: Iterable[int], sent: dict[int, int]) -> tuple[int, int]:
     """(replies whose final text is not whole in the chat, finals showing the whole reply)."""
     whole = squash(filler(REPLY_CHARS))
     lost = good = 0
     for chat in chats:
-        finals = [m.text or "" for m in b.api.bot_messages(chat) if "this turn" in (m.text or "")]
+        finals = [m.text or "" for m in api.bot_messages(chat) if "this turn" in (m.text or "")]
         ok = sum(1 for text in finals if whole in squash(visible({"text": text})))
         good += ok
         lost += max(0, sent.get(chat, 0) - ok)
     return lost, good
+
+
+@dataclass
+class BotProcess:
+    """The bot in its own process, configured as in production but for the stand-in."""
+
+    proc: asyncio.subprocess.Process
+    settings: Settings
+    lag_file: Path
+    log: IO[bytes]
+
+    @classmethod
+    async def start(cls, tmp: Path, api: TimedBotAPI, users: list[int], groups: bool) -> BotProcess:
+        config = tmp / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "telegram": {"allow_groups": groups, "edit_interval_s": 1.0},
+                    "claude": {"max_processes": 60},
+                    "log": {"format": "json"},
+                }
+            )
+        )
+        env = {
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "POCKETCODE_TELEGRAM_API_BASE": api.base_url,
+            "POCKETCODE_ALLOWED_USERS": ",".join(str(u) for u in users),
+            "POCKETCODE_DATA_DIR": str(tmp / "data"),
+            "POCKETCODE_CLAUDE_BIN": FAKE,
+            "POCKETCODE_PERSONAS_DIR": str(tmp / "personas"),
+            "FAKE_CLAUDE_STATE_DIR": str(tmp / "fake-state"),
+        }
+        settings = load_settings(config, env=env)
+        lag_file = tmp / "bot-lag.json"
+        log = (tmp / "bot.log").open("wb")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.load_bot",
+            "--config",
+            str(config),
+            "--lag-file",
+            str(lag_file),
+            cwd=ROOT,
+            env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        return cls(proc, settings, lag_file, log)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    async def stop(self) -> list[tuple[float, float]]:
+        """SIGTERM (a clean shutdown, as systemd stops it); the lag probe's samples."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.proc.wait(), 60)
+        self.log.close()
+        if code != 0:
+            raise RuntimeError(f"the bot exited with {code}; see its log")
+        samples: list[tuple[float, float]] = json.loads(self.lag_file.read_text())
+        return samples
+
+
+def py_spy_path() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.is_file() else None)
+
+
+async def py_spy(pid: int, out: Path, seconds: float) -> asyncio.subprocess.Process:
+    """Sample the bot for ``seconds`` (non-blocking: the bot is never paused)."""
+    exe = py_spy_path()
+    assert exe is not None, "checked by main()"
+    return await asyncio.create_subprocess_exec(
+        exe, "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--format", "raw",
+        "--threads", "--function", "--full-filenames", "--output", str(out),
+        "--duration", str(round(seconds)),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 async def run(args: Any, report: Report) -> None:
@@ -252,43 +396,47 @@ async def run(args: Any, report: Report) -> None:
     users = [1001 + i for i in range(chats_n)]
     chats = [u if i < privates else -(2001 + i) for i, u in enumerate(users)]
     rec = Recorder()
-    mem = Memory()
-    lag: list[float] = []  # loop lag samples, ms
-    active: list[int] = []  # sessions streaming, per sample
+    watch = Watch()
     sent: dict[int, int] = {}
-    base_kb = _status_kb("/proc/self/status", "VmRSS")
-    with tempfile.TemporaryDirectory() as tmp:
-        async with running_bot(
-            Path(tmp),
-            users,
-            allow_groups=groups > 0,
-            max_processes=60,
-            lean=True,
-            record_deltas=False,
-            observe=rec.observe,
-        ) as b:
-            watch = asyncio.create_task(sampler(b, mem, lag, active))
-            cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="pocketcode-bench-load-") as tmp_name:
+        tmp = Path(tmp_name)
+        api = TimedBotAPI(lean=True, observe=rec.observe)
+        await api.start()
+        bot = await BotProcess.start(tmp, api, users, groups > 0)
+        try:
+            await api.wait_for(lambda: any(m == "getUpdates" for m, _p, _s in api.log), 60)
+            sampler = asyncio.create_task(watch.run(bot.pid, rec))
+            spy = None
+            if args.py_spy:
+                spy = await py_spy(bot.pid, Path(args.py_spy), args.seconds)
+            own0 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu0, t0 = cpu_seconds(bot.pid), time.monotonic()
             rec.streaming = True
             deadline = time.perf_counter() + args.seconds
             await asyncio.gather(
                 *(
-                    chat_loop(b, rec, i, chat, users[i], deadline, args.think, sent)
+                    chat_loop(api, rec, i, chat, users[i], deadline, args.think, sent)
                     for i, chat in enumerate(chats)
                 )
             )
             rec.streaming = False
-            wall = time.perf_counter() - wall0
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu1, t1 = cpu_seconds(bot.pid), time.monotonic()
+            own1 = resource.getrusage(resource.RUSAGE_SELF)
+            watch.sample_memory(bot.pid)
+            sampler.cancel()
             await asyncio.sleep(0.5)  # the last events (reply_delivered) commit
-            mem.sample(b)
-            watch.cancel()
-            check = await check_log(b, rec)
-            lost, good = lost_replies(b, chats, sent)
-            api_calls = len(b.api.log)
-            polls = sum(1 for m, _p, _s in b.api.log if m == "getUpdates")
+            if spy is not None:
+                await spy.wait()
+        finally:
+            bot_lag = await bot.stop()
+            await api.stop()
+        check = await check_log(bot.settings.db_path, rec)
+        lost, good = lost_replies(api, chats, sent)
+        api_calls = len(api.log)
+        polls = sum(1 for m, _p, _s in api.log if m == "getUpdates")
+
+    wall = t1 - t0
     replies = sum(sent.values())
-    hwm_kb = _status_kb("/proc/self/status", "VmHWM")
     shown_all = {
         uid: 1000 * (rec.first_shown[uid] - t)
         for uid, (_c, t, _w) in rec.pushed.items()
@@ -296,61 +444,133 @@ async def run(args: Any, report: Report) -> None:
     }
     shown = [ms for uid, ms in shown_all.items() if uid not in rec.first_of_chat]
     first = [ms for uid, ms in shown_all.items() if uid in rec.first_of_chat]
-    cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    lag = [ms for t, ms in bot_lag if t0 <= t <= t1]
+    cpu = cpu1 - cpu0
+    own_cpu = (own1.ru_utime + own1.ru_stime) - (own0.ru_utime + own0.ru_stime)
     unretried = sum(rec.flood_pending.values())
+    events_lost = (
+        check.missing_received + check.missing_started + check.missing_ended
+    ) + check.started_without_end
 
-    report.add("added_latency_p50_ms", pct(shown, 0.5), "ms")
-    report.add("added_latency_p99_ms", pct(shown, 0.99), "ms")
-    report.add("update_to_stdin_p50_ms", pct(check.to_stdin_ms, 0.5), "ms")
-    report.add("update_to_stdin_p99_ms", pct(check.to_stdin_ms, 0.99), "ms")
-    report.add("pushed_to_logged_p50_ms", pct(check.received_ms, 0.5), "ms")
-    report.add("pushed_to_logged_p99_ms", pct(check.received_ms, 0.99), "ms")
-    report.add("peak_rss_mb", hwm_kb / 1024, "MB")
-    report.add("fake_claude_peak_rss_mb", mem.fake_peak_kb / 1024, "MB")
-    report.add("fake_claude_total_rss_mb", mem.fakes_total_peak_kb / 1024, "MB")
-    report.add("api_calls", api_calls, "calls")
-    report.add("api_calls_per_reply", rec.reply_calls / max(1, replies), "calls")
-    report.add("http_429", rec.http_429, "")
-    report.add("http_429_unretried", unretried, "", "0")
-    report.add("replies", replies, "")
-    report.add("lost_replies", lost, "", "0")
-    report.add("events", check.events, "")
-    report.add("events_lost", check.missing_received + check.missing_started
-               + check.missing_ended + check.started_without_end, "", "0")  # fmt: skip
-    report.add("loop_lag_p99_ms", pct(lag, 0.99), "ms")
-    report.add("cpu_percent", 100 * cpu / wall, "%")
+    report.percentiles(
+        "added_latency",
+        shown,
+        "update pushed into the stand-in -> first 'Thinking…' draft/message handled by it",
+        p50=at_most(250),
+        p99=at_most(1000),
+    )
+    report.percentiles(
+        "pushed_to_logged",
+        check.received_ms,
+        "update pushed -> update.received committed in the bot's log",
+    )
+    report.percentiles(
+        "update_to_stdin",
+        check.to_stdin_ms,
+        "update.received -> user line on claude's stdin (session.stdin), log times",
+    )
+    report.percentiles("loop_lag", lag, "the bot's event loop: lateness of a 50 ms sleep")
+    report.add(
+        "bot_cpu_s_per_reply",
+        cpu / max(1, replies),
+        "CPU s",
+        f"the bot process alone: utime+stime over the load / {replies} streamed replies",
+    )
+    report.add(
+        "bot_cpu_ms_per_delta",
+        1000 * cpu / max(1, check.text_deltas),
+        "CPU ms",
+        f"the same / {check.text_deltas:,} text deltas logged",
+    )
+    report.add(
+        "bot_cpu_percent", 100 * cpu / wall, "% of a core", f"the bot process over {wall:.0f} s"
+    )
+    report.add(
+        "standin_cpu_percent",
+        100 * own_cpu / wall,
+        "% of a core",
+        "this process: Bot API stand-in + the simulated users",
+    )
+    report.add(
+        "standin_loop_lag_p99_ms",
+        percentile(watch.lag_ms, 0.99),
+        "ms",
+        f"this process's loop lag ({len(watch.lag_ms)} samples): the stand-in's own delays",
+    )
+    report.add(
+        "fake_claudes_cpu_percent",
+        100 * sum(watch.fakes_cpu_s.values()) / wall,
+        "% of a core",
+        f"the {len(watch.fakes_seen)} fake claude processes together (they share the 2 cores)",
+    )
+    report.percentiles(
+        "commit_interval",
+        check.commit_gaps_ms,
+        "the bot's log: time between consecutive group commits under load (one `at` each)",
+    )
+    report.add(
+        "events_per_commit",
+        check.events / max(1, check.commits),
+        "events",
+        f"the bot's log: {check.events:,} events in {check.commits:,} commits",
+    )
+    report.add("replies", replies, "", f"streamed replies of {REPLY_CHARS:,} chars")
+    whole = "replies whose final text is not whole in the chat"
+    report.add("lost_replies", lost, "", whole, exactly(0))
+    report.add(
+        "events_lost",
+        events_lost,
+        "",
+        "pushed messages missing update_received, turn_started or turn_ended; turns never ended",
+        exactly(0),
+    )
+    report.add(
+        "http_429_unretried",
+        unretried,
+        "",
+        "429s not followed by a success of the same method in the same chat",
+        exactly(0),
+    )
+    report.add("http_429", rec.http_429, "", "429s the stand-in's flood control answered")
+    every = f"every request the stand-in got ({polls} getUpdates)"
+    report.add("api_calls", api_calls, "calls", every)
+    report.add(
+        "api_calls_per_reply",
+        rec.reply_calls / max(1, replies),
+        "calls",
+        "reply calls (send, edit, draft, typing, delete, document) while streaming / replies",
+    )
+    report.add("peak_rss_mb", watch.bot_hwm_kb / 1024, "MB", "the bot process's VmHWM")
+    report.add(
+        "fake_claude_peak_rss_mb",
+        watch.fake_peak_kb / 1024,
+        "MB",
+        "largest VmHWM of one fake claude",
+    )
+    report.add(
+        "fake_claude_total_rss_mb",
+        watch.fakes_total_peak_kb / 1024,
+        "MB",
+        f"largest sum of VmRSS over the fake claudes ({len(watch.fakes_seen)} seen, 1/s)",
+    )
+    report.add("events", check.events, "", "events in the bot's log")
 
     per = ", ".join(f"{m} {k / max(1, replies):.2f}" for m, k in sorted(rec.by_method.items()))
     report.note(
         f"{chats_n} chats ({privates} private: drafts; {groups} supergroups: message + edits) "
-        f"for {args.seconds:g} s (+ drain {wall - args.seconds:.1f} s); {replies} replies of "
-        f"{REPLY_CHARS} chars ({PROMPT}), think {args.think:g}-{1.5 * args.think:g} s; "
-        f"sessions streaming at once (1/s samples): median {pct(active, 0.5):.0f}, "
-        f"max {max(active, default=0)}"
+        f"for {args.seconds:g} s (+ drain {wall - args.seconds:.1f} s); {replies} replies "
+        f"({PROMPT}), think {args.think:g}-{1.5 * args.think:g} s; chats waiting for a reply "
+        f"(1/s): median {percentile(watch.waiting, 0.5):.0f}, max {max(watch.waiting, default=0)}"
     )
     report.note(
-        "added_latency = update pushed into the stand-in -> first draft/message of its reply "
-        "handled by the stand-in (the 'Thinking…' placeholder: no claude in it; includes the "
-        "long poll, the log commit, both actors and the HTTP call); update_to_stdin = "
-        "update.received at -> session.stdin (user line) at, commit times in the log; "
-        "pushed_to_logged = pushed (wall clock) -> update.received at. Steady state: "
-        "each chat's first message (50 claude processes starting at once) is left out of "
-        f"the three latencies; with it added_latency p50/p99 {pct([*shown, *first], 0.5):.0f}/"
-        f"{pct([*shown, *first], 0.99):.0f} ms, first messages alone p50 {pct(first, 0.5):.0f} ms"
+        "latencies are steady state: each chat's first message (50 claude processes starting "
+        "at once) is left out; with it added_latency p50/p99 "
+        f"{percentile([*shown, *first], 0.5):.0f}/{percentile([*shown, *first], 0.99):.0f} ms, "
+        f"first messages alone p50 {percentile(first, 0.5):.0f} ms"
     )
+    report.note(f"calls per reply while streaming: {per}")
     report.note(
-        f"peak_rss_mb = VmHWM of this process: bot + the stand-in + bench bookkeeping "
-        f"({base_kb / 1024:.0f} MB after imports, before the bot started); fake claude: "
-        f"largest VmHWM of one process / largest sum of VmRSS over all {mem.fakes_seen} "
-        "(sampled 1/s)"
-    )
-    report.note(
-        f"api_calls = every request the stand-in got ({polls} getUpdates); per reply = "
-        f"{'/'.join(sorted(REPLY_METHODS))} while streaming / replies: {per}"
-    )
-    report.note(
-        f"429s: {rec.http_429}, {unretried} not followed by a success of the same method in "
-        f"the same chat; other non-200 answers: {rec.other_errors or 'none'}; "
+        f"429s: {rec.http_429}; other non-200 answers: {rec.other_errors or 'none'}; "
         f"replies timed out (120 s): {len(rec.timeouts)}"
     )
     report.note(
@@ -360,20 +580,27 @@ async def run(args: Any, report: Report) -> None:
         f"{check.not_completed}); turn_started without turn_ended {check.started_without_end};"
         f" chat.reply_delivered {check.delivered}; final replies whole in their chat {good}"
     )
+    loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    report.note(f"load average at the end (1, 5, 15 min; other work included): {loadavg}")
+    if args.py_spy:
+        report.note(f"py-spy raw stacks of the bot: {args.py_spy}")
+        print(summarize(Path(args.py_spy)))
 
 
-async def main() -> Report:
+async def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--seconds", type=float, default=60, help="how long to send (default 60)")
     p.add_argument("--chats", type=int, default=50, help="chats streaming at once (default 50)")
     p.add_argument("--groups", type=int, default=25, help="of them supergroups (default 25)")
     p.add_argument("--think", type=float, default=1.0, help="reading time per reply, s")
+    p.add_argument("--py-spy", metavar="FILE", help="sample the bot with py-spy into FILE")
     args = p.parse_args()
-    report = Report(f"load bench ({args.chats} chats through the whole bot, flood control on)")
+    if args.py_spy and py_spy_path() is None:
+        p.error("--py-spy needs py-spy: pip install -e '.[profile]'")
+    report = Report(f"load bench ({args.chats} chats; the bot alone in its process)")
     await run(args, report)
-    report.print(as_json=args.json)
-    return report
+    return report.finish(as_json=args.json)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))

@@ -46,7 +46,7 @@ if __package__ in (None, ""):
 
 from aiogram import Bot, Dispatcher
 
-from bench.common import Report, parser
+from bench.common import Report, parser, percentile
 from service.app import App, open_app
 from service.claude import codec
 from service.claude.process import ClaudeProcess, spawn_claude
@@ -65,7 +65,14 @@ REPLY_CHARS = 2000
 SLOW_MS = 50
 #: The calls a streamed reply costs (the brief's list); getUpdates etc. are not the reply's.
 REPLY_METHODS = frozenset(
-    ["sendMessage", "editMessageText", "sendMessageDraft", "sendChatAction", "deleteMessage"]
+    [
+        "sendMessage",
+        "editMessageText",
+        "sendMessageDraft",
+        "sendChatAction",
+        "deleteMessage",
+        "sendDocument",
+    ]
 )
 SHOWING = frozenset(["sendMessage", "editMessageText", "sendMessageDraft"])
 
@@ -88,13 +95,6 @@ def visible(params: dict[str, Any]) -> str:
         with contextlib.suppress(ValueError):
             return parse_html(text, strict_ampersand=False).text
     return text
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class _Discard(list[tuple[int, int, str]]):
@@ -280,13 +280,28 @@ async def wait_text(api: FakeBotAPI, chat: int, needle: str, timeout: float = 20
 
 # --------------------------------------------------------------------------- this bench
 
+#: Reply sizes timed: a short answer (one delta), the 2,000 characters the delta timings use,
+#: and 10,000 characters (split over three messages at the end).
+SHORT = 0
+SIZES = (SHORT, REPLY_CHARS, 10_000)
+
+
+def size_name(size: int) -> str:
+    return "short" if size == SHORT else f"{size:,}-char"
+
+
+#: A request the stand-in handled, ((method, params, status), when).
+Entry = tuple[tuple[str, dict[str, Any], int], float]
+
 
 @dataclass
 class Run:
     label: str
     delta_ms: list[float] = field(default_factory=list)
     fresh_ms: list[float] = field(default_factory=list)
-    calls: list[dict[str, int]] = field(default_factory=list)
+    calls: dict[int, list[dict[str, int]]] = field(default_factory=dict)  # size -> per reply
+    streaming_calls: int = 0
+    streaming_s: float = 0.0
     http_429: int = 0
     missing: int = 0
 
@@ -306,7 +321,30 @@ def shown_chars(params: dict[str, Any], reply: str) -> int:
     return n
 
 
-async def stream_replies(tmp: Path, label: str, *, chat: int, interval: float, replies: int) -> Run:
+def time_deltas(run: Run, entries: list[Entry], deltas: list[tuple[float, int, str]]) -> None:
+    """Per delta, when a call first showed it; per call, the age of its newest delta."""
+    reply = squash(filler(REPLY_CHARS))
+    marks, total = [], 0  # cumulative non-space length after each delta, when it left the CLI
+    for t, _pid, text in deltas:
+        total += len(squash(text))
+        marks.append((total, t))
+    shows = [(shown_chars(p, reply), t) for (m, p, status), t in entries if m in SHOWING]
+    for need, left in marks:
+        arrived = next((t for n, t in shows if n >= need), None)
+        if arrived is None:
+            run.missing += 1
+        else:
+            run.delta_ms.append(1000 * (arrived - left))
+    for n, t in shows:
+        newest = [left for need, left in marks if need <= n]
+        if n and newest:
+            run.fresh_ms.append(1000 * (t - newest[-1]))
+
+
+async def stream_replies(
+    tmp: Path, label: str, *, chat: int, interval: float, plan: Sequence[tuple[int, int]]
+) -> Run:
+    """``plan``: (reply size, how many) in order, one reply at a time in one chat."""
     finals = Finals()
     run = Run(label)
     group = chat < 0
@@ -316,65 +354,92 @@ async def stream_replies(tmp: Path, label: str, *, chat: int, interval: float, r
         kind = "supergroup" if group else "private"
         b.api.push_message(chat, OWNER, "/new tg", chat_type=kind)
         await wait_text(b.api, chat, "Created tg")
-        reply = squash(filler(REPLY_CHARS))
-        for r in range(replies):
-            await asyncio.sleep(interval + 0.3)  # the user reads, then types: no carried throttle
-            log0, deltas0 = len(b.api.log), len(b.spawner.deltas)
-            b.api.push_message(chat, OWNER, f"[[slow:{SLOW_MS}]] [[long:{REPLY_CHARS}]] r{r}",
-                               chat_type=kind)  # fmt: skip
-            await finals.wait(chat, r + 1, 60)
-            await asyncio.sleep(0.2)  # let a trailing call (typing off, draft clear) land
-            entries = list(zip(b.api.log[log0:], b.api.log.times[log0:], strict=True))
-            deltas = b.spawner.deltas[deltas0:]
-            # cumulative non-space length after each delta, and when that delta left the CLI
-            marks, total = [], 0
-            for t, _pid, text in deltas:
-                total += len(squash(text))
-                marks.append((total, t))
-            shows = [
-                (shown_chars(p, reply), t)
-                for (m, p, status), t in entries
-                if m in SHOWING and status == 200 and p.get("chat_id") == chat
-            ]
-            for need, left in marks:
-                arrived = next((t for n, t in shows if n >= need), None)
-                if arrived is None:
-                    run.missing += 1
-                else:
-                    run.delta_ms.append(1000 * (arrived - left))
-            for n, t in shows:
-                newest = [left for need, left in marks if need <= n]
-                if n and newest:
-                    run.fresh_ms.append(1000 * (t - newest[-1]))
-            counts: dict[str, int] = {}
-            for (m, p, status), _t in entries:
-                if m in REPLY_METHODS and p.get("chat_id") == chat:
+        done = 0
+        for size, count in plan:
+            for r in range(count):
+                await asyncio.sleep(
+                    interval + 0.3
+                )  # the user reads, then types: no carried throttle
+                log0, deltas0 = len(b.api.log), len(b.spawner.deltas)
+                text = f"[[slow:{SLOW_MS}]] [[long:{size}]] r{r}" if size else f"hello r{r}"
+                b.api.push_message(chat, OWNER, text, chat_type=kind)
+                done += 1
+                await finals.wait(chat, done, 120)
+                await asyncio.sleep(0.2)  # let a trailing call (typing off, draft clear) land
+                entries = [
+                    ((m, p, status), t)
+                    for (m, p, status), t in zip(
+                        b.api.log[log0:], b.api.log.times[log0:], strict=True
+                    )
+                    if m in REPLY_METHODS and p.get("chat_id") == chat
+                ]
+                ok = [e for e in entries if e[0][2] == 200]
+                deltas = b.spawner.deltas[deltas0:]
+                if size == REPLY_CHARS:
+                    time_deltas(run, ok, deltas)
+                counts: dict[str, int] = {}
+                for (m, _p, status), _t in entries:
                     counts[m] = counts.get(m, 0) + 1
                     run.http_429 += status == 429
-            run.calls.append(counts)
+                run.calls.setdefault(size, []).append(counts)
+                if size and deltas:
+                    first = deltas[0][0]
+                    last = max(t for (m, _p, _s), t in ok if m in SHOWING)
+                    run.streaming_calls += sum(1 for _e, t in entries if first <= t <= last)
+                    run.streaming_s += last - first
     return run
 
 
-def add_run(report: Report, run: Run, suffix: str) -> None:
-    total = [sum(c.values()) for c in run.calls]
-    report.add(f"delta_to_chat_p50_ms{suffix}", pct(run.delta_ms, 0.5), "ms")
-    report.add(f"delta_to_chat_p99_ms{suffix}", pct(run.delta_ms, 0.99), "ms")
-    report.add(f"freshest_delta_age_p50_ms{suffix}", pct(run.fresh_ms, 0.5), "ms")
-    report.add(f"api_calls_per_reply{suffix}", sum(total) / max(1, len(total)), "calls")
+def add_run(report: Report, run: Run, suffix: str, where: str) -> None:
+    if run.delta_ms:
+        report.percentiles(
+            f"delta_to_chat{suffix}",
+            run.delta_ms,
+            f"{where}: text delta off claude's pipe -> first call showing it handled by the "
+            "Bot API stand-in on loopback",
+        )
+        report.add(
+            f"freshest_delta_age{suffix}_p50_ms",
+            percentile(run.fresh_ms, 0.5),
+            "ms",
+            f"{where}: per draft/edit, age of the newest delta it shows ({len(run.fresh_ms)} "
+            "calls)",
+        )
+    for size, per_reply in run.calls.items():
+        key = {SHORT: "_short", REPLY_CHARS: ""}.get(size, f"_{size}_chars")
+        total = [sum(c.values()) for c in per_reply]
+        report.add(
+            f"api_calls_per_reply{key}{suffix}",
+            sum(total) / len(total),
+            "calls",
+            f"{where}: Bot API calls per {size_name(size)} reply, message -> final "
+            f"({len(total)} replies)",
+        )
+    if run.streaming_s:
+        report.add(
+            f"api_calls_per_streaming_s{suffix}",
+            run.streaming_calls / run.streaming_s,
+            "calls/s",
+            f"{where}: Bot API calls per second while a reply streams (first delta -> final "
+            f"shown; {run.streaming_s:.1f} s over the streamed replies)",
+        )
     by_method: dict[str, int] = {}
-    for c in run.calls:
-        for m, k in c.items():
-            by_method[m] = by_method.get(m, 0) + k
-    per = ", ".join(f"{m} {k / len(run.calls):.1f}" for m, k in sorted(by_method.items()))
+    replies = 0
+    for per_reply in run.calls.values():
+        replies += len(per_reply)
+        for c in per_reply:
+            for m, k in c.items():
+                by_method[m] = by_method.get(m, 0) + k
+    per = ", ".join(f"{m} {k / replies:.1f}" for m, k in sorted(by_method.items()))
     report.note(
-        f"{run.label}: {len(run.calls)} replies, {len(run.delta_ms)} deltas timed, "
-        f"{run.missing} never shown; per reply: {per}; 429s: {run.http_429}"
+        f"{run.label}: {replies} replies, {len(run.delta_ms)} deltas timed, "
+        f"{run.missing} never shown; per reply (all sizes): {per}; 429s: {run.http_429}"
     )
 
 
-async def main() -> Report:
+async def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--replies", type=int, default=3, help="replies per run (default 3)")
+    p.add_argument("--replies", type=int, default=3, help="replies per size (10,000: 1)")
     p.add_argument(
         "--edit-interval",
         type=float,
@@ -384,48 +449,45 @@ async def main() -> Report:
     p.add_argument("--no-group", action="store_true", help="skip the group-chat (edits) run")
     args = p.parse_args()
     intervals = args.edit_interval or [1.0, 0.2]
-    report = Report("telegram bench (real aiogram -> Bot API stand-in, fake claude, SQLite log)")
+    every_size = [(SHORT, args.replies), (REPLY_CHARS, args.replies), (10_000, 1)]
+    report = Report("telegram bench (real aiogram -> Bot API stand-in on loopback, fake claude)")
     with tempfile.TemporaryDirectory() as tmp:
         for i, interval in enumerate(intervals):
             suffix = "" if i == 0 else f"_at_{interval:g}s".replace(".", "_")
+            where = f"private chat (drafts), {interval:g} s edit interval"
             run = await stream_replies(
                 Path(tmp) / f"dm{i}",
-                f"private chat, drafts, edit interval {interval:g} s",
+                where,
                 chat=OWNER,
                 interval=interval,
-                replies=args.replies,
+                plan=every_size if i == 0 else [(REPLY_CHARS, args.replies)],
             )
-            add_run(report, run, suffix)
+            add_run(report, run, suffix, where)
         if not args.no_group:
+            where = f"group chat (message + edits), {intervals[0]:g} s edit interval"
             run = await stream_replies(
-                Path(tmp) / "group",
-                f"group chat, message + edits, edit interval {intervals[0]:g} s",
-                chat=GROUP,
-                interval=intervals[0],
-                replies=args.replies,
+                Path(tmp) / "group", where, chat=GROUP, interval=intervals[0], plan=every_size
             )
-            add_run(report, run, "_group")
+            add_run(report, run, "_group", where)
     report.note(
-        f"reply = {REPLY_CHARS} chars in 40-char deltas every {SLOW_MS} ms; delta leaves the CLI "
-        "= pocketcode's reader takes its line off the pipe (perf_counter); reaches the chat = "
-        "the stand-in has handled the request (perf_counter, same process)"
+        f"streamed replies come in 40-char deltas every {SLOW_MS} ms; a delta leaves the CLI when "
+        "pocketcode's reader takes its line off the pipe (perf_counter); it reaches the chat "
+        "when the stand-in has handled the request (perf_counter, same process)"
     )
     report.note(
-        "delta_to_chat = per delta, until the first draft/edit/message showing it (the final "
+        "delta_to_chat: per delta, until the first draft/edit/message showing it (the final "
         "message counts); with one call per edit interval it is ~interval/2 on average by design"
     )
     report.note(
-        "freshest_delta_age = per call, age of the newest delta it shows: the pipeline (log "
-        "commit, actors, render, HTTP to the stand-in) plus 0-50 ms because the throttle's tick "
-        f"is not aligned with the deltas ({SLOW_MS} ms apart); small sample, noisy"
+        "freshest_delta_age: the pipeline (log commit, actors, render, HTTP to the stand-in) plus "
+        f"0-{SLOW_MS} ms because the throttle's tick is not aligned with the deltas"
     )
     report.note(
-        "api_calls_per_reply counts sendMessage, editMessageText, sendMessageDraft, "
-        "sendChatAction, deleteMessage of that chat from the user's message to the final one"
+        "api_calls count " + ", ".join(sorted(REPLY_METHODS)) + " of that chat, including 429s"
     )
-    report.print(as_json=args.json)
-    return report
+    report.note("no targets were set for these figures; they are for comparison")
+    return report.finish(as_json=args.json)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))

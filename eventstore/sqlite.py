@@ -36,7 +36,7 @@ _READ_BATCH = 10_000
 #: the WAL before it returns); the rest only trade memory/disk for speed. A larger autocheckpoint
 #: (4000 pages, ~16 MB of WAL) means fewer checkpoint stalls inside commits; the size limit
 #: truncates the WAL back after a checkpoint so it does not stay at its high-water mark.
-_PRAGMAS = (
+PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=5000",
@@ -78,17 +78,6 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark a dropped future's outcome as seen, so asyncio does not log it."""
     if not future.cancelled():
         future.exception()
-
-
-def _insert_and_commit(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """One transaction for the whole batch, run on the writer connection's own thread."""
-    try:
-        conn.executemany(_INSERT, rows)
-        conn.commit()
-    except BaseException:
-        with contextlib.suppress(Exception):
-            conn.rollback()
-        raise
 
 
 class SqliteEventStore:
@@ -147,7 +136,7 @@ class SqliteEventStore:
         writer = await aiosqlite.connect(path)
         reader = await aiosqlite.connect(path)
         for conn in (writer, reader):
-            for pragma in _PRAGMAS:
+            for pragma in PRAGMAS:
                 await conn.execute(pragma)
         store = cls(
             path, writer, reader, now=now, upcasters=upcasters or {}, poll_interval=poll_interval
@@ -169,12 +158,15 @@ class SqliteEventStore:
         return await future
 
     async def _write_loop(self) -> None:
+        """The only caller of ``_commit``: one transaction at a time, until closed and drained."""
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
                 batch, self._queue = self._queue, []
                 await self._commit(batch)
+            if self._closed:
+                return
 
     async def _commit(self, batch: list[tuple[PendingAppend, asyncio.Future[list[Event]]]]) -> None:
         pending = [item for item, _ in batch]
@@ -226,19 +218,16 @@ class SqliteEventStore:
             self._committed.notify_all()
 
     async def _write_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        """Insert and commit one batch in a single call on the writer connection's thread.
+        """Insert and commit one batch: one transaction, on disk when the COMMIT returns.
 
-        One hop to that thread and one wake-up back per batch, instead of one per statement.
-        It goes through aiosqlite's own call queue, so it stays ordered with every other call
-        on the writer connection; an aiosqlite without that queue gets the public calls.
+        Two calls on aiosqlite's public API, so two hops to the connection's thread per batch.
+        Doing both in one hop needs aiosqlite's private ``_execute``; measured against this
+        (bench/PROFILE.md, "Group commit"), the hop it saves made no difference on this
+        machine, idle or with both cores loaded, so nothing here depends on aiosqlite's
+        internals. A failure is rolled back by ``_commit``.
         """
-        conn = self._writer_conn
-        execute = getattr(conn, "_execute", None)
-        if execute is None:
-            await conn.executemany(_INSERT, rows)
-            await conn.commit()
-            return
-        await execute(_insert_and_commit, conn._conn, rows)
+        await self._writer_conn.executemany(_INSERT, rows)
+        await self._writer_conn.commit()
 
     async def _load_versions(self, streams: set[str]) -> None:
         unknown = [s for s in streams if s not in self._versions]
@@ -357,13 +346,13 @@ class SqliteEventStore:
         if self._closed:
             return
         self._closed = True
-        while self._queue:
+        writer = self._writer_task
+        if writer is not None and not writer.done():
+            self._wakeup.set()
+            await writer  # it finishes the commit in flight, then commits what is queued
+        while self._queue:  # only if the writer died: nothing else is committing now
             batch, self._queue = self._queue, []
             await self._commit(batch)
-        if self._writer_task is not None:
-            self._writer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer_task
         async with self._committed:
             self._committed.notify_all()
         await self._writer_conn.close()

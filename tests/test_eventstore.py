@@ -19,6 +19,7 @@ import pytest
 from eventstore import (
     NO_STREAM,
     ConcurrencyError,
+    Event,
     EventStore,
     MemoryEventStore,
     NewEvent,
@@ -136,6 +137,37 @@ async def test_conflict_in_a_batch_does_not_fail_the_others(tmp_path: Path) -> N
     await store.close()
 
 
+async def test_close_while_a_commit_is_in_flight_keeps_every_acknowledged_append(
+    tmp_path: Path,
+) -> None:
+    """close() commits what is queued; it must wait for the writer's commit in flight, not
+    run a second transaction beside it (they would take the same sequence numbers)."""
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    await store.append("s:0", [NewEvent("t")])
+
+    def wave(start: int) -> list[asyncio.Task[list[Event]]]:
+        return [
+            asyncio.create_task(store.append(f"s:{i % 5}", [NewEvent("t", {"i": i})]))
+            for i in range(start, start + 50)
+        ]
+
+    first = wave(0)
+    await asyncio.sleep(0)  # the appenders queue up; the writer is woken after them
+    assert len(store._queue) == 50
+    await asyncio.sleep(0)
+    assert not store._queue  # the writer took the first wave into a commit...
+    second = wave(50)
+    await asyncio.sleep(0)
+    assert len(store._queue) == 50  # ...and the second waits for close() to commit it
+    await store.close()
+    results = await asyncio.gather(*first, *second, return_exceptions=True)
+    acknowledged = [e.data["i"] for r in results if isinstance(r, list) for e in r]
+    reopened = await SqliteEventStore.open(tmp_path / "log.db")
+    stored = [e.data["i"] async for e in reopened.read_all(after_seq=1)]
+    await reopened.close()
+    assert sorted(acknowledged) == sorted(stored) == list(range(100))
+
+
 async def test_append_after_close_is_refused(tmp_path: Path) -> None:
     store = await SqliteEventStore.open(tmp_path / "log.db")
     await store.close()
@@ -177,6 +209,18 @@ def test_event_survives_sigkill_right_after_append_returned(tmp_path: Path) -> N
     rows = conn.execute("SELECT data FROM events WHERE stream = 's:k' ORDER BY version").fetchall()
     conn.close()
     assert len(rows) == 50
+
+
+async def test_the_live_writer_connection_commits_to_disk(tmp_path: Path) -> None:
+    """The SIGKILL test above also passes with synchronous=OFF (the OS keeps the page cache):
+    what makes an append survive a power cut is WAL + synchronous=FULL on the connection that
+    commits, so that is asserted on the live writer, after appends, not on a fresh one."""
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    await store.append("s:a", [NewEvent("t")])
+    writer = store._writer_conn
+    assert list(await writer.execute_fetchall("PRAGMA journal_mode")) == [("wal",)]
+    assert list(await writer.execute_fetchall("PRAGMA synchronous")) == [(2,)], "2 is FULL"
+    await store.close()
 
 
 async def test_database_from_a_newer_version_is_refused_and_untouched(tmp_path: Path) -> None:

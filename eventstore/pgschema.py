@@ -72,18 +72,24 @@ async def migrate(conn: asyncpg.Connection, where: str) -> int:
     _refuse_newer(found, where)
     if found == SCHEMA_VERSION:
         return found
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-        found = await current_version(conn)  # another process may have migrated meanwhile
-        _refuse_newer(found, where)
-        await conn.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {SCHEMA};"
-            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations "
-            "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for version in range(found, SCHEMA_VERSION):
-            await conn.execute(MIGRATIONS[version])
+    # A session lock taken before the transaction: a transaction that starts after the lock
+    # sees the catalog as the previous holder left it (within one, a cached "no such table"
+    # could outlive the wait).
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        async with conn.transaction():
+            found = await current_version(conn)  # another process may have migrated meanwhile
+            _refuse_newer(found, where)
             await conn.execute(
-                f"INSERT INTO {SCHEMA}.schema_migrations (version) VALUES ($1)", version + 1
+                f"CREATE SCHEMA IF NOT EXISTS {SCHEMA};"
+                f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations "
+                "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
+            for version in range(found, SCHEMA_VERSION):
+                await conn.execute(MIGRATIONS[version])
+                await conn.execute(
+                    f"INSERT INTO {SCHEMA}.schema_migrations (version) VALUES ($1)", version + 1
+                )
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return found

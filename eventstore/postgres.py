@@ -80,7 +80,7 @@ SELECT pg_notify('{CHANNEL}', $9::bigint::text)
 """
 _READ_BATCH = 10_000
 #: Failures of the database or the connection to it (not of our own code).
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 def _aware(at: datetime) -> datetime:
@@ -152,6 +152,8 @@ class PostgresEventStore(GroupCommitter):
             outcomes, last = await self._write([item for item, _ in batch])
         except BaseException as exc:
             self._known_last = None
+            if not isinstance(exc, asyncpg.PostgresError):  # the connection itself may be bad:
+                self._writer_conn.terminate()  # the next commit opens a new one
             failure = _unavailable(exc, self._url) if isinstance(exc, _DB_ERRORS) else exc
             fail_all(batch, failure)
             if not isinstance(exc, Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,20 +143,25 @@ class GroupCommitter:
             while self._queue:
                 batch, self._queue = self._queue, []
                 await self._commit(batch)
+            if self._closed:
+                return
 
     async def _commit(self, batch: Batch) -> None:
         raise NotImplementedError
 
     async def _stop_writer(self) -> None:
-        """Refuse new appends, commit what is queued, then stop the writer task."""
+        """Refuse new appends; the writer commits what is queued or in flight, then ends.
+
+        The writer's connection is never used by two commits at once, not even by close().
+        """
         self._closed = True
-        while self._queue:
+        task = self._writer_task
+        if task is not None and not task.done():
+            self._wakeup.set()
+            await task
+        while self._queue:  # no writer task (a store opened read-only), or it died
             batch, self._queue = self._queue, []
             await self._commit(batch)
-        if self._writer_task is not None:
-            self._writer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer_task
 
 
 def settle(batch: Batch, outcomes: Sequence[list[Event] | ConcurrencyError]) -> None:

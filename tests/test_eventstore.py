@@ -162,6 +162,17 @@ async def test_append_after_close_is_refused(open_recorder: Opener) -> None:
         await store.append("s", [NewEvent("t")])
 
 
+async def test_close_commits_what_is_queued_even_mid_commit(open_recorder: Opener) -> None:
+    store = await open_recorder()
+    appends = [asyncio.create_task(store.append(f"s:{i}", [NewEvent("t")])) for i in range(50)]
+    await asyncio.sleep(0)  # all queued; the writer has taken the first batch
+    await store.close()
+    assert [len(events) for events in await asyncio.gather(*appends)] == [1] * 50
+    store = await open_recorder()
+    assert await store.last_seq() == 50
+    await store.close()
+
+
 async def test_reopen_continues_sequence_and_versions(open_recorder: Opener) -> None:
     store = await open_recorder()
     await store.append("s:a", [NewEvent("t"), NewEvent("t")])

@@ -368,7 +368,8 @@ async def import_log(url: str, events: AsyncIterable[Event], expected: AsyncIter
             present = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.events")
             if present:
                 raise EventStoreError(
-                    f"the PostgreSQL log at {where} is not empty ({present:,} events): "
+                    f"the PostgreSQL log at {where} is not empty (it holds {present:,} "
+                    f"event{'s' if present != 1 else ''}): "
                     "migrate only copies into an empty log; point it at a new database"
                 )
             await conn.copy_records_to_table(
@@ -401,28 +402,33 @@ async def _rows(events: AsyncIterable[Event]) -> AsyncIterator[tuple[Any, ...]]:
         )
 
 
-def _differs(copied: Event, source: Event) -> str | None:
-    """The first field in which the copy differs from the source, if any."""
-    for name in ("seq", "stream", "version", "type", "schema_version", "data", "correlation_id"):
-        if getattr(copied, name) != getattr(source, name):
-            return name
-    return "at" if copied.at != _aware(source.at) else None
+def _fields(e: Event) -> tuple[Any, ...]:
+    """An event as the row it is stored as (in ``_COLUMNS`` order), its data decoded."""
+    return (
+        e.seq,
+        e.stream,
+        e.version,
+        e.type,
+        e.schema_version,
+        e.data,
+        _aware(e.at),
+        e.correlation_id,
+    )
 
 
 async def _verify(conn: asyncpg.Connection, expected: AsyncIterable[Event]) -> int:
     """Read the copy back in seq order (same transaction) and compare it with ``expected``."""
-    copied = conn.cursor(f"{_SELECT} ORDER BY seq", prefetch=_READ_BATCH)
     count = 0
     source = aiter(expected)
-    async for row in copied:
-        seq, stream, version, type_, schema_version, data, at, correlation_id = row
-        event = Event(seq, stream, version, type_, schema_version, decode(data), at, correlation_id)
+    async for row in conn.cursor(f"{_SELECT} ORDER BY seq", prefetch=_READ_BATCH):
         original = await anext(source, None)
         if original is None:
             raise EventStoreError(
-                f"verification failed: seq {seq} was copied but is not in the source"
+                f"verification failed: seq {row[0]} was copied but is not in the source"
             )
-        if (field := _differs(event, original)) is not None:
+        copied = (*row[:5], decode(row[5]), row[6], row[7])
+        if copied != (wanted := _fields(original)):
+            field = next(n for n, a, b in zip(_COLUMNS, copied, wanted, strict=True) if a != b)
             raise EventStoreError(
                 f"verification failed at source seq {original.seq}: the copy's {field} differs"
             )

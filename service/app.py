@@ -25,10 +25,11 @@ from actors.session.actor import SessionActor
 from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
-from eventstore import NewEvent, SqliteEventStore
+from eventstore import EventStore, NewEvent
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
 from service.config import Settings
+from service.eventlog import open_store
 from service.personas import PersonaCatalog, load_personas
 
 log = structlog.get_logger("app")
@@ -37,7 +38,7 @@ log = structlog.get_logger("app")
 @dataclass
 class App:
     settings: Settings
-    store: SqliteEventStore
+    store: EventStore
     system: ActorSystem
     catalog: SessionCatalog
     pool: ProcessPool
@@ -225,7 +226,7 @@ async def open_app(
 ) -> App:
     clock = clock or SystemClock()
     await asyncio.to_thread(make_private_dirs, settings)
-    store = await SqliteEventStore.open(settings.db_path, now=clock.now)
+    store = await open_store(settings, now=clock.now)
 
     async def on_failure(name: str, exc: BaseException, escalated: bool) -> None:
         await store.append(

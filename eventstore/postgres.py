@@ -101,8 +101,6 @@ class PostgresEventStore(GroupCommitter):
     ) -> None:
         super().__init__()
         self._url = url
-        #: The database as it may be shown: without its password.
-        self.where = redact(url, url)
         self._writer_conn = writer
         self._readers = readers
         self._listener: asyncpg.Connection | None = None

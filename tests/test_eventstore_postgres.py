@@ -23,24 +23,25 @@ from tests.pg_server import PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: One writer process: 10 tasks appending 1-3 events to their own streams, and taking turns on
-#: one stream shared by every process with ``expected_version`` (retrying on a conflict).
+#: One writer process: TASKS tasks, each making APPENDS appends of 1-3 events to a stream of its
+#: own and, every SHARED_EVERY appends, taking a turn on one stream shared by every process with
+#: ``expected_version`` (retrying on a conflict). Prints how many conflicts it met.
 WRITER = textwrap.dedent(
     """
     import asyncio, sys
     from eventstore import ConcurrencyError, NewEvent
     from eventstore.postgres import PostgresEventStore
 
-    async def main(url, name):
+    async def main(url, name, tasks, appends, shared_every):
         store = await PostgresEventStore.open(url)
         conflicts = 0
 
         async def task(t):
             nonlocal conflicts
-            for i in range(30):
+            for i in range(appends):
                 size = 1 + (t + i) % 3
                 await store.append(f"{name}:{t}", [NewEvent("own", {"i": i})] * size)
-                if i % 10 == 0:
+                if i % shared_every == 0:
                     while True:
                         version = await store.stream_version("shared")
                         try:
@@ -52,17 +53,17 @@ WRITER = textwrap.dedent(
                         except ConcurrencyError:
                             conflicts += 1
 
-        await asyncio.gather(*(task(t) for t in range(10)))
+        await asyncio.gather(*(task(t) for t in range(tasks)))
         await store.close()
         print(conflicts)
 
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])))
     """
 )
 WRITERS = 3
-TASKS, SHARED_TURNS = 10, 3
-#: Per process: each task's own events (1 + (t + i) % 3 per append, 30 appends) and its turns.
-PER_PROCESS = sum(1 + (t + i) % 3 for t in range(TASKS) for i in range(30)) + TASKS * SHARED_TURNS
+TASKS, APPENDS, SHARED_EVERY = 10, 30, 10
+SHARED_TURNS = TASKS * len(range(0, APPENDS, SHARED_EVERY))
+PER_PROCESS = sum(1 + (t + i) % 3 for t in range(TASKS) for i in range(APPENDS)) + SHARED_TURNS
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ async def test_writers_in_several_processes_never_let_a_tailer_skip_a_seq(
     async def tail() -> None:
         async for event in pg.tail():
             tailed.append(event.seq)
-            if len(tailed) == total:
+            if event.seq >= total:
                 return
 
     async def poll_raw() -> list[tuple[int, int]]:
@@ -112,6 +113,7 @@ async def test_writers_in_several_processes_never_let_a_tailer_skip_a_seq(
             WRITER,
             pg_url,
             f"w{n}",
+            *map(str, (TASKS, APPENDS, SHARED_EVERY)),
             cwd=ROOT,
             stdout=subprocess.PIPE,
         )
@@ -124,7 +126,7 @@ async def test_writers_in_several_processes_never_let_a_tailer_skip_a_seq(
     assert holes == [], "a later seq was visible before an earlier one"
     assert tailed == list(range(1, total + 1))
     shared = await pg.read_stream("shared")
-    assert [e.version for e in shared] == list(range(1, WRITERS * TASKS * SHARED_TURNS + 1))
+    assert [e.version for e in shared] == list(range(1, WRITERS * SHARED_TURNS + 1))
     conflicts = sum(int(out) for out, _ in outputs)
     assert conflicts > 0, "the shared stream should have seen competing appends"
 

@@ -303,8 +303,8 @@ class PostgresEventStore(GroupCommitter):
     def _announce(self, *_: object) -> None:
         """Wake every waiting tail: a commit is visible (ours, another process's), or we closed.
 
-        Also the LISTEN callback: which seq a notification names does not matter, the tails
-        read whatever follows what they have seen.
+        Also the callback of the LISTEN connection, for a notification (which seq it names does
+        not matter: tails read whatever follows what they have seen) and for its loss.
         """
         self._news.set()
         self._news = asyncio.Event()
@@ -313,12 +313,20 @@ class PostgresEventStore(GroupCommitter):
         """(Re)open the LISTEN connection; while it cannot be opened, tails poll."""
         if self._listener is not None and not self._listener.is_closed():
             return
-        with contextlib.suppress(*_DB_ERRORS):
+        try:
             listener = await _connect(self._url)
+        except StoreUnavailableError:
+            return
+        # A lost connection wakes the tails too: they read, then listen again at once.
+        listener.add_termination_listener(self._announce)
+        try:
             await listener.add_listener(CHANNEL, self._announce)
-            if self._closed:
-                await listener.close()
-                return
+        except _DB_ERRORS:
+            listener.terminate()
+            return
+        if self._closed:
+            listener.terminate()
+        else:
             self._listener = listener
 
     async def close(self) -> None:

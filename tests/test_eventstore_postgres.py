@@ -174,6 +174,39 @@ async def test_tail_is_woken_by_another_process_commit_not_by_polling(
         await follower.close()
 
 
+async def test_a_tail_listens_again_when_its_connection_is_cut(pg_url: str) -> None:
+    """Still no polling to fall back on: the lost connection itself wakes the tail."""
+    follower = await PostgresEventStore.open(pg_url, poll_interval=3600)
+    writer = await PostgresEventStore.open(pg_url)
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await writer.append("s:a", [NewEvent("before")])
+        seen: list[str] = []
+        first_seen = asyncio.Event()
+
+        async def follow() -> None:
+            async for event in follower.tail():
+                seen.append(event.type)
+                first_seen.set()
+                if len(seen) == 2:
+                    return
+
+        task = asyncio.create_task(follow())
+        await asyncio.wait_for(first_seen.wait(), 30)
+        cut = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        assert cut == 1
+        await writer.append("s:a", [NewEvent("after")])
+        await asyncio.wait_for(task, 30)
+        assert seen == ["before", "after"]
+    finally:
+        await admin.close()
+        await writer.close()
+        await follower.close()
+
+
 async def test_close_ends_a_waiting_tail(pg_url: str) -> None:
     store = await PostgresEventStore.open(pg_url, poll_interval=3600)
     await store.append("s:a", [NewEvent("t")])

@@ -30,3 +30,7 @@ class NotAnEventLogError(EventStoreError):
 
 class StoreClosedError(EventStoreError):
     """Append or read after close."""
+
+
+class StoreUnavailableError(EventStoreError):
+    """The database behind the log cannot be reached, or refused the operation."""

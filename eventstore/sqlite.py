@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from datetime import datetime
-from json.scanner import make_scanner
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from eventstore.errors import ConcurrencyError, NotAnEventLogError, StoreClosedError
-from eventstore.records import Event, NewEvent
+from eventstore.codec import decode, encode
+from eventstore.errors import ConcurrencyError, NotAnEventLogError
+from eventstore.records import Event
 from eventstore.schema import check_file, migrate
-from eventstore.store import Now, PendingAppend, assign, utcnow
+from eventstore.store import Batch, GroupCommitter, Now, assign, fail_all, settle, utcnow
 from eventstore.upcasting import Upcasters, upcast
 
 _INSERT = (
@@ -44,34 +43,6 @@ PRAGMAS = (
     "PRAGMA journal_size_limit=67108864",
     "PRAGMA temp_store=MEMORY",
 )
-#: Same output as ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``, without
-#: building a new encoder per event.
-_encode_utf8 = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_encode_ascii = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
-
-
-def _encode(data: Any) -> str:
-    """Compact JSON; a lone surrogate (not valid UTF-8) is kept as its escape, never an error."""
-    text = _encode_utf8(data)
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return _encode_ascii(data)
-    return text
-
-
-#: The C scanner behind ``json.loads``, called directly for the compact JSON we write; anything
-#: else (leading/trailing whitespace, a BOM, invalid text) goes through ``json.loads``.
-_scan = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: the C variant
-
-
-def _loads(text: str) -> Any:
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -80,7 +51,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class SqliteEventStore:
+class SqliteEventStore(GroupCommitter):
     def __init__(
         self,
         path: Path,
@@ -91,21 +62,16 @@ class SqliteEventStore:
         upcasters: Upcasters,
         poll_interval: float,
     ) -> None:
+        super().__init__()
         self.path = path
         self._writer_conn = writer
         self._reader = reader
         self._now = now
         self._upcasters = upcasters
         self._poll_interval = poll_interval
-        self._queue: list[tuple[PendingAppend, asyncio.Future[list[Event]]]] = []
-        self._wakeup = asyncio.Event()
         self._committed = asyncio.Condition()
         self._versions: dict[str, int] = {}
         self._next_seq = 1
-        self._closed = False
-        self._writer_task: asyncio.Task[None] | None = None
-        #: Commits and events per commit, for benchmarks and the latency profile.
-        self.commits = 0
 
     @classmethod
     async def open(
@@ -142,33 +108,12 @@ class SqliteEventStore:
             path, writer, reader, now=now, upcasters=upcasters or {}, poll_interval=poll_interval
         )
         store._next_seq = await store.last_seq() + 1
-        store._writer_task = asyncio.create_task(store._write_loop(), name="eventstore-writer")
+        store._start_writer()
         return store
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def append(
-        self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
-    ) -> list[Event]:
-        if self._closed:
-            raise StoreClosedError("event store is closed")
-        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-        self._queue.append((PendingAppend(stream, events, expected_version), future))
-        self._wakeup.set()
-        return await future
-
-    async def _write_loop(self) -> None:
-        """The only caller of ``_commit``: one transaction at a time, until closed and drained."""
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                batch, self._queue = self._queue, []
-                await self._commit(batch)
-            if self._closed:
-                return
-
-    async def _commit(self, batch: list[tuple[PendingAppend, asyncio.Future[list[Event]]]]) -> None:
+    async def _commit(self, batch: Batch) -> None:
         pending = [item for item, _ in batch]
         try:
             await self._load_versions({p.stream for p in pending})
@@ -183,7 +128,7 @@ class SqliteEventStore:
                     e.version,
                     e.type,
                     e.schema_version,
-                    _encode(e.data),
+                    encode(e.data),
                     at_text,
                     e.correlation_id,
                 )
@@ -199,21 +144,13 @@ class SqliteEventStore:
                 await self._writer_conn.rollback()
             self._versions.clear()
             self._next_seq = await self.last_seq() + 1
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else StoreClosedError())
+            fail_all(batch, exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self._versions = versions
         self._next_seq = next_seq
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue
-            if isinstance(outcome, ConcurrencyError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        settle(batch, outcomes)
         async with self._committed:
             self._committed.notify_all()
 
@@ -250,7 +187,7 @@ class SqliteEventStore:
         """Decode rows lazily; ``at`` repeats within a commit, so parse it once per run."""
         upcasters = self._upcasters
         parse_at = datetime.fromisoformat
-        loads = _loads
+        loads = decode
         last_text: str | None = None
         last_at = datetime.min  # replaced by the first row: ``at`` is never None
         for seq, stream, version, type_, schema_version, data, at, correlation_id in rows:
@@ -345,14 +282,7 @@ class SqliteEventStore:
         """Commit what is queued, then close; later appends fail with StoreClosedError."""
         if self._closed:
             return
-        self._closed = True
-        writer = self._writer_task
-        if writer is not None and not writer.done():
-            self._wakeup.set()
-            await writer  # it finishes the commit in flight, then commits what is queued
-        while self._queue:  # only if the writer died: nothing else is committing now
-            batch, self._queue = self._queue, []
-            await self._commit(batch)
+        await self._stop_writer()
         async with self._committed:
             self._committed.notify_all()
         await self._writer_conn.close()

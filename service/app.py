@@ -26,11 +26,12 @@ from actors.session.actor import SessionActor
 from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
-from eventstore import EventStore, NewEvent, SqliteEventStore
+from eventstore import EventStore, NewEvent
 from personas import SHIPPED_DIR
 from service.claude.process import Spawner, spawn_claude
 from service.config import Settings, database_exposed, own_dirs, secret_values
 from service.errors import ConfigError
+from service.eventlog import open_store
 from service.intake import Intake
 from service.personas import PersonaCatalog, load_personas
 from service.redaction import RedactingStore, RedactingView, Secrets
@@ -229,7 +230,7 @@ async def open_app(
     clock = clock or SystemClock()
     await asyncio.to_thread(make_private_dirs, settings)
     secrets = Secrets(secret_values(settings))
-    store = RedactingStore(await SqliteEventStore.open(settings.db_path, now=clock.now), secrets)
+    store = RedactingStore(await open_store(settings, now=clock.now), secrets)
 
     async def on_failure(name: str, exc: BaseException, escalated: bool) -> None:
         await store.append(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from eventstore.dburl import secrets_in
 from service.config import Settings, load_settings, secret_values, startup_problems
 from service.errors import PocketcodeError
 from service.logs import configure_logging
@@ -54,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chat", help="chat in this terminal (no Telegram needed)").set_defaults(
         handler=cmd_chat
     )
-    from service.commands import archive, doctor, latency, replay, sessions
+    from service.commands import archive, doctor, latency, migrate, replay, sessions
 
-    for command in (sessions, replay, latency, archive, doctor):
+    for command in (sessions, replay, latency, archive, doctor, migrate):
         command.add_parser(sub)
     return parser
 
@@ -69,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PocketcodeError as exc:
         return _fail(str(exc))
     secrets = secret_values(settings)
+    if settings.data.database_url is not None:
+        secrets += secrets_in(settings.data.database_url.get_secret_value())
     # The bot logs to stdout (the journal under systemd); other commands keep stdout for output.
     stream = sys.stdout if args.command == "run" else sys.stderr
     configure_logging(

@@ -1,7 +1,9 @@
 """Settings: a YAML file, then environment variables on top. The token never lives in YAML.
 
 The token comes from ``TELEGRAM_BOT_TOKEN`` or from ``telegram.token_file``, a file only its owner
-can read; it is held as a ``SecretStr`` so it cannot leak through a repr or a log line.
+can read; it is held as a ``SecretStr`` so it cannot leak through a repr or a log line. The same
+goes for a database password: ``POCKETCODE_DATABASE_URL``, ``PGPASSWORD`` or ``~/.pgpass``, never
+the YAML file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from eventstore.dburl import is_postgres_url, secrets_in
 from service.claude.environment import STRIPPED, is_forbidden
 from service.errors import ConfigError
 
@@ -123,9 +126,28 @@ class LogSettings(_Section):
     format: str = Field("auto", pattern="^(auto|console|json)$")
 
 
+class DataSettings(_Section):
+    #: The event log on PostgreSQL (``postgresql://user@host/db``); unset: SQLite in data_dir.
+    database_url: SecretStr | None = None
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_only(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in (None, ""):
+            return None
+        if not isinstance(text, str) or not is_postgres_url(text):
+            # The value is not repeated: it may hold a password.
+            raise ValueError(
+                "must be a postgresql:// URL, e.g. postgresql://pocketcode@db.example/pocketcode"
+            )
+        return text
+
+
 class Settings(_Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     personas_dir: Path | None = None
+    data: DataSettings = DataSettings()
     telegram: TelegramSettings = TelegramSettings()
     claude: ClaudeSettings = ClaudeSettings()
     voice: VoiceSettings = VoiceSettings()
@@ -181,6 +203,7 @@ ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "POCKETCODE_WEBHOOK_URL": ("telegram", "webhook_url"),
     "POCKETCODE_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
+    "POCKETCODE_DATABASE_URL": ("data", "database_url"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
     "POCKETCODE_VOICE_MODEL": ("voice", "model"),
@@ -204,6 +227,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path} holds telegram.webhook_secret: set POCKETCODE_WEBHOOK_SECRET "
             "in the environment instead"
+        )
+    url = raw["data"].get("database_url") if isinstance(raw.get("data"), dict) else None
+    if isinstance(url, str) and secrets_in(url):
+        raise ConfigError(
+            f"config file {path} holds a password in data.database_url: keep it out of config "
+            "files; use POCKETCODE_DATABASE_URL, PGPASSWORD or ~/.pgpass (mode 600)"
         )
     if isinstance(raw.get("telegram"), dict) and "token" in raw["telegram"]:
         raise ConfigError(

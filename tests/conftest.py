@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
-from tests import log_truth
+from tests import log_truth, pg_server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,3 +36,22 @@ def _fresh_logging() -> Iterator[None]:
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
     root.handlers[:], root.level = handlers, level
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg_server.PgServer]:
+    """A real PostgreSQL server for the whole run; skipped where none can start, except in CI."""
+    try:
+        server = pg_server.start()
+    except pg_server.PgUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL tests must run in CI, but no server could start: {exc}")
+        pytest.skip(f"no PostgreSQL server could start here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def pg_url(postgres: pg_server.PgServer) -> str:
+    """The URL of a new, empty database of that server."""
+    return await postgres.create_database()

@@ -95,3 +95,31 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     settings = load_settings(cfg, env={})
     assert settings.telegram.allowed_users == {123456789}
     assert settings.claude.max_processes == 4
+
+
+DB_URL = "postgresql://pocketcode:s3cret-pw@db.example:5432/pocketcode"
+
+
+def test_database_url_selects_postgresql_and_stays_secret() -> None:
+    settings = load_settings(None, env={"POCKETCODE_DATABASE_URL": DB_URL})
+    assert settings.data.database_url is not None
+    assert settings.data.database_url.get_secret_value() == DB_URL
+    assert "s3cret-pw" not in repr(settings)
+    assert load_settings(None, env={}).data.database_url is None  # SQLite, the default
+
+
+def test_database_url_in_yaml_may_not_hold_the_password(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  database_url: '{DB_URL}'\n")
+    with pytest.raises(ConfigError, match=r"holds a password in data\.database_url") as err:
+        load_settings(cfg, env={})
+    assert "s3cret-pw" not in str(err.value)
+    cfg.write_text("data:\n  database_url: postgresql://pocketcode@db.example/pocketcode\n")
+    settings = load_settings(cfg, env={})
+    assert settings.data.database_url is not None
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="must be a postgresql:// URL") as err:
+        load_settings(None, env={"POCKETCODE_DATABASE_URL": "mysql://root:hunter22@db/x"})
+    assert "hunter22" not in str(err.value)

@@ -1,4 +1,5 @@
-"""Contract tests run against both recorders, plus what only SQLite can show."""
+"""Contract tests run against every store (SQLite, PostgreSQL, memory), then what only the
+database recorders (SQLite and PostgreSQL) or only SQLite can show."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +30,33 @@ from eventstore import (
     SqliteEventStore,
     StoreClosedError,
 )
+from eventstore.postgres import PostgresEventStore
 from eventstore.schema import SCHEMA_VERSION
+from tests.pg_server import PgServer
 
 FIXED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
+Recorder = SqliteEventStore | PostgresEventStore
+#: Opens (or reopens) the same log; keyword arguments go to the recorder's ``open``.
+Opener = Callable[..., Awaitable[Recorder]]
 
-@pytest.fixture(params=["sqlite", "memory"])
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def open_recorder(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    if request.param == "sqlite":
+        return partial(SqliteEventStore.open, tmp_path / "log.db")
+    server: PgServer = request.getfixturevalue("postgres")
+    return partial(PostgresEventStore.open, await server.create_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
     s: EventStore
     if request.param == "sqlite":
         s = await SqliteEventStore.open(tmp_path / "log.db", now=lambda: FIXED)
+    elif request.param == "postgresql":
+        server: PgServer = request.getfixturevalue("postgres")
+        s = await PostgresEventStore.open(await server.create_database(), now=lambda: FIXED)
     else:
         s = MemoryEventStore(now=lambda: FIXED)
     yield s
@@ -117,15 +136,15 @@ async def test_hundred_concurrent_appenders_lose_and_duplicate_nothing(store: Ev
         assert versions == list(range(1, 201))
 
 
-async def test_group_commit_takes_many_appends_per_transaction(tmp_path: Path) -> None:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
+async def test_group_commit_takes_many_appends_per_transaction(open_recorder: Opener) -> None:
+    store = await open_recorder()
     await asyncio.gather(*(store.append(f"s:{i}", [NewEvent("t")]) for i in range(100)))
     assert store.commits < 10, "100 concurrent appends should share a handful of commits"
     await store.close()
 
 
-async def test_conflict_in_a_batch_does_not_fail_the_others(tmp_path: Path) -> None:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
+async def test_conflict_in_a_batch_does_not_fail_the_others(open_recorder: Opener) -> None:
+    store = await open_recorder()
     results = await asyncio.gather(
         store.append("s:a", [NewEvent("t")], expected_version=NO_STREAM),
         store.append("s:a", [NewEvent("t")], expected_version=NO_STREAM),
@@ -168,18 +187,29 @@ async def test_close_while_a_commit_is_in_flight_keeps_every_acknowledged_append
     assert sorted(acknowledged) == sorted(stored) == list(range(100))
 
 
-async def test_append_after_close_is_refused(tmp_path: Path) -> None:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
+async def test_append_after_close_is_refused(open_recorder: Opener) -> None:
+    store = await open_recorder()
     await store.close()
     with pytest.raises(StoreClosedError):
         await store.append("s", [NewEvent("t")])
 
 
-async def test_reopen_continues_sequence_and_versions(tmp_path: Path) -> None:
-    store = await SqliteEventStore.open(tmp_path / "log.db")
+async def test_close_commits_what_is_queued_even_mid_commit(open_recorder: Opener) -> None:
+    store = await open_recorder()
+    appends = [asyncio.create_task(store.append(f"s:{i}", [NewEvent("t")])) for i in range(50)]
+    await asyncio.sleep(0)  # all queued; the writer has taken the first batch
+    await store.close()
+    assert [len(events) for events in await asyncio.gather(*appends)] == [1] * 50
+    store = await open_recorder()
+    assert await store.last_seq() == 50
+    await store.close()
+
+
+async def test_reopen_continues_sequence_and_versions(open_recorder: Opener) -> None:
+    store = await open_recorder()
     await store.append("s:a", [NewEvent("t"), NewEvent("t")])
     await store.close()
-    store = await SqliteEventStore.open(tmp_path / "log.db")
+    store = await open_recorder()
     [event] = await store.append("s:a", [NewEvent("t")], expected_version=2)
     assert (event.seq, event.version) == (3, 3)
     await store.close()
@@ -263,16 +293,14 @@ async def test_database_and_directory_are_owner_only(tmp_path: Path) -> None:
     assert db.parent.stat().st_mode & 0o077 == 0
 
 
-async def test_upcasters_translate_old_versions_on_read(tmp_path: Path) -> None:
+async def test_upcasters_translate_old_versions_on_read(open_recorder: Opener) -> None:
     def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
         return {"name": data["title"]}
 
-    store = await SqliteEventStore.open(tmp_path / "log.db")
+    store = await open_recorder()
     await store.append("s", [NewEvent("thing.named", {"title": "x"}, schema_version=1)])
     await store.close()
-    store = await SqliteEventStore.open(
-        tmp_path / "log.db", upcasters={("thing.named", 1): v1_to_v2}
-    )
+    store = await open_recorder(upcasters={("thing.named", 1): v1_to_v2})
     [event] = await store.read_stream("s")
     assert (event.schema_version, event.data) == (2, {"name": "x"})
     await store.close()

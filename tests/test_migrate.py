@@ -171,12 +171,11 @@ async def test_a_log_that_grows_during_the_copy_is_not_migrated(
 async def test_the_app_records_to_postgresql_when_a_database_url_is_set(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake-state"))
     kit = AppKit(tmp_path)
     await kit.start(POCKETCODE_DATABASE_URL=pg_url)
     try:
         assert kit.app is not None
-        assert isinstance(kit.app.store, PostgresEventStore)
+        assert isinstance(getattr(kit.app.store, "inner", None), PostgresEventStore)
         await kit.send("/new work")
         reply = await kit.turn("hello there")
         assert reply.text

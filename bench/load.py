@@ -55,6 +55,7 @@ import yaml
 
 from actors.chat import state as cs
 from actors.chat.inbound import RECEIVED
+from actors.claude import codec
 from actors.session import events as ev
 from bench.common import Report, at_most, exactly, parser, percentile
 from bench.profile import summarize
@@ -71,7 +72,6 @@ from bench.telegram import (
     wait_text,
 )
 from eventstore import SqliteEventStore
-from service.claude import codec
 from service.config import Settings, load_settings
 
 REPLY_CHARS = 1500

@@ -35,6 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from actors.archive.tarball import build_archive
 from actors.chat import state as cs
 from actors.chat.inbound import RECEIVED, update_stream
 from actors.chat.view import Keyboard
@@ -43,7 +44,6 @@ from actors.session.state import SessionState, evolve, load_state
 from bench.common import Report, at_most, parser
 from eventstore import NewEvent, SqliteEventStore, fold
 from service.app import open_app
-from service.archive import build_archive
 from service.config import Settings, load_settings
 
 SESSIONS = 200

@@ -46,10 +46,10 @@ if __package__ in (None, ""):
 
 from aiogram import Bot, Dispatcher
 
+from actors.claude import codec
+from actors.claude.process import ClaudeProcess, spawn_claude
 from bench.common import Report, parser, percentile
 from service.app import App, open_app
-from service.claude import codec
-from service.claude.process import ClaudeProcess, spawn_claude
 from service.config import Settings, load_settings
 from service.polling import poll
 from service.telegram.bot import build_dispatcher, make_bot, make_view

@@ -32,17 +32,17 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from actors.chat import notices as n
+from actors.claude.argv import AgentSettings
+from actors.claude.process import spawn_claude
 from actors.runtime import ActorSystem
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.actor import SessionActor
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from bench.common import Report, parser
 from eventstore import NewEvent, SqliteEventStore
-from service.claude.argv import AgentSettings
-from service.claude.process import spawn_claude
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 
 ROOT = Path(__file__).resolve().parent.parent

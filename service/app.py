@@ -19,6 +19,7 @@ from actors.chat.context import ChatDeps
 from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
+from actors.claude.process import Spawner, spawn_claude
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
 from actors.session import messages as sm
@@ -28,12 +29,11 @@ from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
 from personas import SHIPPED_DIR
-from service.claude.process import Spawner, spawn_claude
+from personas.catalog import PersonaCatalog, load_personas
 from service.config import Settings, database_exposed, own_dirs, secret_values
 from service.errors import ConfigError
 from service.eventlog import open_store
 from service.intake import Intake
-from service.personas import PersonaCatalog, load_personas
 from service.redaction import RedactingStore, RedactingView, Secrets
 from service.voice import build_transcriber
 

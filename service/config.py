@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from actors.claude.environment import STRIPPED, is_forbidden
 from eventstore.dburl import is_postgres_url, secrets_in
-from service.claude.environment import STRIPPED, is_forbidden
 from service.errors import ConfigError
 
 PUBLIC_API_BASE = "https://api.telegram.org"
@@ -74,7 +74,7 @@ class ClaudeSettings(_Section):
     #: The cost cap of every session that has not set its own with /cap (None: no cap).
     max_cost_usd: float | None = Field(None, gt=0)
     #: Set in claude's environment on top of the few variables it is given from pocketcode's
-    #: own (``service.claude.environment``); never pocketcode's token or POCKETCODE_* settings.
+    #: own (``actors.claude.environment``); never pocketcode's token or POCKETCODE_* settings.
     env: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("env", mode="before")
@@ -172,7 +172,7 @@ class Settings(_Section):
 
 def own_dirs(settings: Settings) -> dict[str, Path]:
     """pocketcode's own directories, which no agent's working directory may be, hold or lie
-    inside (``service.personas.cwd_problem``): its log and sessions, its code, its personas."""
+    inside (``personas.catalog.cwd_problem``): its log and sessions, its code, its personas."""
     dirs = {"data directory": settings.data_dir, "install directory": INSTALL_DIR}
     if settings.personas_dir is not None:
         dirs["personas directory"] = settings.personas_dir.expanduser()

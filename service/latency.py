@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from actors.claude import codec
 from eventstore.records import Event
-from service.claude import codec
 
 UPDATE_RECEIVED = "update.received"
 TURN_STARTED = "session.turn_started"

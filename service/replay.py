@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from actors.archive.transcript import one_line, tool_summary
+from actors.claude import codec
 from eventstore.records import Event
-from service.claude import codec
-from service.transcript import one_line, tool_summary
 
 FOLD_PREVIEW = 60
 

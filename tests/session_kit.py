@@ -11,17 +11,17 @@ from typing import Any
 
 import yaml
 
-from actors.chat import notices as n
+from actors.claude.argv import AgentSettings
+from actors.claude.process import spawn_claude
 from actors.runtime import ActorRef, ActorSystem
 from actors.runtime.testkit import FakeClock, SequentialIds
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.actor import SessionActor
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import Event, EventStore, SqliteEventStore
-from service.claude.argv import AgentSettings
-from service.claude.process import spawn_claude
 from tests import log_truth
 
 FAKE_CLAUDE = str(Path(__file__).parent / "fakes" / "fake_claude.py")

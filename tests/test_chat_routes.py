@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from actors.chat import commands as c
-from actors.chat import notices as n
 from actors.chat import questions as q
 from actors.chat import routes, texts
 from actors.chat.view import Keyboard
 from actors.session import events as sev
+from actors.session import notices as n
 from actors.session.catalog import SessionSummary
 from actors.session.state import SessionState
-from service.personas import Persona, PersonaCatalog, PersonaProblem
+from personas.catalog import Persona, PersonaCatalog, PersonaProblem
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

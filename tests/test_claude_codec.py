@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.claude import codec
-from service.claude.argv import BASE_FLAGS, AgentSettings, build_argv
+from actors.claude import codec
+from actors.claude.argv import BASE_FLAGS, AgentSettings, build_argv
 
 PROTOCOL = Path(__file__).parent / "fixtures" / "protocol"
 
@@ -309,7 +309,7 @@ def test_build_argv_session_id_and_conflicts() -> None:
 
 
 def test_lone_surrogates_from_claude_become_replacement_characters() -> None:
-    from service.claude import codec as _codec
+    from actors.claude import codec as _codec
 
     line = _codec.decode(b'{"type":"x","t":"a\\ud800b","ok":"\\ud83d\\ude00"}')
     assert line == {"type": "x", "t": "a\ufffdb", "ok": "\U0001f600"}

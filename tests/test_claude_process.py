@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from service.claude import codec
-from service.claude.argv import AgentSettings, build_argv
-from service.claude.errors import ProcessGoneError, SpawnError
-from service.claude.process import ClaudeProcess, StderrCallback, spawn_claude
+from actors.claude import codec
+from actors.claude.argv import AgentSettings, build_argv
+from actors.claude.errors import ProcessGoneError, SpawnError
+from actors.claude.process import ClaudeProcess, StderrCallback, spawn_claude
 
 FAKE = Path(__file__).parent / "fakes" / "fake_claude.py"
 SAFETY_S = 15.0  # only a safety net against hangs; never needed for a test to pass

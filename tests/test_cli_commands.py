@@ -451,7 +451,7 @@ def test_archive_conflict_with_a_concurrent_writer_is_clear(
 ) -> None:
     """A bot appending between the fold and the append: conflict, no archive left behind."""
     import service.commands.archive as archive_cmd
-    from service.archive import build_archive as real_build  # what archive_cmd calls
+    from actors.archive.tarball import build_archive as real_build  # what archive_cmd calls
 
     def build_then_someone_writes(*args: Any, **kwargs: Any) -> Path:
         path = real_build(*args, **kwargs)

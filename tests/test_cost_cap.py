@@ -18,20 +18,20 @@ from typing import Any
 import pytest
 
 from actors.chat import commands as c
-from actors.chat import notices as n
+from actors.claude import codec
+from actors.claude.argv import AgentSettings, build_argv
+from actors.claude.choices import InvalidChoice
+from actors.claude.process import ClaudeProcess, spawn_claude
 from actors.runtime.testkit import run_until_idle
 from actors.session import budget
 from actors.session import events as ev
 from actors.session import messages as m
-from actors.session.budget import CostCap
+from actors.session import notices as n
+from actors.session.budget import CostCap, cost_cap_choice
 from actors.session.deps import SessionConfig
 from actors.session.replies import turn_reply
 from actors.session.state import SessionState, evolve, load_state
 from eventstore import Event, NewEvent, SqliteEventStore
-from service.claude import codec
-from service.claude.argv import AgentSettings, build_argv
-from service.claude.choices import InvalidChoice, cost_cap_choice
-from service.claude.process import ClaudeProcess, spawn_claude
 from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit
 from tests.test_claude_process import read_until
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service.claude import codec
+from actors.claude import codec
 from tests.test_claude_process import (
     FAKE,
     SAFETY_S,

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from actors.chat import notices as n
+from actors.archive.transcript import render_transcript
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.errors import SessionError
 from actors.session.state import load_state
 from eventstore import NewEvent
-from service.transcript import render_transcript
 from tests.app_kit import AppKit, open_app_kit
 from tests.session_kit import SessionKit, open_session_kit
 

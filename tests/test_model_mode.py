@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from actors.chat import commands as c
-from actors.chat import notices as n
+from actors.claude import codec
+from actors.claude.argv import AgentSettings, build_argv, with_overrides
+from actors.claude.choices import InvalidChoice, mode_choice, model_choice
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.state import SessionState, SettingRequest, evolve, load_state
 from actors.session.wording import setting_refused
 from eventstore import Event, NewEvent, SqliteEventStore
-from service.claude import codec
-from service.claude.argv import AgentSettings, build_argv, with_overrides
-from service.claude.choices import InvalidChoice, mode_choice, model_choice
 from tests.fakes.fake_claude import BYPASS_REFUSED
 from tests.session_kit import SessionKit, open_session_kit
 from tests.test_claude_process import (

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.names import (
+from actors.names import (
     NAME_RULE,
     InvalidName,
     PathEscape,

@@ -12,11 +12,11 @@ import pytest
 import structlog
 from aiohttp.test_utils import TestClient, TestServer
 
-from actors.chat import notices as n
 from actors.chat import routes
 from actors.chat.inbound import RECEIVED, update_stream
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.state import load_state
 from eventstore import EventStore, SqliteEventStore
 from service.telegram.bot import build_dispatcher, make_bot

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from actors.claude.argv import BASE_FLAGS, build_argv
+from actors.claude.choices import PERMISSION_MODES
 from personas import SHIPPED_DIR
-from service.claude.argv import BASE_FLAGS, build_argv
-from service.claude.choices import PERMISSION_MODES
-from service.personas import (
+from personas.catalog import (
     Persona,
     PersonaCatalog,
     UnknownPersona,

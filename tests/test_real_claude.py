@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from actors.chat import notices as n
 from actors.session import budget
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.deps import SessionConfig
 from actors.session.state import SessionState
 from eventstore import SqliteEventStore

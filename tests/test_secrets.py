@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.claude.environment import claude_environment
+from actors.claude.environment import claude_environment
 from service.config import load_settings, secret_values
 from service.errors import ConfigError
 from service.logs import REDACTED

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from actors.chat import notices as n
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.deps import SessionConfig
 from actors.session.state import SessionState
 from eventstore import Event, NewEvent, SqliteEventStore

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from actors.claude import codec
 from actors.session import events as ev
 from actors.session.budget import CostCap
 from actors.session.lines import LineEffect, Shown, read_line, result_end
 from actors.session.replies import TurnEnd, needs_streamed_text, restart_end
 from actors.session.state import SessionState, SettingRequest, Turn
 from actors.session.wording import CUT_OFF_BY_RESTART, cap_reached, retry_notice
-from service.claude import codec
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 TURN = Turn("t1", "hello", 1, AT, "upd-1")

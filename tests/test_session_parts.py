@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 
-from actors.chat import notices as n
+from actors.claude import codec
+from actors.claude.argv import AgentSettings, build_argv
+from actors.claude.errors import ClaudeError
 from actors.runtime import Timer
 from actors.session import archiving, budget
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.budget import CostCap
 from actors.session.errors import SessionError
 from actors.session.permissions import DENIED, TIMED_OUT, OpenQuestions
@@ -25,9 +28,6 @@ from actors.session.state import SessionState, Turn, evolve
 from actors.session.timers import Timers
 from actors.session.wording import cap_refused
 from eventstore import Event, MemoryEventStore, NewEvent
-from service.claude import codec
-from service.claude.argv import AgentSettings, build_argv
-from service.claude.errors import ClaudeError
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 ACTIVE = SessionState(name="work", persona="dev", cwd="/srv/work", chat_id=7, status="active")

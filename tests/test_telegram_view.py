@@ -12,10 +12,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from actors.chat import approval as ap
-from actors.chat import notices as n
 from actors.chat import questions as q
 from actors.chat.view import Button
 from actors.runtime.testkit import FakeClock
+from actors.session import notices as n
 from service.telegram.format import messages_for
 from service.telegram.rendered import Message
 from service.telegram.sender import TelegramSender

@@ -20,7 +20,6 @@ from typing import Any
 
 import structlog
 
-from actors.chat import notices as n
 from actors.chat import permissions, routes, turns, uploads, voice
 from actors.chat import state as cs
 from actors.chat.context import ChatContext, ChatDeps
@@ -32,14 +31,15 @@ from actors.chat.inbound import (
     Pressed,
     VoiceArrived,
 )
+from actors.claude.choices import InvalidChoice
+from actors.names import InvalidName, PathEscape
 from actors.runtime import Actor
+from actors.session import notices as n
 from actors.session.catalog import SessionExistsError
 from actors.session.errors import SessionError
 from eventstore import NewEvent, fold
 from eventstore.errors import ConcurrencyError
-from service.claude.choices import InvalidChoice
-from service.names import InvalidName, PathEscape
-from service.personas import UnknownPersona
+from personas.catalog import UnknownPersona
 
 log = structlog.get_logger("chat")
 

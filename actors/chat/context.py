@@ -20,7 +20,7 @@ from actors.runtime import ActorRef, AskTimeoutError
 from actors.session.catalog import SessionCatalog
 from actors.session.errors import SessionError
 from eventstore import EventStore
-from service.personas import PersonaCatalog
+from personas.catalog import PersonaCatalog
 
 #: The session actor of a name (started on demand by the registry).
 SessionRefs = Callable[[str], ActorRef[Any]]

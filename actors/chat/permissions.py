@@ -9,11 +9,11 @@ and the message's buttons go. How each request looks is ``questions``' job.
 from __future__ import annotations
 
 from actors.chat import approval as ap
-from actors.chat import notices as n
 from actors.chat import questions as q
 from actors.chat import state as cs
 from actors.chat.context import ChatContext
 from actors.session import messages as sm
+from actors.session import notices as n
 
 _EXPIRED = "That question was already answered or expired."
 _NOT_OFFERED = (

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.chat import approval as ap
-from actors.chat import notices as n
 from actors.chat.view import Button, Keyboard
+from actors.session import notices as n
 
 ASK = "AskUserQuestion"
 PLAN = "ExitPlanMode"

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 
 from actors.chat.context import ChatContext
+from actors.names import contained_path
+from actors.names import validate_session_name as check_name
 from actors.session import messages as sm
 from actors.session.errors import SessionError
-from service.names import contained_path
-from service.names import validate_session_name as check_name
 
 
 async def new(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:

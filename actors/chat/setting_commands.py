@@ -1,6 +1,6 @@
 """/status, /model, /mode and /cap: what the active session is set to and has spent.
 
-Values are checked here (``service.claude.choices``), so a typo gets words at once; the session
+Values are checked here (``actors.claude.choices``), so a typo gets words at once; the session
 logs the change and says how it went.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from actors.chat import texts
 from actors.chat.context import ChatContext
+from actors.claude.choices import mode_choice, model_choice
 from actors.session import events as sev
 from actors.session import messages as sm
-from actors.session.budget import CostCap
+from actors.session.budget import CostCap, cost_cap_choice
 from actors.session.state import SessionState
-from service.claude.choices import cost_cap_choice, mode_choice, model_choice
 
 
 async def status(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:

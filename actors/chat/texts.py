@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from actors.chat import notices as n
 from actors.chat.view import Button, Keyboard
+from actors.claude.choices import MODEL_CHOICES
 from actors.session import events as ev
+from actors.session import notices as n
 from actors.session.budget import CostCap, dollars, left_usd
 from actors.session.catalog import SessionSummary
 from actors.session.state import SessionState
-from service.claude.choices import MODEL_CHOICES
-from service.personas import PersonaCatalog
+from personas.catalog import PersonaCatalog
 
 WELCOME = (
     "pocketcode drives Claude Code on your server. Keep named sessions, each with a persona; "

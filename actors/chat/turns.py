@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actors.chat import notices as n
 from actors.chat import state as cs
 from actors.chat import texts
 from actors.chat.context import ChatContext
 from actors.runtime import AskTimeoutError
 from actors.session import messages as sm
+from actors.session import notices as n
 
 
 async def send_to_active(chat: ChatContext, text: str, ref: str) -> None:

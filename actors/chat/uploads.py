@@ -20,8 +20,8 @@ from actors.chat import texts
 from actors.chat.context import ChatContext
 from actors.chat.inbound import FileArrived, FileLost, FileRefused
 from actors.chat.turns import queue
+from actors.names import contained_path, safe_filename
 from actors.session.errors import SessionError
-from service.names import contained_path, safe_filename
 
 
 async def save(chat: ChatContext, msg: FileArrived) -> None:

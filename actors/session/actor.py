@@ -30,11 +30,13 @@ from typing import Any
 
 import structlog
 
-from actors.chat import notices as n
+from actors.claude import codec
+from actors.claude.errors import ClaudeError
 from actors.runtime import Actor
 from actors.session import archiving, replies, wording
 from actors.session import events as ev
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.catalog import SessionExistsError
 from actors.session.deps import SessionDeps
 from actors.session.errors import SessionError
@@ -47,8 +49,6 @@ from actors.session.state import SessionState, evolve, load_state
 from actors.session.timers import Timers
 from eventstore import Event, NewEvent
 from eventstore.errors import ConcurrencyError
-from service.claude import codec
-from service.claude.errors import ClaudeError
 
 log = structlog.get_logger("session")
 

@@ -6,10 +6,10 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
+from actors.archive.tarball import ArchiveError, build_archive, extract_workdir
 from actors.session.errors import SessionError
 from actors.session.state import SessionState
 from eventstore import EventStore
-from service.archive import ArchiveError, build_archive, extract_workdir
 
 
 def check_archivable(state: SessionState, session: str, correlation_id: str | None) -> str | None:

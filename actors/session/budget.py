@@ -11,9 +11,12 @@ answers the same at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+from actors.claude.choices import InvalidChoice
+from actors.names import shown
 from actors.session.state import SessionState
 
 #: The ``result`` subtype of a turn claude stopped at its budget.
@@ -81,3 +84,32 @@ def stale(started_with: str | None, state: SessionState, default: float | None) 
 def dollars(amount: float) -> str:
     """``$0.42``, ``$10,000.00``: what a user reads."""
     return f"${amount:,.2f}"
+
+
+#: The highest cost cap ``/cap`` takes, in dollars: a typo (an extra zero or two) is refused
+#: rather than taken as "no limit".
+COST_CAP_MAX_USD = 10_000
+_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]*)?|\.[0-9]{1,12}")
+_CAP_OFF = ("off", "none")
+
+
+def cost_cap_choice(text: str) -> float | None:
+    """``text`` as a session's cost cap in dollars (``5``, ``2.5``, ``$2.50``), or None for
+    ``off``. More than $0, at most ``COST_CAP_MAX_USD``, whole cents: anything else is refused
+    in one line, never rounded (2.555 is refused, not silently made 2.56 or 2.55)."""
+    if text.lower() in _CAP_OFF:
+        return None
+    amount = text.removeprefix("$")
+    negative = amount.startswith("-")
+    if not _AMOUNT.fullmatch(amount.removeprefix("-")):
+        raise InvalidChoice(
+            f"{shown(text)} is not an amount in dollars: use /cap 5, /cap 2.50 or /cap off."
+        )
+    value = Decimal(amount)
+    if negative or value == 0:
+        raise InvalidChoice("A cost cap must be more than $0; /cap off removes the cap.")
+    if value > COST_CAP_MAX_USD:
+        raise InvalidChoice(f"A cost cap can be at most ${COST_CAP_MAX_USD:,}; /cap off for none.")
+    if value != value.quantize(Decimal("0.01")):
+        raise InvalidChoice(f"{shown(text)} has more than 2 decimals: give dollars and cents.")
+    return float(value)

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from actors.claude.argv import AgentSettings
+from actors.claude.process import Spawner
 from actors.session.pool import ProcessPool
 from eventstore import Event, EventStore, NewEvent
-from service.claude.argv import AgentSettings
-from service.claude.process import Spawner
 
-#: Tells the chat actor of ``chat_id`` something (a ``actors.chat.notices`` value).
+#: Tells the chat actor of ``chat_id`` something (a ``actors.session.notices`` value).
 Notify = Callable[[int, object], None]
 #: Resolves a persona name to the CLI settings it asks for.
 SettingsFor = Callable[[str], AgentSettings]

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.claude import codec
 from actors.session import budget
 from actors.session import events as ev
 from actors.session.budget import CostCap
 from actors.session.replies import TurnEnd
 from actors.session.state import SessionState, SettingRequest
 from actors.session.wording import cap_reached, result_error, retry_notice
-from service.claude import codec
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ class PermissionAnswer:
 @dataclass(frozen=True, slots=True)
 class ChangeSetting:
     """``/model`` or ``/mode``: ``setting`` is ``events.MODEL`` or ``events.PERMISSION_MODE``,
-    ``value`` already checked (``service.claude.choices``). Answered once it is in the log."""
+    ``value`` already checked (``actors.claude.choices``). Answered once it is in the log."""
 
     setting: str
     value: str
@@ -62,7 +62,7 @@ class ChangeSetting:
 @dataclass(frozen=True, slots=True)
 class SetCostCap:
     """``/cap``: the session's own cost cap in dollars, already checked
-    (``service.claude.choices``); None removes it. Answered once it is in the log."""
+    (``actors.claude.choices``); None removes it. Answered once it is in the log."""
 
     cap_usd: float | None
     correlation_id: str | None = None

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors.chat import notices as n
+from actors.claude import codec
 from actors.session import messages as m
+from actors.session import notices as n
 from actors.session.state import SessionState
-from service.claude import codec
 
 DENIED = "The user denied this."
 TIMED_OUT = "No answer from the user in time."

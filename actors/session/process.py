@@ -18,6 +18,10 @@ from typing import Any
 
 import structlog
 
+from actors.claude import codec
+from actors.claude.argv import AgentSettings, build_argv, with_overrides
+from actors.claude.errors import ClaudeError
+from actors.claude.process import ClaudeProcess
 from actors.runtime import ActorRef
 from actors.session import budget
 from actors.session import events as ev
@@ -27,10 +31,6 @@ from actors.session.deps import Append, SessionDeps
 from actors.session.state import SessionState
 from actors.session.wording import cap_refused
 from eventstore import Event, NewEvent
-from service.claude import codec
-from service.claude.argv import AgentSettings, build_argv, with_overrides
-from service.claude.errors import ClaudeError
-from service.claude.process import ClaudeProcess
 
 log = structlog.get_logger("session")
 STDERR_LINES_KEPT = 20

@@ -6,14 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from actors.chat import notices as n
+from actors.claude import codec
 from actors.session import budget
 from actors.session import events as ev
+from actors.session import notices as n
 from actors.session.budget import CostCap
 from actors.session.state import SessionState, Turn, evolve
 from actors.session.wording import CUT_OFF_BY_RESTART, cap_reached
 from eventstore import Event, NewEvent
-from service.claude import codec
 
 
 @dataclass(frozen=True, slots=True)

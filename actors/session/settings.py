@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from actors.claude import codec
 from actors.session import budget
 from actors.session import events as ev
 from actors.session import messages as m
@@ -18,7 +19,6 @@ from actors.session.errors import SessionError
 from actors.session.process import Live
 from actors.session.state import SessionState, SettingRequest
 from actors.session.wording import cap_set, setting_changed, setting_refused
-from service.claude import codec
 
 
 class Settings:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from actors.claude import codec
 from actors.session import events as ev
 from eventstore import Event, EventStore, fold
-from service.claude import codec
 
 
 @dataclass(frozen=True, slots=True)

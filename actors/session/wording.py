@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-from actors.session.budget import CostCap, dollars, left_usd
-from service.claude.choices import COST_CAP_MAX_USD
-from service.claude.codec import ApiRetry, ResultInfo
+from actors.claude.codec import ApiRetry, ResultInfo
+from actors.session.budget import COST_CAP_MAX_USD, CostCap, dollars, left_usd
 
 _STATUS_WORDS = {
     400: "rejected the request",

@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from actors.archive.tarball import ArchiveError, build_archive
+from actors.names import InvalidName, validate_session_name
 from actors.session import events as ev
 from actors.session.state import SessionState, evolve
 from eventstore import fold
 from eventstore.errors import ConcurrencyError
 from personas import SHIPPED_DIR
-from service.archive import ArchiveError, build_archive
+from personas.catalog import load_personas
 from service.commands import CommandError, guarded, open_writable
 from service.config import Settings
-from service.names import InvalidName, validate_session_name
-from service.personas import load_personas
 
 
 def _wants_workdir(settings: Settings, persona: str) -> bool:

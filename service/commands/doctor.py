@@ -15,9 +15,9 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 
 from eventstore.schema import SCHEMA_VERSION, SQLITE_MAGIC
 from personas import SHIPPED_DIR
+from personas.catalog import load_personas
 from service.config import Settings, database_exposed, own_dirs
 from service.logs import redact_text
-from service.personas import load_personas
 
 #: Less free space than this where the data directory is gets a warning: the log only grows,
 #: and a full disk stops every session at once.

@@ -17,12 +17,12 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from actors.names import validate_session_name
 from actors.session import events as ev
 from actors.session.state import SessionState, evolve
 from eventstore import Event, SqliteEventStore, fold
 from service.commands import CommandError, guarded, open_readonly, parse_time
 from service.config import Settings
-from service.names import validate_session_name
 from service.replay import EventFilter, format_json, format_timeline
 
 _QUEUE_SIZE = 5_000

@@ -1,8 +1,8 @@
 """Talking to the Claude Code CLI: argv, stream-json codec, and the child process."""
 
-from service.claude.argv import AgentSettings, build_argv
-from service.claude.errors import ClaudeError, ProcessGoneError, SpawnError
-from service.claude.process import ClaudeProcess, Spawner, spawn_claude
+from actors.claude.argv import AgentSettings, build_argv
+from actors.claude.errors import ClaudeError, ProcessGoneError, SpawnError
+from actors.claude.process import ClaudeProcess, Spawner, spawn_claude
 
 __all__ = [
     "AgentSettings",

@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from service.claude.codec import encode
-from service.claude.environment import claude_environment
-from service.claude.errors import ProcessGoneError, SpawnError
+from actors.claude.codec import encode
+from actors.claude.environment import claude_environment
+from actors.claude.errors import ProcessGoneError, SpawnError
 
 log = structlog.get_logger(__name__)
 

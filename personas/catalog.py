@@ -23,9 +23,9 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from service.claude.argv import AgentSettings
-from service.claude.choices import InvalidChoice, mode_choice, model_choice
-from service.names import is_valid_session_name, shown
+from actors.claude.argv import AgentSettings
+from actors.claude.choices import InvalidChoice, mode_choice, model_choice
+from actors.names import is_valid_session_name, shown
 
 log = structlog.get_logger(__name__)
 

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from actors.archive.transcript import render_transcript
+from actors.names import validate_session_name
 from eventstore.records import Event
-from service.names import validate_session_name
-from service.transcript import render_transcript
 
 TRANSCRIPT = "transcript.md"
 EVENTS = "events.jsonl"

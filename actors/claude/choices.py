@@ -1,5 +1,4 @@
-"""The models, permission modes and cost caps a user may pick, checked before they reach
-``claude``.
+"""The models and permission modes a user may pick, checked before they reach ``claude``.
 
 Pure and strict: a value that passes is safe as an argv value (``--model=``) and in a
 ``set_model`` / ``set_permission_mode`` control request; a refusal is one line for a chat.
@@ -11,9 +10,8 @@ the next API call, long after the user has looked away.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
-from service.names import shown
+from actors.names import shown
 
 #: Aliases the CLI resolves to the newest model of each family.
 MODEL_ALIASES = ("opus", "sonnet", "haiku")
@@ -60,32 +58,3 @@ def mode_choice(text: str) -> str:
             f"{shown(text)} is not a permission mode: use one of {', '.join(PERMISSION_MODES)}."
         )
     return _MODE_KEYS[key]
-
-
-#: The highest cost cap ``/cap`` takes, in dollars: a typo (an extra zero or two) is refused
-#: rather than taken as "no limit".
-COST_CAP_MAX_USD = 10_000
-_AMOUNT = re.compile(r"[0-9]{1,12}(?:\.[0-9]*)?|\.[0-9]{1,12}")
-_CAP_OFF = ("off", "none")
-
-
-def cost_cap_choice(text: str) -> float | None:
-    """``text`` as a session's cost cap in dollars (``5``, ``2.5``, ``$2.50``), or None for
-    ``off``. More than $0, at most ``COST_CAP_MAX_USD``, whole cents: anything else is refused
-    in one line, never rounded (2.555 is refused, not silently made 2.56 or 2.55)."""
-    if text.lower() in _CAP_OFF:
-        return None
-    amount = text.removeprefix("$")
-    negative = amount.startswith("-")
-    if not _AMOUNT.fullmatch(amount.removeprefix("-")):
-        raise InvalidChoice(
-            f"{shown(text)} is not an amount in dollars: use /cap 5, /cap 2.50 or /cap off."
-        )
-    value = Decimal(amount)
-    if negative or value == 0:
-        raise InvalidChoice("A cost cap must be more than $0; /cap off removes the cap.")
-    if value > COST_CAP_MAX_USD:
-        raise InvalidChoice(f"A cost cap can be at most ${COST_CAP_MAX_USD:,}; /cap off for none.")
-    if value != value.quantize(Decimal("0.01")):
-        raise InvalidChoice(f"{shown(text)} has more than 2 decimals: give dollars and cents.")
-    return float(value)

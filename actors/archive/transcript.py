@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from actors.claude import codec
 from eventstore.records import Event
-from service.claude import codec
 
 _TOOL_KEYS = {
     "Bash": "command",

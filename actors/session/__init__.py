@@ -1,0 +1,1 @@
+"""One actor per session: the turn state machine around a long-lived claude process."""

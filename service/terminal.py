@@ -13,22 +13,15 @@ import asyncio
 import itertools
 from typing import TextIO
 
+from actors.chat import routes
 from actors.chat.approval import visible
 from actors.chat.inbound import Deliver, Incoming
 from actors.chat.view import Button, Keyboard
 
 #: Answers to a permission question: typed without its id (see ``actors.chat.permissions``).
 NO_ID = frozenset({"allow", "allow_session", "deny"})
-#: Button action -> the command that does the same when typed.
-BUTTON_COMMANDS: dict[str, str] = {
-    "switch": "/session",
-    "allow": "/allow",
-    "allow_session": "/allowall",
-    "deny": "/deny",
-    "new": "/new",
-    "archive": "/archive",
-    "list": "/session",
-}
+#: Button action -> the command that does the same when typed (from the chat's command table).
+BUTTON_COMMANDS: dict[str, str] = routes.typed_forms()
 
 
 def button_command(button: Button) -> str:

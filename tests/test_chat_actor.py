@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.chat import commands as c
+from actors.chat import routes
 from actors.chat.inbound import Incoming
 from tests.app_kit import AppKit, open_app_kit
 
@@ -202,8 +202,8 @@ async def test_update_logged_but_not_handled_is_handled_after_restart(kit: AppKi
 
 
 def test_help_lists_every_command() -> None:
-    text = c.help_text()
-    for name in c.COMMANDS:
+    text = routes.help_text()
+    for name in routes.SPECS:
         assert f"/{name}" in text
 
 

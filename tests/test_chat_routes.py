@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from actors.chat import commands as c
 from actors.chat import questions as q
 from actors.chat import routes, texts
 from actors.chat.view import Keyboard
@@ -22,8 +21,14 @@ def actions(keyboard: Keyboard) -> set[str]:
     return {b.action for row in keyboard for b in row}
 
 
-def test_every_command_parse_accepts_has_a_handler_and_no_other() -> None:
-    assert set(routes.COMMANDS) == set(c.COMMANDS)
+def test_the_menu_help_and_typed_buttons_come_from_the_one_table() -> None:
+    assert set(routes.SPECS) == set(routes.COMMANDS)
+    help_lines = routes.help_text().splitlines()
+    assert len(help_lines) == len(routes.COMMANDS)
+    assert {name for name, _ in routes.menu()} < set(routes.COMMANDS)
+    assert routes.typed_forms()["switch"] == "/session"
+    assert routes.typed_forms()["allow_session"] == "/allowall"
+    assert set(routes.typed_forms()) <= set(routes.BUTTONS), "every typed form is a button"
 
 
 def test_every_button_the_chat_offers_has_a_handler() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from actors.chat import commands as c
+from actors.chat import routes
 from actors.claude import codec
 from actors.claude.argv import AgentSettings, build_argv
 from actors.claude.choices import InvalidChoice
@@ -92,13 +93,13 @@ def test_caps_that_are_refused_in_one_line(typed: str, reason: str) -> None:
 
 
 def test_the_command_parses_with_at_most_one_argument() -> None:
-    assert c.parse("/cap") == c.Command("cap", ())
-    assert c.parse("/cap@pocket_bot $2.50") == c.Command("cap", ("$2.50",))
-    refused = c.parse("/cap 2 50")
+    assert routes.parse("/cap") == c.Command("cap", ())
+    assert routes.parse("/cap@pocket_bot $2.50") == c.Command("cap", ("$2.50",))
+    refused = routes.parse("/cap 2 50")
     assert isinstance(refused, c.Invalid)
     assert refused.reason.startswith("Usage: /cap [DOLLARS|off] — show the active session's")
-    assert "cap" in c.MENU
-    assert "/cap [DOLLARS|off]" in c.help_text()
+    assert "cap" in {name for name, _ in routes.menu()}
+    assert "/cap [DOLLARS|off]" in routes.help_text()
 
 
 # -- the fold, the budget and the command line -----------------------------------------------

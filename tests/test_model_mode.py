@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from actors.chat import commands as c
+from actors.chat import routes
 from actors.claude import codec
 from actors.claude.argv import AgentSettings, build_argv, with_overrides
 from actors.claude.choices import InvalidChoice, mode_choice, model_choice
@@ -106,15 +107,15 @@ def test_modes_that_are_refused_in_one_line(typed: str) -> None:
 
 
 def test_the_commands_parse_with_at_most_one_argument() -> None:
-    assert c.parse("/model") == c.Command("model", ())
-    assert c.parse("/model@pocket_bot sonnet") == c.Command("model", ("sonnet",))
-    assert c.parse("/mode plan") == c.Command("mode", ("plan",))
-    refused = c.parse("/model claude sonnet")
+    assert routes.parse("/model") == c.Command("model", ())
+    assert routes.parse("/model@pocket_bot sonnet") == c.Command("model", ("sonnet",))
+    assert routes.parse("/mode plan") == c.Command("mode", ("plan",))
+    refused = routes.parse("/model claude sonnet")
     assert isinstance(refused, c.Invalid)
     assert refused.reason.startswith("Usage: /model [NAME] — show or switch")
-    assert {"model", "mode"} <= set(c.MENU)
-    assert "/model [NAME]" in c.help_text()
-    assert "/mode [MODE]" in c.help_text()
+    assert {"model", "mode"} <= {name for name, _ in routes.menu()}
+    assert "/model [NAME]" in routes.help_text()
+    assert "/mode [MODE]" in routes.help_text()
 
 
 # -- the fold and the command line -------------------------------------------------------------

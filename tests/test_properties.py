@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.chat import commands as c
+from actors.chat import routes
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
@@ -80,23 +81,23 @@ claude_like = st.recursive(
 
 @given(st.text(max_size=300))
 def test_any_text_parses_to_a_command_plain_text_or_one_line_reason(text: str) -> None:
-    parsed = c.parse(text)
+    parsed = routes.parse(text)
     assert isinstance(parsed, c.Command | c.Plain | c.Invalid)
     if isinstance(parsed, c.Invalid):
         assert "\n" not in parsed.reason
         assert len(parsed.reason) < 200
     if isinstance(parsed, c.Command):
-        spec = c.COMMANDS[parsed.name]
+        spec = routes.SPECS[parsed.name]
         assert spec.min_args <= len(parsed.args) <= spec.max_args
 
 
 WORDS = st.from_regex(r"[a-z0-9_-]{1,10}", fullmatch=True)
 
 
-@given(st.sampled_from(sorted(c.COMMANDS)), st.lists(WORDS, max_size=3))
+@given(st.sampled_from(sorted(routes.SPECS)), st.lists(WORDS, max_size=3))
 def test_well_formed_commands_round_trip(name: str, args: list[str]) -> None:
-    spec = c.COMMANDS[name]
-    parsed = c.parse(" ".join([f"/{name}", *args]))
+    spec = routes.SPECS[name]
+    parsed = routes.parse(" ".join([f"/{name}", *args]))
     if spec.min_args <= len(args) <= spec.max_args:
         assert parsed == c.Command(name, tuple(args))
     else:

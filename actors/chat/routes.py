@@ -1,16 +1,18 @@
-"""The chat's router: which handler runs for each typed command and each button.
-
-Two explicit tables rather than methods found by name: what /archive runs is one lookup away,
-and a test checks that every command ``commands.parse`` accepts has a handler.
+"""The chat's one command table: how each command is typed, what runs it, whether Telegram's
+menu shows it, and which buttons do the same. The parser, the router, the Telegram command menu,
+``/help`` and the terminal front's typed form of buttons all read it, so they cannot disagree;
+a test checks that every button has a handler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from actors.chat import commands as c
 from actors.chat import info_commands as info
-from actors.chat import permissions, session_commands, setting_commands, turns
+from actors.chat import permissions, session_commands, setting_commands, texts, turns
+from actors.chat.commands import Spec
 from actors.chat.context import ChatContext
 from actors.chat.inbound import Incoming, Pressed
 from actors.session import events as sev
@@ -21,24 +23,119 @@ CommandHandler = Callable[[ChatContext, tuple[str, ...], str], Awaitable[None]]
 #: A button's handler. Every button does what a typed command would (see ``view.Button``).
 ButtonHandler = Callable[[ChatContext, Pressed], Awaitable[None]]
 
-COMMANDS: dict[str, CommandHandler] = {
-    "start": info.start,
-    "help": info.help_,
-    "new": session_commands.new,
-    "session": session_commands.session,
-    "archive": session_commands.archive,
-    "unarchive": session_commands.unarchive,
-    "stop": turns.stop,
-    "status": setting_commands.status,
-    "model": setting_commands.model,
-    "mode": setting_commands.mode,
-    "cap": setting_commands.cap,
-    "personas": info.personas,
-    "allow": lambda chat, args, ref: permissions.answer_typed(chat, args, "allow"),
-    "allowall": lambda chat, args, ref: permissions.answer_typed(chat, args, "allow_session"),
-    "deny": lambda chat, args, ref: permissions.answer_typed(chat, args, "deny"),
-    "answer": lambda chat, args, ref: permissions.answer_question(chat, args[0]),
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One command. ``buttons``: the actions of the buttons that do what it does (the terminal
+    prints such a button as this command); ``menu``: shown in Telegram's command menu."""
+
+    spec: Spec
+    run: CommandHandler
+    menu: bool = True
+    buttons: tuple[str, ...] = ()
+
+
+async def start(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    await chat.say(texts.WELCOME + help_text())
+    if chat.active() is None:
+        await chat.offer_sessions("Start with a session:")
+
+
+async def help_(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
+    await chat.say(help_text())
+
+
+COMMANDS: dict[str, Route] = {
+    "start": Route(Spec("/start", "what pocketcode is and how to begin"), start),
+    "help": Route(Spec("/help", "the commands"), help_),
+    "new": Route(
+        Spec("/new NAME [PERSONA]", "create a session and switch to it", 1, 2),
+        session_commands.new,
+        buttons=("new",),
+    ),
+    "session": Route(
+        Spec("/session [NAME|all]", "list sessions to switch, or switch to NAME", 0, 1),
+        session_commands.session,
+        buttons=("switch", "list"),
+    ),
+    "archive": Route(
+        Spec("/archive NAME", "stop a session and pack it into an archive", 1, 1),
+        session_commands.archive,
+    ),
+    "unarchive": Route(
+        Spec("/unarchive NAME", "bring an archived session back", 1, 1), session_commands.unarchive
+    ),
+    "stop": Route(Spec("/stop", "interrupt the running turn"), turns.stop),
+    "status": Route(
+        Spec("/status", "session, persona, model, turn state, tokens, cost and cap"),
+        setting_commands.status,
+    ),
+    "model": Route(
+        Spec(
+            "/model [NAME]",
+            "show or switch the active session's model: opus, sonnet, haiku, default or a full "
+            "name",
+            0,
+            1,
+        ),
+        setting_commands.model,
+        buttons=("model",),
+    ),
+    "mode": Route(
+        Spec(
+            "/mode [MODE]",
+            "show or switch the permission mode: default, acceptEdits, plan, "
+            "bypassPermissions, dontAsk",
+            0,
+            1,
+        ),
+        setting_commands.mode,
+        buttons=("mode",),
+    ),
+    "cap": Route(
+        Spec(
+            "/cap [DOLLARS|off]",
+            "show the active session's spend and cost cap, set the cap (/cap 5, /cap 2.50) or "
+            "remove it (/cap off)",
+            0,
+            1,
+        ),
+        setting_commands.cap,
+    ),
+    "personas": Route(Spec("/personas", "the personas you can start sessions with"), info.personas),
+    # The permission answers are buttons in Telegram; typed, they are for the terminal front.
+    "allow": Route(
+        Spec("/allow [N]", "allow the open tool request (N: which, when several are)", 0, 1),
+        lambda chat, args, ref: permissions.answer_typed(chat, args, "allow"),
+        menu=False,
+        buttons=("allow",),
+    ),
+    "allowall": Route(
+        Spec(
+            "/allowall [N]",
+            "allow it, and what its question names, for the rest of the session",
+            0,
+            1,
+        ),
+        lambda chat, args, ref: permissions.answer_typed(chat, args, "allow_session"),
+        menu=False,
+        buttons=("allow_session",),
+    ),
+    "deny": Route(
+        Spec("/deny [N]", "deny the open tool request (N: which, when several are)", 0, 1),
+        lambda chat, args, ref: permissions.answer_typed(chat, args, "deny"),
+        menu=False,
+        buttons=("deny",),
+    ),
+    "answer": Route(
+        Spec("/answer ID", "pick an option of the agent's question", 1, 1),
+        lambda chat, args, ref: permissions.answer_question(chat, args[0]),
+        menu=False,
+        buttons=("answer",),
+    ),
 }
+#: What ``commands.parse`` reads.
+SPECS: dict[str, Spec] = {name: route.spec for name, route in COMMANDS.items()}
 
 BUTTONS: dict[str, ButtonHandler] = {
     "switch": lambda chat, p: session_commands.session(chat, (p.arg,), p.correlation_id),
@@ -59,15 +156,36 @@ BUTTONS: dict[str, ButtonHandler] = {
 }
 
 
+def parse(text: str) -> c.Parsed:
+    return c.parse(text, SPECS)
+
+
+def help_text() -> str:
+    """``/help``: every command, as typed, and what it does."""
+    return "\n".join(f"{r.spec.usage} — {r.spec.help}" for r in COMMANDS.values())
+
+
+def menu() -> list[tuple[str, str]]:
+    """Telegram's command menu: (command, description) of the commands it shows."""
+    return [
+        (name, r.spec.help[:1].upper() + r.spec.help[1:]) for name, r in COMMANDS.items() if r.menu
+    ]
+
+
+def typed_forms() -> dict[str, str]:
+    """Button action -> the command that does the same when typed (for the terminal)."""
+    return {action: f"/{name}" for name, r in COMMANDS.items() for action in r.buttons}
+
+
 async def on_text(chat: ChatContext, msg: Incoming) -> None:
     """A command runs its handler; anything else goes to the active session."""
-    match c.parse(msg.text):
+    match parse(msg.text):
         case c.Invalid(reason):
             await chat.say(reason)
         case c.Plain(text):
             await turns.send_to_active(chat, text, msg.correlation_id)
         case c.Command(name, args):
-            await COMMANDS[name](chat, args, msg.correlation_id)
+            await COMMANDS[name].run(chat, args, msg.correlation_id)
 
 
 async def on_pressed(chat: ChatContext, msg: Pressed) -> None:

@@ -11,7 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
-from actors.chat import commands
+from actors.chat import routes
 from actors.chat.inbound import Deliver
 from actors.runtime.clock import Clock
 from service.config import PUBLIC_API_BASE, Settings
@@ -25,8 +25,7 @@ from service.telegram.view import TelegramView
 #: The menu shown by Telegram next to the input field (``bot.set_my_commands(COMMANDS)``),
 #: from the chat's own command table so the two cannot drift apart.
 COMMANDS: list[BotCommand] = [
-    BotCommand(command=name, description=(h := commands.COMMANDS[name].help)[:1].upper() + h[1:])
-    for name in commands.MENU
+    BotCommand(command=name, description=description) for name, description in routes.menu()
 ]
 
 

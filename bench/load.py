@@ -72,7 +72,7 @@ from bench.telegram import (
     wait_text,
 )
 from eventstore import SqliteEventStore
-from service.config import Settings, load_settings
+from service.config import Config, load_settings
 
 REPLY_CHARS = 1500
 SLOW_MS = 30
@@ -315,7 +315,7 @@ class BotProcess:
     """The bot in its own process, configured as in production but for the stand-in."""
 
     proc: asyncio.subprocess.Process
-    settings: Settings
+    settings: Config
     lag_file: Path
     log: IO[bytes]
 

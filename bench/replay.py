@@ -44,7 +44,7 @@ from actors.session.state import SessionState, evolve, load_state
 from bench.common import Report, at_most, parser
 from eventstore import NewEvent, SqliteEventStore, fold
 from service.app import open_app
-from service.config import Settings, load_settings
+from service.config import Config, load_settings
 
 SESSIONS = 200
 TURNS = 50
@@ -226,7 +226,7 @@ class OwedReplies:
         pass
 
 
-def bench_settings(data_dir: Path) -> Settings:
+def bench_settings(data_dir: Path) -> Config:
     return load_settings(
         None,
         env={
@@ -237,7 +237,7 @@ def bench_settings(data_dir: Path) -> Settings:
     )
 
 
-async def restart(settings: Settings, sessions: int, report: Report) -> None:
+async def restart(settings: Config, sessions: int, report: Report) -> None:
     owed = len(range(0, sessions, OWED_EVERY))
     view = OwedReplies(owed)
     gc.collect()

@@ -50,7 +50,7 @@ from actors.claude import codec
 from actors.claude.process import ClaudeProcess, spawn_claude
 from bench.common import Report, parser, percentile
 from service.app import App, open_app
-from service.config import Settings, load_settings
+from service.config import Config, load_settings
 from service.polling import poll
 from service.telegram.bot import build_dispatcher, make_bot, make_view
 from service.telegram.view import TelegramView
@@ -185,7 +185,7 @@ class BenchBot:
     dp: Dispatcher
     view: TelegramView
     spawner: TimedSpawner
-    settings: Settings
+    settings: Config
 
 
 @contextlib.asynccontextmanager

@@ -30,7 +30,7 @@ from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
 from personas import SHIPPED_DIR
 from personas.catalog import PersonaCatalog, load_personas
-from service.config import Settings, database_exposed, own_dirs, secret_values
+from service.config import Config, database_exposed, own_dirs, secret_values
 from service.errors import ConfigError
 from service.eventlog import open_store
 from service.intake import Intake
@@ -42,7 +42,7 @@ log = structlog.get_logger("app")
 
 @dataclass
 class App:
-    settings: Settings
+    settings: Config
     #: Redacts pocketcode's secrets from every event before it is appended (``open_app``).
     store: EventStore
     system: ActorSystem
@@ -221,7 +221,7 @@ class App:
 
 
 async def open_app(
-    settings: Settings,
+    settings: Config,
     *,
     spawner: Spawner = spawn_claude,
     clock: Clock | None = None,
@@ -258,7 +258,7 @@ async def open_app(
     return app
 
 
-def make_private_dirs(settings: Settings) -> None:
+def make_private_dirs(settings: Config) -> None:
     """Create the data directory and what pocketcode keeps in it readable by the owner only.
 
     A directory that exists keeps its mode: its owner chose it (say 0750 for a backup group).

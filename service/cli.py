@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from eventstore.dburl import secrets_in
-from service.config import Settings, load_settings, secret_values, startup_problems
+from service.config import Config, load_settings, secret_values, startup_problems
 from service.errors import PocketcodeError
 from service.logs import configure_logging
 
-Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+Command = Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _fail(message: str) -> int:
@@ -29,7 +29,7 @@ def _cannot_start(problems: list[str]) -> int:
     return 2
 
 
-async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_run(settings: Config, args: argparse.Namespace) -> int:
     if problems := startup_problems(settings):
         return _cannot_start(problems)
     from service.runner import run_telegram
@@ -37,7 +37,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return await run_telegram(settings)
 
 
-async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_chat(settings: Config, args: argparse.Namespace) -> int:
     if problems := startup_problems(settings, need_token=False):
         return _cannot_start(problems)
     from service.runner import run_terminal

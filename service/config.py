@@ -1,4 +1,4 @@
-"""Settings: a YAML file, then environment variables on top. The token never lives in YAML.
+"""Config: a YAML file, then environment variables on top. The token never lives in YAML.
 
 The token comes from ``TELEGRAM_BOT_TOKEN`` or from ``telegram.token_file``, a file only its owner
 can read; it is held as a ``SecretStr`` so it cannot leak through a repr or a log line. The same
@@ -144,7 +144,7 @@ class DataSettings(_Section):
         return text
 
 
-class Settings(_Section):
+class Config(_Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     personas_dir: Path | None = None
     data: DataSettings = DataSettings()
@@ -170,7 +170,7 @@ class Settings(_Section):
         return self.data_dir / "models"
 
 
-def own_dirs(settings: Settings) -> dict[str, Path]:
+def own_dirs(settings: Config) -> dict[str, Path]:
     """pocketcode's own directories, which no agent's working directory may be, hold or lie
     inside (``personas.catalog.cwd_problem``): its log and sessions, its code, its personas."""
     dirs = {"data directory": settings.data_dir, "install directory": INSTALL_DIR}
@@ -253,9 +253,7 @@ def read_token_file(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def load_settings(
-    config_file: Path | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(config_file: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     if config_file is None and env.get("POCKETCODE_CONFIG"):
         config_file = Path(env["POCKETCODE_CONFIG"])
@@ -267,7 +265,7 @@ def load_settings(
                 raise ConfigError(f"config section {section!r} must be a mapping")
             target[key] = env[var]
     try:
-        settings = Settings.model_validate(raw)
+        settings = Config.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
@@ -283,7 +281,7 @@ def load_settings(
     return settings
 
 
-def secret_values(settings: Settings) -> list[str]:
+def secret_values(settings: Config) -> list[str]:
     """What must never reach the agent, the log or a chat: the token, also its part after the
     bot id (the id is public, so that part is the whole secret), and the webhook secret."""
     tg = settings.telegram
@@ -293,7 +291,7 @@ def secret_values(settings: Settings) -> list[str]:
     return [v for v in values if v]
 
 
-def _refuse_secrets_in_claude_env(settings: Settings) -> None:
+def _refuse_secrets_in_claude_env(settings: Config) -> None:
     secrets = secret_values(settings)
     for name, value in settings.claude.env.items():
         if any(s == value or (len(s) >= MIN_SECRET_LEN and s in value) for s in secrets):
@@ -303,7 +301,7 @@ def _refuse_secrets_in_claude_env(settings: Settings) -> None:
             )
 
 
-def startup_problems(settings: Settings, *, need_token: bool = True) -> list[str]:
+def startup_problems(settings: Config, *, need_token: bool = True) -> list[str]:
     """Everything that stops the bot from starting, in plain words (empty when ready)."""
     problems = []
     if need_token and settings.telegram.token is None:

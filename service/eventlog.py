@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from eventstore import EventStore, SqliteEventStore
 from eventstore.store import Now, utcnow
-from service.config import Settings
+from service.config import Config
 
 
-async def open_store(settings: Settings, *, now: Now = utcnow) -> EventStore:
+async def open_store(settings: Config, *, now: Now = utcnow) -> EventStore:
     """SQLite (the default, nothing to set up) or PostgreSQL (``data.database_url``)."""
     url = settings.data.database_url
     if url is None:

@@ -12,7 +12,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
 
 from service.app import App, open_app
-from service.config import Settings
+from service.config import Config
 from service.errors import PocketcodeError
 from service.polling import ALLOWED_UPDATES, poll
 
@@ -29,7 +29,7 @@ def _on_sigterm(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def run_telegram(settings: Settings) -> int:
+async def run_telegram(settings: Config) -> int:
     from service.telegram.bot import COMMANDS, build_dispatcher, make_bot, make_view
 
     bot = make_bot(settings)
@@ -63,7 +63,7 @@ async def run_telegram(settings: Settings) -> int:
     return 0
 
 
-async def _serve_webhook(settings: Settings, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+async def _serve_webhook(settings: Config, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
     from aiohttp import web
 
     from service.telegram.webhook import WEBHOOK_PATH, build_webhook_app
@@ -84,7 +84,7 @@ async def _serve_webhook(settings: Settings, dp: Dispatcher, bot: Bot, stop: asy
         await runner.cleanup()
 
 
-async def run_terminal(settings: Settings) -> int:
+async def run_terminal(settings: Config) -> int:
     """The same chat actor over stdin/stdout: try pocketcode without Telegram, or debug it."""
     from service.terminal import TerminalView, run_terminal_loop
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pytest
 from actors.claude import codec
 from actors.claude.argv import AgentSettings, build_argv
 from actors.claude.errors import ProcessGoneError, SpawnError
-from actors.claude.process import ClaudeProcess, StderrCallback, spawn_claude
+from actors.claude.process import ClaudeProcess, spawn_claude
+from tests.lines import answers, assistant_text
 
 FAKE = Path(__file__).parent / "fakes" / "fake_claude.py"
 SAFETY_S = 15.0  # only a safety net against hangs; never needed for a test to pass
@@ -72,19 +74,14 @@ async def spawn(state_dir: Path, workdir: Path) -> AsyncIterator[Spawn]:
         settings: AgentSettings | None = None,
         *,
         resume_id: str | None = None,
-        session_id: str | None = None,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
-        on_stderr: StderrCallback | None = None,
     ) -> ClaudeProcess:
-        argv = build_argv(
-            str(FAKE), settings or AgentSettings(), resume_id=resume_id, session_id=session_id
-        )
+        argv = build_argv(str(FAKE), settings or AgentSettings(), resume_id=resume_id)
         proc = await spawn_claude(
             argv,
             cwd or workdir,
             {"FAKE_CLAUDE_STATE_DIR": str(state_dir), **(env or {})},
-            on_stderr=on_stderr,
         )
         started.append(proc)
         return proc
@@ -131,7 +128,7 @@ async def test_multi_megabyte_line_is_read_whole(spawn: Spawn) -> None:
     msgs = await turn(proc, f"[[huge:{size}]]")
     deltas = [d for m in msgs if (d := codec.text_delta(m)) is not None]
     assert [len(d) for d in deltas] == [size]
-    assert len(codec.assistant_text(next(m for m in msgs if m["type"] == "assistant"))) == size
+    assert len(assistant_text(next(m for m in msgs if m["type"] == "assistant"))) == size
     assert len(result_of(msgs).text or "") == size
     assert result_of(await turn(proc, "after")).text == "Echo: after"
 
@@ -150,10 +147,10 @@ async def test_interrupt_ends_turn_and_process_survives(spawn: Spawn) -> None:
     proc = await spawn()
     await proc.write(codec.user_turn("count slowly [[slow:200]] [[long:2000]]"))
     await read_until(proc, lambda m: codec.text_delta(m) is not None)
-    rid = codec.new_request_id("int")
+    rid = "req_int_" + uuid.uuid4().hex
     await proc.write(codec.interrupt_request(rid))
     msgs = await read_until(proc, codec.is_result)
-    assert any(codec.is_control_response(m, rid) for m in msgs)
+    assert any(answers(m, rid) for m in msgs)
     res = result_of(msgs)
     assert res.subtype == "error_during_execution"
     assert res.terminal_reason == "aborted_streaming"
@@ -248,8 +245,7 @@ async def test_resume_from_other_cwd_fails(spawn: Spawn, tmp_path: Path) -> None
     await first.stop(grace_s=SAFETY_S)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    seen: list[str] = []
-    proc = await spawn(resume_id=sid, cwd=elsewhere, on_stderr=seen.append)
+    proc = await spawn(resume_id=sid, cwd=elsewhere)
     msgs = await read_until(proc, codec.is_result)
     res = result_of(msgs)
     assert res.errors == (f"No conversation found with session ID: {sid}",)
@@ -258,7 +254,6 @@ async def test_resume_from_other_cwd_fails(spawn: Spawn, tmp_path: Path) -> None
     assert await proc.read_line() is None
     assert await proc.wait() == 1
     assert f"No conversation found with session ID: {sid}" in proc.stderr_tail()
-    assert seen == proc.stderr_tail()
     with pytest.raises(ProcessGoneError):
         await proc.write(codec.user_turn("hello?"))
 
@@ -316,11 +311,13 @@ async def test_malformed_stdin_line_kills_process(spawn: Spawn) -> None:
 
 
 async def _hang(spawn: Spawn, marker: str) -> ClaudeProcess:
-    """A fake stuck in a turn; returns once it has certainly entered the hang."""
-    hanging = asyncio.Event()
-    proc = await spawn(on_stderr=lambda line: hanging.set() if line == "hanging" else None)
+    """A fake stuck in a turn; returns once it has certainly entered the hang (it says so on
+    stderr, which is drained into ``stderr_tail``)."""
+    proc = await spawn()
     await proc.write(codec.user_turn(f"[[stderr:hanging]] {marker}"))
-    await asyncio.wait_for(hanging.wait(), SAFETY_S)
+    async with asyncio.timeout(SAFETY_S):
+        while "hanging" not in proc.stderr_tail():  # noqa: ASYNC110 - another process's pipe
+            await asyncio.sleep(0.01)
     return proc
 
 

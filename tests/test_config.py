@@ -1,4 +1,4 @@
-"""Settings: YAML then environment; the token only from env or an owner-only file."""
+"""Config: YAML then environment; the token only from env or an owner-only file."""
 
 from __future__ import annotations
 

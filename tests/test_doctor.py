@@ -12,7 +12,7 @@ import pytest
 
 from eventstore import NewEvent, SqliteEventStore
 from service.commands.doctor import check_disk_space, cmd_doctor
-from service.config import Settings, load_settings
+from service.config import Config, load_settings
 from tests.fakes.botapi import FakeBotAPI
 from tests.session_kit import FAKE_CLAUDE
 
@@ -23,7 +23,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-def settings_for(tmp: Path, api: FakeBotAPI, **env: str) -> Settings:
+def settings_for(tmp: Path, api: FakeBotAPI, **env: str) -> Config:
     base = {
         "TELEGRAM_BOT_TOKEN": api.token,
         "POCKETCODE_TELEGRAM_API_BASE": api.base_url,

@@ -28,6 +28,7 @@ from actors.session.state import SessionState, SettingRequest, evolve, load_stat
 from actors.session.wording import setting_refused
 from eventstore import Event, NewEvent, SqliteEventStore
 from tests.fakes.fake_claude import BYPASS_REFUSED
+from tests.lines import answers
 from tests.session_kit import SessionKit, open_session_kit
 from tests.test_claude_process import (
     Spawn,
@@ -204,7 +205,7 @@ async def test_the_fake_answers_set_model_and_set_permission_mode_like_the_cli(
     await proc.write(codec.set_model_request("r1", "sonnet"))
     await proc.write(codec.set_permission_mode_request("r2", "plan"))
     await proc.write(codec.set_permission_mode_request("r3", "bypassPermissions"))
-    got = await read_until(proc, lambda x: codec.is_control_response(x, "r3"))
+    got = await read_until(proc, lambda x: answers(x, "r3"))
     assert _answers(got) == [
         {"type": "control_response", "response": {"subtype": "success", "request_id": "r1"}},
         {
@@ -231,7 +232,7 @@ async def test_the_fake_lets_a_process_started_able_to_bypass_switch_to_it(
     proc = await spawn(AgentSettings(permission_mode="bypassPermissions"))
     await proc.write(codec.set_permission_mode_request("r1", "default"))
     await proc.write(codec.set_permission_mode_request("r2", "bypassPermissions"))
-    got = await read_until(proc, lambda x: codec.is_control_response(x, "r2"))
+    got = await read_until(proc, lambda x: answers(x, "r2"))
     assert [a["response"]["subtype"] for a in _answers(got)] == ["success", "success"]
 
 

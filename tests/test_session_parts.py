@@ -23,7 +23,7 @@ from actors.session.budget import CostCap
 from actors.session.errors import SessionError
 from actors.session.permissions import DENIED, TIMED_OUT, OpenQuestions
 from actors.session.process import Live, command, crash_backoff
-from actors.session.settings import Settings
+from actors.session.settings import SettingsDesk
 from actors.session.state import SessionState, Turn, evolve
 from actors.session.timers import Timers
 from actors.session.wording import cap_refused
@@ -147,13 +147,13 @@ def test_a_process_is_stale_when_its_budget_is_not_what_the_cap_allows_now() -> 
 
 
 class Log:
-    """The actor's side of ``Settings``: a log that folds what is appended, and a chat."""
+    """The actor's side of ``SettingsDesk``: a log that folds what is appended, and a chat."""
 
     def __init__(self, state: SessionState) -> None:
         self.state = state
         self.store = MemoryEventStore()
         self.notices: list[str] = []
-        self.settings = Settings(
+        self.settings = SettingsDesk(
             "work", None, state=lambda: self.state, append=self.append, notice=self.notice
         )
 

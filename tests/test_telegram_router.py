@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
-from service.config import Settings, TelegramSettings
+from service.config import Config, TelegramSettings
 from service.telegram.bot import COMMANDS, build_dispatcher, make_bot, make_view
 from service.telegram.view import Act
 from tests.fakes.botapi import FakeBotAPI
@@ -51,7 +51,7 @@ class Harness:
         self.denied.append(info)
 
     async def start(self, **telegram: Any) -> None:
-        settings = Settings(
+        settings = Config(
             telegram=TelegramSettings(
                 token=SecretStr(self.api.token),
                 api_base=self.api.base_url,
@@ -199,9 +199,7 @@ async def test_update_handled_is_logged_with_duration(harness: Harness) -> None:
 
 
 async def test_commands_are_accepted_by_telegram(api: FakeBotAPI) -> None:
-    settings = Settings(
-        telegram=TelegramSettings(token=SecretStr(api.token), api_base=api.base_url)
-    )
+    settings = Config(telegram=TelegramSettings(token=SecretStr(api.token), api_base=api.base_url))
     bot = make_bot(settings)
     try:
         assert await bot.set_my_commands(COMMANDS)
@@ -215,7 +213,7 @@ async def test_commands_are_accepted_by_telegram(api: FakeBotAPI) -> None:
 
 
 async def test_make_view_uses_settings(api: FakeBotAPI) -> None:
-    settings = Settings(
+    settings = Config(
         telegram=TelegramSettings(
             token=SecretStr(api.token), api_base=api.base_url, edit_interval_s=2.5, use_drafts=False
         )

@@ -8,7 +8,7 @@ nothing of the mailbox, the dedupe of updates or their replay after a restart.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,11 +26,10 @@ from personas.catalog import PersonaCatalog
 SessionRefs = Callable[[str], ActorRef[Any]]
 
 
-@dataclass(slots=True)
-class ChatDeps:
-    """What every chat actor is built with, at the composition root (``service.app``)."""
+@dataclass(frozen=True, slots=True)
+class ChatServices:
+    """What a chat's handlers work with, the same for every chat: declared once, here."""
 
-    store: EventStore
     view: ChatView
     catalog: SessionCatalog
     sessions: SessionRefs
@@ -38,6 +37,14 @@ class ChatDeps:
     sessions_dir: Path
     upload_limit_bytes: int = 20 * 1024 * 1024
     transcriber: Transcriber = field(default_factory=NoTranscriber)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDeps(ChatServices):
+    """What every chat actor is built with, at the composition root (``service.app``): the
+    services, and the log, which only the actor's own append writes to."""
+
+    store: EventStore = field(kw_only=True)
 
 
 class Append(Protocol):
@@ -48,37 +55,20 @@ class Append(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ChatContext:
-    """One chat's edges: ``ChatDeps`` without the store, which only ``append`` writes to.
+class ChatContext(ChatServices):
+    """One chat's edges: the services without the store, which only ``append`` writes to.
     ``current`` reads the actor's state, which every ``append`` changes."""
 
-    chat_id: int
-    view: ChatView
-    catalog: SessionCatalog
-    sessions: SessionRefs
-    personas: Callable[[], PersonaCatalog]
-    sessions_dir: Path
-    upload_limit_bytes: int
-    current: Callable[[], cs.ChatState]
-    append: Append
-    transcriber: Transcriber
+    chat_id: int = field(kw_only=True)
+    current: Callable[[], cs.ChatState] = field(kw_only=True)
+    append: Append = field(kw_only=True)
 
     @classmethod
     def of(
-        cls, chat_id: int, deps: ChatDeps, current: Callable[[], cs.ChatState], append: Append
+        cls, chat_id: int, deps: ChatServices, current: Callable[[], cs.ChatState], append: Append
     ) -> ChatContext:
-        return cls(
-            chat_id,
-            deps.view,
-            deps.catalog,
-            deps.sessions,
-            deps.personas,
-            deps.sessions_dir,
-            deps.upload_limit_bytes,
-            current,
-            append,
-            deps.transcriber,
-        )
+        shared = {f.name: getattr(deps, f.name) for f in fields(ChatServices)}
+        return cls(**shared, chat_id=chat_id, current=current, append=append)
 
     @property
     def state(self) -> cs.ChatState:

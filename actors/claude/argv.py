@@ -58,16 +58,13 @@ def build_argv(
     settings: AgentSettings,
     *,
     resume_id: str | None,
-    session_id: str | None = None,
     max_budget_usd: str | None = None,
 ) -> list[str]:
-    """argv for `claude`; `resume_id` continues a conversation, `session_id` names a new one.
+    """argv for `claude`; `resume_id` continues a conversation.
 
     `max_budget_usd` (a decimal string, see ``actors.session.budget``) is the most this
     process may spend: claude stops a turn after the API call that reaches it.
     """
-    if resume_id and session_id:
-        raise ValueError("pass either resume_id or session_id, not both")
     argv = [binary, *BASE_FLAGS]
     s = settings
     if s.model:
@@ -94,6 +91,4 @@ def build_argv(
         argv.append(_opt("--max-budget-usd", max_budget_usd))
     if resume_id:
         argv.append(_opt("--resume", resume_id))
-    elif session_id:
-        argv.append(_opt("--session-id", session_id))
     return argv

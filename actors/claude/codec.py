@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,11 +29,6 @@ def encode(obj: Mapping[str, Any]) -> bytes:
     except UnicodeEncodeError:
         line = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return line + b"\n"
-
-
-def new_request_id(prefix: str = "req") -> str:
-    """A unique id for a control_request."""
-    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 def user_turn(text: str) -> dict[str, Any]:
@@ -279,11 +273,8 @@ def is_permission_request(msg: Mapping[str, Any]) -> bool:
     )
 
 
-def is_control_response(msg: Mapping[str, Any], request_id: str | None = None) -> bool:
-    """A control_response, optionally the one answering `request_id`."""
-    if msg.get("type") != "control_response":
-        return False
-    return request_id is None or _dict(msg.get("response")).get("request_id") == request_id
+def is_control_response(msg: Mapping[str, Any]) -> bool:
+    return msg.get("type") == "control_response"
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,11 +356,6 @@ def assistant_texts(msg: Mapping[str, Any]) -> list[str]:
         for b in _assistant_blocks(msg)
         if b.get("type") == "text" and isinstance(b.get("text"), str)
     ]
-
-
-def assistant_text(msg: Mapping[str, Any]) -> str:
-    """Concatenated text blocks of an `assistant` message ("" if none)."""
-    return "".join(assistant_texts(msg))
 
 
 @dataclass(frozen=True, slots=True)

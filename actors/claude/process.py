@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,8 +28,6 @@ READ_CHUNK = 1 << 20  # StreamReader buffer; lines longer than this are read pie
 STDERR_TAIL_LINES = 200
 STDERR_LINE_MAX = 4096
 
-StderrCallback = Callable[[str], Any]
-
 
 class ClaudeProcess:
     """A started `claude` (or fake) process. Create with `spawn_claude`."""
@@ -39,12 +37,10 @@ class ClaudeProcess:
         proc: asyncio.subprocess.Process,
         argv: list[str],
         cwd: Path,
-        on_stderr: StderrCallback | None = None,
     ) -> None:
         self._proc = proc
         self.argv = list(argv)
         self.cwd = cwd
-        self.on_stderr = on_stderr
         self._stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._write_lock = asyncio.Lock()
         self._stderr_task = asyncio.create_task(self._drain_stderr(), name=f"stderr-{proc.pid}")
@@ -128,11 +124,6 @@ class ClaudeProcess:
     def _stderr_line(self, raw: bytes) -> None:
         text = raw[:STDERR_LINE_MAX].decode("utf-8", "replace").rstrip("\r")
         self._stderr.append(text)
-        if self.on_stderr is not None:
-            try:
-                self.on_stderr(text)
-            except Exception:
-                log.exception("claude_stderr_callback_failed", pid=self.pid)
 
     def stderr_tail(self) -> list[str]:
         """The last ~200 stderr lines (for crash reports)."""
@@ -160,9 +151,6 @@ class ClaudeProcess:
     def kill(self) -> None:
         """SIGKILL the process group at once (no result, no cleanup)."""
         self._signal(signal.SIGKILL)
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
 
     async def stop(self, grace_s: float = 5.0, term_grace_s: float | None = None) -> int:
         """Close stdin, wait `grace_s`; then SIGTERM, wait; then SIGKILL. Returns exit code."""
@@ -197,8 +185,6 @@ async def spawn_claude(
     argv: list[str],
     cwd: Path,
     env: dict[str, str] | None = None,
-    *,
-    on_stderr: StderrCallback | None = None,
 ) -> ClaudeProcess:
     """Start `argv` in `cwd` with pipes, in its own session.
 
@@ -222,4 +208,4 @@ async def spawn_claude(
     except OSError as exc:
         raise SpawnError(f"cannot start {argv[0]!r} in {cwd}: {exc}") from exc
     log.debug("claude_spawned", pid=proc.pid, cwd=str(cwd))
-    return ClaudeProcess(proc, argv, cwd, on_stderr=on_stderr)
+    return ClaudeProcess(proc, argv, cwd)

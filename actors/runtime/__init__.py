@@ -2,7 +2,7 @@
 
 from actors.runtime.actor import Actor, ActorContext, ActorRef, Timer
 from actors.runtime.clock import Clock, IdFactory, SystemClock, uuid_ids
-from actors.runtime.errors import ActorDeadError, ActorError, AskTimeoutError, EscalatedError
+from actors.runtime.errors import ActorDeadError, ActorError, AskTimeoutError
 from actors.runtime.registry import Registry
 from actors.runtime.supervision import RestartPolicy
 from actors.runtime.system import ActorSystem
@@ -16,7 +16,6 @@ __all__ = [
     "ActorSystem",
     "AskTimeoutError",
     "Clock",
-    "EscalatedError",
     "IdFactory",
     "Registry",
     "RestartPolicy",

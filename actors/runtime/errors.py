@@ -13,7 +13,3 @@ class ActorDeadError(ActorError):
 
 class AskTimeoutError(ActorError, TimeoutError):
     """No reply within the ask's timeout; the message may still be handled later."""
-
-
-class EscalatedError(ActorError):
-    """An actor kept failing within its restart window: its supervisor gave up on it."""

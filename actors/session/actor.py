@@ -44,7 +44,7 @@ from actors.session.lines import Shown, read_line
 from actors.session.permissions import OpenQuestions
 from actors.session.process import Live, ProcessSlot, crash_backoff
 from actors.session.replies import TurnEnd, TurnReply
-from actors.session.settings import Settings
+from actors.session.settings import SettingsDesk
 from actors.session.state import SessionState, evolve, load_state
 from actors.session.timers import Timers
 from eventstore import Event, NewEvent
@@ -60,7 +60,7 @@ class SessionActor(Actor[Any]):
         self.deps = deps
         self.state = SessionState()
         self.process = ProcessSlot(name, deps, self._append, self._append_many)
-        self.settings = Settings(
+        self.settings = SettingsDesk(
             name,
             deps.config.max_cost_usd,
             state=lambda: self.state,
@@ -249,7 +249,7 @@ class SessionActor(Actor[Any]):
         await self.process.write(self.live, codec.interrupt_request(self.ctx.ids()))
 
     async def _on_change_setting(self, msg: m.ChangeSetting) -> None:
-        """``/model`` or ``/mode``, sent to the running claude at once (``Settings.request``)."""
+        """``/model`` or ``/mode``, sent to the running claude at once (``SettingsDesk``)."""
         if self.state.replayed(msg.correlation_id):
             return  # asked for once already
         line = await self.settings.request(msg, self.ctx.ids)
@@ -260,7 +260,7 @@ class SessionActor(Actor[Any]):
             await self.process.write(self.live, line)
 
     async def _on_set_cost_cap(self, msg: m.SetCostCap) -> None:
-        """``/cap``; an idle claude with another budget is replaced now (``Settings.set_cap``)."""
+        """``/cap``; an idle claude with another budget is replaced at once (``SettingsDesk``)."""
         if self.state.replayed(msg.correlation_id):
             return  # set once already
         if await self.settings.set_cap(msg, self.live):

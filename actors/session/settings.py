@@ -21,7 +21,7 @@ from actors.session.state import SessionState, SettingRequest
 from actors.session.wording import cap_set, setting_changed, setting_refused
 
 
-class Settings:
+class SettingsDesk:
     """The session's settings desk: ``state`` reads the actor's state, ``append`` logs and
     folds, ``notice`` tells the chat."""
 

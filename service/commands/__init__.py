@@ -21,10 +21,10 @@ from eventstore import SqliteEventStore
 from eventstore.errors import EventStoreError
 from eventstore.schema import SCHEMA_VERSION, check_file, current_version
 from eventstore.store import utcnow
-from service.config import Settings
+from service.config import Config
 from service.errors import PocketcodeError
 
-Handler = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+Handler = Callable[[Config, argparse.Namespace], Awaitable[int]]
 
 
 class CommandError(PocketcodeError):
@@ -40,7 +40,7 @@ def guarded(handler: Handler) -> Handler:
     """Turn every expected failure of ``handler`` into one plain line and a non-zero code."""
 
     @functools.wraps(handler)
-    async def run(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(settings: Config, args: argparse.Namespace) -> int:
         try:
             return await handler(settings, args)
         except (PocketcodeError, EventStoreError) as exc:

@@ -23,10 +23,10 @@ from eventstore.errors import ConcurrencyError
 from personas import SHIPPED_DIR
 from personas.catalog import load_personas
 from service.commands import CommandError, guarded, open_writable
-from service.config import Settings
+from service.config import Config
 
 
-def _wants_workdir(settings: Settings, persona: str) -> bool:
+def _wants_workdir(settings: Config, persona: str) -> bool:
     """The persona's ``archive_workdir`` flag, read the way the app reads it."""
     dirs = [SHIPPED_DIR]
     if settings.personas_dir is not None:
@@ -39,7 +39,7 @@ def _wants_workdir(settings: Settings, persona: str) -> bool:
 
 
 @guarded
-async def cmd_archive(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_archive(settings: Config, args: argparse.Namespace) -> int:
     name = args.name
     try:
         validate_session_name(name)

@@ -16,7 +16,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramU
 from eventstore.schema import SCHEMA_VERSION, SQLITE_MAGIC
 from personas import SHIPPED_DIR
 from personas.catalog import load_personas
-from service.config import Settings, database_exposed, own_dirs
+from service.config import Config, database_exposed, own_dirs
 from service.logs import redact_text
 
 #: Less free space than this where the data directory is gets a warning: the log only grows,
@@ -37,7 +37,7 @@ class Check:
         return f"{mark} {self.what}: {self.detail}"
 
 
-async def check_token(settings: Settings) -> Check:
+async def check_token(settings: Config) -> Check:
     if settings.telegram.token is None:
         return Check(False, "bot token", "TELEGRAM_BOT_TOKEN is not set (or telegram.token_file)")
     from service.telegram.bot import make_bot
@@ -57,7 +57,7 @@ async def check_token(settings: Settings) -> Check:
     return Check(True, "bot token", f"valid, the bot is @{me.username}")
 
 
-async def check_claude(settings: Settings) -> Check:
+async def check_claude(settings: Config) -> Check:
     path = shutil.which(settings.claude.bin)
     if path is None:
         return Check(
@@ -79,7 +79,7 @@ async def check_claude(settings: Settings) -> Check:
     return Check(True, "claude CLI", f"{path}, version {version[0]}")
 
 
-def check_data_dir(settings: Settings) -> Check:
+def check_data_dir(settings: Config) -> Check:
     data = settings.data_dir
     try:
         data.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -94,7 +94,7 @@ def check_data_dir(settings: Settings) -> Check:
     return Check(True, "data directory", f"{data} is writable and private")
 
 
-def check_disk_space(settings: Settings, *, low_bytes: int = LOW_DISK_BYTES) -> Check:
+def check_disk_space(settings: Config, *, low_bytes: int = LOW_DISK_BYTES) -> Check:
     where = next(p for p in (settings.data_dir, *settings.data_dir.parents) if p.exists())
     free = shutil.disk_usage(where).free
     detail = f"{free / 2**30:.1f} GB free for {settings.data_dir}"
@@ -104,7 +104,7 @@ def check_disk_space(settings: Settings, *, low_bytes: int = LOW_DISK_BYTES) -> 
     return Check(True, "disk space", detail)
 
 
-def check_database(settings: Settings) -> Check:
+def check_database(settings: Config) -> Check:
     db = settings.db_path
     if not db.exists():
         return Check(True, "event log", f"{db} does not exist yet; it is created on first start")
@@ -148,7 +148,7 @@ def quick_check(db: Path) -> str | None:
     return None if rows == ["ok"] else "; ".join(rows)
 
 
-def check_personas(settings: Settings) -> Check:
+def check_personas(settings: Config) -> Check:
     dirs = [SHIPPED_DIR] + ([settings.personas_dir] if settings.personas_dir else [])
     catalog = load_personas(dirs, own_dirs(settings))
     if catalog.problems:
@@ -156,14 +156,14 @@ def check_personas(settings: Settings) -> Check:
     return Check(True, "personas", f"{len(catalog)} valid: {', '.join(catalog.names())}")
 
 
-def check_allow_list(settings: Settings) -> Check:
+def check_allow_list(settings: Config) -> Check:
     users = settings.telegram.allowed_users
     if not users:
         return Check(False, "allow-list", "empty: set POCKETCODE_ALLOWED_USERS to your user id")
     return Check(True, "allow-list", f"{len(users)} user(s): {', '.join(map(str, sorted(users)))}")
 
 
-async def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_doctor(settings: Config, args: argparse.Namespace) -> int:
     checks = [
         await check_token(settings),
         await check_claude(settings),

@@ -9,7 +9,7 @@ from typing import Any
 
 from eventstore import Event, SqliteEventStore
 from service.commands import CommandError, guarded, open_readonly, table
-from service.config import Settings
+from service.config import Config
 from service.latency import (
     EVENT_TYPES,
     PERCENTILES,
@@ -105,7 +105,7 @@ def render(summary: dict[str, Any], timings: list[TurnTiming], have_log: bool) -
 
 
 @guarded
-async def cmd_latency(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_latency(settings: Config, args: argparse.Namespace) -> int:
     if args.last < 1:
         raise CommandError("--last must be at least 1")
     log_lines = _read_log(args.log) if args.log else []

@@ -17,7 +17,7 @@ from typing import Any
 from eventstore import Event, SqliteEventStore
 from eventstore.dburl import is_postgres_url, redact
 from service.commands import CommandError, guarded, open_readonly
-from service.config import Settings
+from service.config import Config
 
 WHERE_TO = (
     "say where to: pocketcode migrate --to postgresql://USER@HOST/DATABASE (keep the password "
@@ -45,7 +45,7 @@ async def _unchanged_upto(source: SqliteEventStore, last: int) -> AsyncIterator[
 
 
 @guarded
-async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_migrate(settings: Config, args: argparse.Namespace) -> int:
     configured = settings.data.database_url
     url = args.to or (configured.get_secret_value() if configured else None)
     if not url:

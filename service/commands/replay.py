@@ -22,7 +22,7 @@ from actors.session import events as ev
 from actors.session.state import SessionState, evolve
 from eventstore import Event, SqliteEventStore, fold
 from service.commands import CommandError, guarded, open_readonly, parse_time
-from service.config import Settings
+from service.config import Config
 from service.replay import EventFilter, format_json, format_timeline
 
 _QUEUE_SIZE = 5_000
@@ -142,7 +142,7 @@ def _filter(args: argparse.Namespace) -> EventFilter:
 
 
 @guarded
-async def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_replay(settings: Config, args: argparse.Namespace) -> int:
     if args.state_at is not None and args.session is None:
         raise CommandError("--state-at needs --session NAME (whose state to rebuild)")
     if args.state_at is not None and args.follow:

@@ -12,7 +12,7 @@ from actors.session.catalog import CATALOG_TYPES, Directory, evolve_directory
 from actors.session.state import FOLD_SKIPS, SessionState, evolve
 from eventstore import SqliteEventStore, fold
 from service.commands import guarded, open_readonly, stamp, table
-from service.config import Settings
+from service.config import Config
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ def render(rows: list[SessionRow]) -> str:
 
 
 @guarded
-async def cmd_sessions(settings: Settings, args: argparse.Namespace) -> int:
+async def cmd_sessions(settings: Config, args: argparse.Namespace) -> int:
     store = await open_readonly(settings.db_path)
     try:
         rows = await load_rows(store, include_archived=args.all)

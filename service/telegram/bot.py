@@ -14,7 +14,7 @@ from aiogram.types import BotCommand
 from actors.chat import routes
 from actors.chat.inbound import Deliver
 from actors.runtime.clock import Clock
-from service.config import PUBLIC_API_BASE, Settings
+from service.config import PUBLIC_API_BASE, Config
 from service.errors import ConfigError
 from service.telegram.denials import DenialLimiter
 from service.telegram.middlewares import AccessMiddleware, LogContextMiddleware
@@ -29,7 +29,7 @@ COMMANDS: list[BotCommand] = [
 ]
 
 
-def make_bot(settings: Settings) -> Bot:
+def make_bot(settings: Config) -> Bot:
     """A Bot with no default parse mode (the sender chooses it per message)."""
     tg = settings.telegram
     if tg.token is None:
@@ -48,7 +48,7 @@ def build_dispatcher(
     *,
     deliver: Deliver,
     on_denied: Callable[[dict[str, Any]], Awaitable[None]],
-    settings: Settings,
+    settings: Config,
     denials: DenialLimiter | None = None,
 ) -> Dispatcher:
     """Dispatcher with log context (outermost), access control, then the handlers."""
@@ -61,7 +61,7 @@ def build_dispatcher(
     return dp
 
 
-def make_view(bot: Bot, settings: Settings, *, clock: Clock | None = None) -> TelegramView:
+def make_view(bot: Bot, settings: Config, *, clock: Clock | None = None) -> TelegramView:
     """The Telegram `ChatView` with the configured edit interval and draft use."""
     tg = settings.telegram
     return TelegramView(

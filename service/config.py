@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from actors.claude.environment import STRIPPED, is_forbidden
 from eventstore.dburl import is_postgres_url, secrets_in
@@ -46,7 +54,8 @@ class TelegramSettings(_Section):
     token_file: Path | None = None
     api_base: str = PUBLIC_API_BASE
     allowed_users: frozenset[int] = frozenset()
-    allow_groups: bool = False
+    #: Group chats (ids, negative) the allowed users may use the bot in; private chats need none.
+    allowed_chats: frozenset[int] = frozenset()
     edit_interval_s: float = Field(1.0, gt=0)
     use_drafts: bool = True
     upload_limit_mb: int = Field(20, gt=0)
@@ -55,7 +64,18 @@ class TelegramSettings(_Section):
     webhook_listen: str = "127.0.0.1:8443"
     webhook_secret: SecretStr | None = None
 
-    @field_validator("allowed_users", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_allow_groups(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "allow_groups" in value:
+            raise ValueError(
+                "allow_groups is gone: list the group chats the bot may answer in under "
+                "telegram.allowed_chats (their ids, e.g. [-1001234567890]), so one group is "
+                "allowed, not every group an allowed user is in"
+            )
+        return value
+
+    @field_validator("allowed_users", "allowed_chats", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -199,6 +219,7 @@ def database_exposed(db: Path) -> str | None:
 ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "POCKETCODE_ALLOWED_USERS": ("telegram", "allowed_users"),
+    "POCKETCODE_ALLOWED_CHATS": ("telegram", "allowed_chats"),
     "POCKETCODE_TELEGRAM_API_BASE": ("telegram", "api_base"),
     "POCKETCODE_WEBHOOK_URL": ("telegram", "webhook_url"),
     "POCKETCODE_WEBHOOK_SECRET": ("telegram", "webhook_secret"),

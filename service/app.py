@@ -28,9 +28,8 @@ from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
-from personas import SHIPPED_DIR
-from personas.catalog import PersonaCatalog, load_personas
-from service.config import Config, database_exposed, own_dirs, secret_values
+from personas.catalog import PersonaCatalog
+from service.config import Config, database_exposed, persona_catalog, secret_values
 from service.errors import ConfigError
 from service.eventlog import open_store
 from service.intake import Intake
@@ -71,11 +70,7 @@ class App:
     # -- wiring --------------------------------------------------------------------------------
 
     def personas(self) -> PersonaCatalog:
-        """Read on use, so an edited persona file counts without a restart."""
-        dirs = [SHIPPED_DIR]
-        if self.settings.personas_dir is not None:
-            dirs.append(self.settings.personas_dir)
-        return load_personas(dirs, own_dirs(self.settings))
+        return persona_catalog(self.settings)
 
     def _session_actor(self, name: str) -> SessionActor:
         claude = self.settings.claude
@@ -84,8 +79,7 @@ class App:
             return self.personas().get(persona).agent_settings()
 
         def archive_workdir(persona: str) -> bool:
-            catalog = self.personas()
-            return persona in catalog and catalog.get(persona).archive_workdir
+            return self.personas().archives_workdir(persona)
 
         config = SessionConfig(
             claude_bin=claude.bin,

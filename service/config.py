@@ -29,6 +29,8 @@ from pydantic import (
 
 from actors.claude.environment import STRIPPED, is_forbidden
 from eventstore.dburl import is_postgres_url, secrets_in
+from personas import SHIPPED_DIR
+from personas.catalog import PersonaCatalog, load_personas
 from service.errors import ConfigError
 
 PUBLIC_API_BASE = "https://api.telegram.org"
@@ -197,6 +199,14 @@ def own_dirs(settings: Config) -> dict[str, Path]:
     if settings.personas_dir is not None:
         dirs["personas directory"] = settings.personas_dir.expanduser()
     return dirs
+
+
+def persona_catalog(settings: Config) -> PersonaCatalog:
+    """The personas as this configuration sees them: the shipped ones, then the user's directory
+    over them, each checked against pocketcode's own directories. The one lookup the bot, its
+    sessions and the offline commands all use; read on use, so an edited file counts at once."""
+    dirs = [SHIPPED_DIR, *([settings.personas_dir] if settings.personas_dir is not None else [])]
+    return load_personas(dirs, own_dirs(settings))
 
 
 def database_exposed(db: Path) -> str | None:

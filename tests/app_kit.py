@@ -116,13 +116,16 @@ class AppKit:
     view: RecordingView = field(default_factory=RecordingView)
     app: App | None = None
     n: int = 0
+    #: One id sequence for every start: turn ids stay unique across restarts, as uuids do.
+    ids: SequentialIds = field(default_factory=lambda: SequentialIds("id"))
     #: ``claude.env`` of the config, beside the fake's state directory.
     claude_env: dict[str, str] = field(default_factory=dict)
 
     async def start(self, **env: str) -> App:
         """Open (or reopen, after ``stop``) the app on the same data directory."""
         settings = app_settings(self.tmp, self.claude_env, **env)
-        self.app = await open_app(settings, clock=self.clock, ids=SequentialIds("id"))
+        self.app = await open_app(settings, clock=self.clock, ids=self.ids)
+        self.clock.attach(self.app.system)
         log_truth.track(self.app.system)
         self.app.view = self.view
         await self.app.recover()
@@ -141,9 +144,14 @@ class AppKit:
         await self.app.deliver(chat_id, Pressed(7, action, arg, handle, f"upd-{self.n}"))
 
     async def settle(self) -> None:
-        """Run until every actor's mailbox is empty."""
+        """Run until every actor's mailbox is empty and no claude is still writing a turn."""
         assert self.app is not None
         await run_until_idle(self.app.system)
+
+    async def settle_mailboxes(self) -> None:
+        """Run until every actor's mailbox is empty (a claude may still be working)."""
+        assert self.app is not None
+        await run_until_idle(self.app.system, io=False)
 
     async def said(self, needle: str, chat_id: int = 1) -> str:
         """The latest thing the chat was told that holds ``needle``, once it has been told."""
@@ -176,6 +184,16 @@ class AppKit:
         """The command line of every claude the session started, in order."""
         events = await self.session_events(session)
         return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
+
+    async def crash(self) -> None:
+        """pocketcode killed (kill -9), as near as one process can come: the log takes nothing
+        more (what it holds is all a restart has), then every actor is cancelled mid-flight and
+        its claude stopped; no shutdown runs. Live state is compared with the log first."""
+        assert self.app is not None
+        app, self.app = self.app, None
+        await log_truth.compare(app.system)
+        await app.store.close()
+        await app.system.stop_all(drain=False)
 
     async def stop(self) -> None:
         """Shut the app down (a clean restart when started again), first checking that every

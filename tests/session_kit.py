@@ -90,6 +90,7 @@ class SessionKit:
 
     def __post_init__(self) -> None:
         self.system = ActorSystem(clock=self.clock, ids=SequentialIds("turn"))
+        self.clock.attach(self.system)
         log_truth.track(self.system)
         self.pool = ProcessPool(self.max_processes)
         self.config = self.config or SessionConfig(

@@ -80,6 +80,10 @@ class SessionActor(Actor[Any]):
         """The running process, if any."""
         return self.process.live
 
+    def awaits_io(self) -> bool:
+        """A turn runs in a live claude that asked nothing of the user: its output will come."""
+        return self.live is not None and self.state.turn is not None and not self.state.questions
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def on_start(self) -> None:
@@ -455,8 +459,11 @@ class SessionActor(Actor[Any]):
         if live is None:
             return
         await self.settings.settle_all()
-        if live.resumed and not live.saw_init:
-            # --resume from a lost conversation: start afresh rather than fail forever.
+        failed_itself = msg.returncode is not None and msg.returncode > 0
+        if live.resumed and not live.saw_init and failed_itself:
+            # --resume from a lost conversation (claude says so and exits 1 before its init):
+            # start afresh rather than fail forever. Not a process killed by a signal (a hung
+            # one we killed says nothing either, and must end as the crash it was).
             await self._append(ev.event(ev.RESUME_FAILED, None, stderr_tail=list(msg.stderr_tail)))
             self._notice(wording.resume_lost(self.name))
             turn = self.state.turn

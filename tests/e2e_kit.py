@@ -12,7 +12,7 @@ from pathlib import Path
 from aiogram import Bot, Dispatcher
 from aiogram.utils.backoff import BackoffConfig
 
-from actors.runtime import SystemClock
+from actors.runtime import Clock, SystemClock
 from service.app import App, open_app
 from service.config import load_settings
 from service.polling import poll
@@ -63,10 +63,13 @@ class Bot_:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp: Path, denials: DenialLimiter | None = None, **env: str
+    tmp: Path, denials: DenialLimiter | None = None, clock: Clock | None = None, **env: str
 ) -> AsyncIterator[Bot_]:
-    clock = ManualClock()
-    api = FakeBotAPI(clock=clock)
+    """``clock``: the app's (its actors' timers), e.g. a ``FakeClock`` for routines; the
+    Telegram side keeps the system clock."""
+    app_clock = clock or SystemClock()
+    api_clock = ManualClock()
+    api = FakeBotAPI(clock=api_clock)
     api.flood.configure(enabled=False)
     await api.start()
     settings = load_settings(
@@ -87,10 +90,10 @@ async def running_bot(
     async def stand_in_sleep(seconds: float) -> None:
         """Flood waits pass on the stand-in's clock: retried at once, no real waiting."""
         sleeps.append(seconds)
-        clock.advance(seconds)
+        api_clock.advance(seconds)
         await asyncio.sleep(0)
 
-    app = await open_app(settings, clock=SystemClock())
+    app = await open_app(settings, clock=app_clock)
     view = TelegramView(
         bot, TelegramSender(bot, sleep=stand_in_sleep), edit_interval_s=0.02, clock=SystemClock()
     )
@@ -99,7 +102,7 @@ async def running_bot(
     dp = build_dispatcher(
         deliver=app.deliver, on_denied=app.on_denied, settings=settings, denials=denials
     )
-    running = Bot_(api, app, bot, dp, view, clock, sleeps)
+    running = Bot_(api, app, bot, dp, view, api_clock, sleeps)
     stop = asyncio.Event()
     polling = asyncio.create_task(
         poll(dp, bot, app.intake, stop, polling_timeout=1, backoff=FAST_RETRIES)

@@ -15,6 +15,8 @@ import pytest
 
 from actors.chat.view import Button
 from actors.routines import events as rev
+from actors.routines import messages as rm
+from actors.routines.schedule import parse_every
 from actors.runtime.testkit import FakeClock
 from actors.session import events as ev
 from eventstore import Event, SqliteEventStore
@@ -314,3 +316,20 @@ async def test_every_alone_shows_how_and_a_bad_schedule_gets_words(kit: AppKit) 
     assert (
         await kit.answer("/routines pause 9") == "There is no routine 9 here; /routines lists them."
     )
+
+
+async def test_a_command_replayed_after_a_crash_is_done_once(kit: AppKit) -> None:
+    """The chat marks an update handled after the scheduler logged it: a crash in between
+    hands the same update over again."""
+    assert kit.app is not None
+    scheduler = kit.app.scheduler()
+    add = rm.Add("work", 1, parse_every("hourly [[say:ping]]"), "upd-77")
+    assert await scheduler.ask(add) == await scheduler.ask(add)
+    assert len(await routine_events(kit, rev.CREATED)) == 1
+    run = rm.RunNow("1", 1, "upd-78")
+    await scheduler.ask(run)
+    await scheduler.ask(run)
+    await kit.view.wait_count(1, "done", 1)
+    await kit.settle()
+    assert len(await routine_events(kit, rev.FIRED)) == 1
+    assert len(await starts(kit)) == 1

@@ -219,10 +219,11 @@ async def on_text(chat: ChatContext, msg: Incoming) -> None:
             await turns.send_to_active(chat, text, msg.correlation_id)
         case c.Command(name, args):
             route = COMMANDS[name]
-            await route.run(chat, _rest(msg.text) if route.raw else args, msg.correlation_id)
+            typed = args_as_typed(msg.text) if route.raw else args
+            await route.run(chat, typed, msg.correlation_id)
 
 
-def _rest(text: str) -> tuple[str, ...]:
+def args_as_typed(text: str) -> tuple[str, ...]:
     """Everything after the command, its lines kept (none: no arguments)."""
     parts = text.strip().split(maxsplit=1)
     return tuple(parts[1:])

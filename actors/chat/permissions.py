@@ -27,7 +27,7 @@ async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
     shown = q.render(msg)
     text = shown.text
     if msg.routine is not None:  # an unattended run: say which, the user may be far away
-        head = f"⏰ {msg.routine} is running unattended and waits for you:"
+        head = f"⏰ {msg.routine.label} is running unattended and waits for you:"
         text = f"{routine_texts.escaped(head) if shown.markdown else head}\n{text}"
     if shown.attachment is not None:
         file = shown.attachment

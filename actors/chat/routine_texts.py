@@ -62,8 +62,13 @@ def line(listed: Listed) -> str:
     head = f"{r.routine_id}. {r.session} · {r.schedule} ({explain(r.cron)}) · {when(listed)}"
     if options:
         head += " · " + ", ".join(options)
-    prompt = r.prompt if len(r.prompt) <= PROMPT_SHOWN else r.prompt[: PROMPT_SHOWN - 1] + "…"
-    return f"{head}\n   {' '.join(prompt.split())}"
+    return f"{head}\n   {_prompt(r)}"
+
+
+def _prompt(routine: Routine) -> str:
+    """Its prompt on one line, cut to ``PROMPT_SHOWN``."""
+    prompt = " ".join(routine.prompt.split())
+    return prompt if len(prompt) <= PROMPT_SHOWN else prompt[: PROMPT_SHOWN - 1] + "…"
 
 
 def buttons(routine: Routine) -> tuple[Button, ...]:
@@ -85,7 +90,7 @@ def created(listed: Listed) -> tuple[str, Keyboard]:
         f"Routine {r.routine_id} runs in {r.session}: {explain(r.cron)}, {when(listed)}. "
         "Its answers come here."
     )
-    return text + "\n" + line(listed).split("\n", 1)[1].strip(), (buttons(r),)
+    return f"{text}\n{_prompt(r)}", (buttons(r),)
 
 
 def listing(routines: list[Listed]) -> tuple[str, Keyboard]:

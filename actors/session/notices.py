@@ -45,8 +45,8 @@ class PermissionAsked:
     description: str | None = None
     scope: str = "none"
     rules: tuple[str, ...] = ()
-    #: The routine whose unattended run asks (its label), if one does.
-    routine: str | None = None
+    #: The routine whose unattended run asks, if one does.
+    routine: RoutineRun | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,6 @@ class OpenQuestions:
         summary = codec.tool_status(request.tool_name, request.input, cwd)
         allowance = codec.session_allowance(request)
         turn = self._state().turn
-        routine = turn.routine if turn is not None else None
         return n.PermissionAsked(
             self.session,
             request.request_id,
@@ -53,7 +52,7 @@ class OpenQuestions:
             request.description,
             allowance.scope,
             allowance.rules,
-            routine.label if routine is not None else None,
+            turn.routine if turn is not None else None,
         )
 
     def answer(self, msg: m.PermissionAnswer) -> Closing | None:

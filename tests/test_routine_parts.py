@@ -44,6 +44,8 @@ def finished(text: str, outcome: str = "completed", error: str | None = None) ->
 def test_an_ok_answer_is_one_silent_line_or_nothing_and_anything_else_a_reply() -> None:
     ok = rt.answer(finished("  OK all disks healthy\n\nsda 31°C, sdb 33°C"), RUN)
     assert ok == rt.Answer("⏰ routine 3 (0 8 * * *): OK all disks healthy", silent=True)
+    bold = rt.answer(finished("**OK** — backup ran at 03:12"), RUN)
+    assert bold.text == "⏰ routine 3 (0 8 * * *): OK — backup ran at 03:12"
     quiet = RoutineRun(**{**RUN.to_data(), "quiet": True})
     assert rt.answer(finished("OK."), quiet).text is None
     for problem in (finished("OKAY? no: sdb is failing"), finished("Disk sdb is failing")):

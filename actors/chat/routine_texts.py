@@ -41,7 +41,8 @@ units and pending updates. Answer OK and one line if all is fine, else say what 
 PROMPT_SHOWN = 80
 #: How much of an OK answer its one line keeps.
 OK_LINE = 200
-_OK = re.compile(r"\s*OK\b")
+#: An answer that starts with OK, also in bold (``**OK** all fine``).
+_OK = re.compile(r"\s*(\*\*)?OK\b")
 #: What could start formatting inside a line (a cron's ``*``, a session's ``_``).
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>~|])")
 
@@ -123,7 +124,7 @@ def answer(msg: n.TurnFinished, run: RoutineRun) -> Answer:
     if msg.outcome == sev.COMPLETED and not msg.error and _OK.match(msg.text):
         if run.quiet:
             return Answer(None)
-        first = " ".join(msg.text.strip().splitlines()[0].split())
+        first = " ".join(msg.text.strip().splitlines()[0].replace("**", "").split())
         first = first if len(first) <= OK_LINE else first[: OK_LINE - 1] + "…"
         return Answer(f"⏰ {run.label}: {first}{late(run)}", silent=True)
     return Answer(msg.text, header=escaped(f"⏰ {run.label}{late(run)}"))

@@ -8,7 +8,8 @@ fold of that stream.
 
 What is not the turn lives beside it: ``process`` (the process itself), ``lines`` (what a
 stdout line means, pure), ``settings`` (/model, /mode, /cap), ``permissions`` (answering
-questions), ``replies`` (how a turn ends, also after a restart), ``archiving``.
+questions), ``replies`` (how a turn ends, also after a restart), ``archiving``, ``routine_runs``
+(the turns routines start: never merged, a fresh conversation when asked).
 
 Transient on purpose (everything else is in the fold, so a restart behaves as the run before):
 - the running process (``ProcessSlot.live``): it dies with pocketcode; the log says it ran, and

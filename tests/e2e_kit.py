@@ -63,13 +63,11 @@ class Bot_:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp: Path, denials: DenialLimiter | None = None, clock: Clock | None = None, **env: str
+    tmp: Path, denials: DenialLimiter | None = None, app_clock: Clock | None = None, **env: str
 ) -> AsyncIterator[Bot_]:
-    """``clock``: the app's (its actors' timers), e.g. a ``FakeClock`` for routines; the
-    Telegram side keeps the system clock."""
-    app_clock = clock or SystemClock()
-    api_clock = ManualClock()
-    api = FakeBotAPI(clock=api_clock)
+    """``app_clock``: the app's (its actors' timers; a ``FakeClock`` for routines)."""
+    clock = ManualClock()
+    api = FakeBotAPI(clock=clock)
     api.flood.configure(enabled=False)
     await api.start()
     settings = load_settings(
@@ -90,10 +88,10 @@ async def running_bot(
     async def stand_in_sleep(seconds: float) -> None:
         """Flood waits pass on the stand-in's clock: retried at once, no real waiting."""
         sleeps.append(seconds)
-        api_clock.advance(seconds)
+        clock.advance(seconds)
         await asyncio.sleep(0)
 
-    app = await open_app(settings, clock=app_clock)
+    app = await open_app(settings, clock=app_clock or SystemClock())
     view = TelegramView(
         bot, TelegramSender(bot, sleep=stand_in_sleep), edit_interval_s=0.02, clock=SystemClock()
     )
@@ -102,7 +100,7 @@ async def running_bot(
     dp = build_dispatcher(
         deliver=app.deliver, on_denied=app.on_denied, settings=settings, denials=denials
     )
-    running = Bot_(api, app, bot, dp, view, api_clock, sleeps)
+    running = Bot_(api, app, bot, dp, view, clock, sleeps)
     stop = asyncio.Event()
     polling = asyncio.create_task(
         poll(dp, bot, app.intake, stop, polling_timeout=1, backoff=FAST_RETRIES)

@@ -25,7 +25,7 @@ def sent_with(bot: Bot_, needle: str) -> dict[str, object]:
 
 async def test_a_routine_made_in_the_chat_runs_and_its_reply_arrives(tmp_path: Path) -> None:
     clock = FakeClock(START)
-    async with running_bot(tmp_path, clock=clock) as bot:
+    async with running_bot(tmp_path, app_clock=clock) as bot:
         bot.say("/new work")
         await bot.wait_text("Created work")
         bot.say("/every daily 08:00 Check the disks. [[say:sdb has 12 reallocated sectors]]")

@@ -203,6 +203,7 @@ class OwedReplies:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         return None
 

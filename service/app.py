@@ -20,7 +20,17 @@ from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
 from actors.claude.process import Spawner, spawn_claude
-from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
+from actors.routines.actor import SchedulerActor
+from actors.routines.deps import SchedulerDeps
+from actors.runtime import (
+    ActorRef,
+    ActorSystem,
+    Clock,
+    IdFactory,
+    Registry,
+    SystemClock,
+    uuid_ids,
+)
 from actors.session import events as ev
 from actors.session import messages as sm
 from actors.session.actor import SessionActor
@@ -55,6 +65,7 @@ class App:
     chats: Registry[int] = field(init=False)
     intake: Intake = field(init=False)
     _reaper: asyncio.Task[None] | None = None
+    _scheduler: ActorRef[Any] | None = None
 
     def __post_init__(self) -> None:
         claude = self.settings.claude
@@ -113,8 +124,23 @@ class App:
             sessions_dir=self.settings.sessions_dir,
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
             transcriber=self.transcriber,
+            routines=self.scheduler,
         )
         return ChatActor(chat_id, deps)
+
+    def scheduler(self) -> ActorRef[Any]:
+        """The routines' scheduler (one for the app), started on first use."""
+        if self._scheduler is None or not self._scheduler.alive:
+            deps = SchedulerDeps(
+                store=self.store,
+                sessions=self.sessions.get,
+                catalog=self.catalog,
+                notify=self.notify,
+                tz=self.settings.zone,
+                catch_up=self.settings.routines.catch_up,
+            )
+            self._scheduler = self.system.spawn(lambda: SchedulerActor(deps), "routines")
+        return self._scheduler
 
     def notify(self, chat_id: int, notice: object) -> None:
         self.chats.get(chat_id).tell(notice)
@@ -156,6 +182,7 @@ class App:
             log.info("recover.chat", chat_id=chat_id, unhandled=len(updates))
             for ref, data in updates:  # logged before the crash, never handled: hand over now
                 self.hand_over(chat_id, replayable(data, ref))
+        self.scheduler()  # the routines' timers, set again from the log
 
     async def _unhandled_updates(self) -> dict[int, list[tuple[str, dict[str, Any]]]]:
         """Updates logged and not handled, per chat, in the order they came."""

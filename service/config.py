@@ -14,7 +14,8 @@ import shutil
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -143,6 +144,13 @@ class VoiceSettings(_Section):
     timeout_s: float = Field(120, gt=0)
 
 
+class RoutineSettings(_Section):
+    """Routines (``/every``)."""
+
+    #: A run missed while pocketcode was not running: run it once at start (late), or skip it.
+    catch_up: Literal["once", "skip"] = "once"
+
+
 class LogSettings(_Section):
     level: str = "info"
     format: str = Field("auto", pattern="^(auto|console|json)$")
@@ -169,11 +177,31 @@ class DataSettings(_Section):
 class Config(_Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     personas_dir: Path | None = None
+    #: The user's time zone (an IANA name such as Europe/Berlin): routines' schedules are
+    #: read in it, daylight saving changes included.
+    timezone: str = "UTC"
     data: DataSettings = DataSettings()
     telegram: TelegramSettings = TelegramSettings()
     claude: ClaudeSettings = ClaudeSettings()
     voice: VoiceSettings = VoiceSettings()
+    routines: RoutineSettings = RoutineSettings()
     log: LogSettings = LogSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value[:64]!r} is not a time zone: use an IANA name such as Europe/Berlin, "
+                "America/New_York or UTC"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def db_path(self) -> Path:
@@ -236,6 +264,7 @@ ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
     "POCKETCODE_DATABASE_URL": ("data", "database_url"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
+    "POCKETCODE_TIMEZONE": (None, "timezone"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
     "POCKETCODE_VOICE_MODEL": ("voice", "model"),
     "POCKETCODE_LOG_LEVEL": ("log", "level"),

@@ -158,6 +158,7 @@ class RedactingView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         shown = tuple(
             tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
@@ -169,6 +170,7 @@ class RedactingView:
             buttons=shown,
             markdown=markdown,
             verbatim=self._opt(verbatim),
+            silent=silent,
         )
 
     async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:

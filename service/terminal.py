@@ -64,6 +64,7 @@ class TerminalView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         self._line(text)
         if verbatim is not None:

@@ -33,6 +33,7 @@ class Shown:
     verbatim: str | None = None
     filename: str | None = None
     data: bytes | None = None
+    silent: bool = False
 
 
 @dataclass
@@ -56,9 +57,11 @@ class RecordingView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         self.next_handle += 1
-        await self._add(chat_id, Shown("say", text, buttons, self.next_handle, verbatim=verbatim))
+        shown = Shown("say", text, buttons, self.next_handle, verbatim=verbatim, silent=silent)
+        await self._add(chat_id, shown)
         return self.next_handle
 
     async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
@@ -99,14 +102,16 @@ class RecordingView:
         return self.of(chat_id, kind)
 
 
-def app_settings(tmp: Path, claude_env: dict[str, str] | None = None, **env: str) -> Any:
+def app_settings(
+    tmp: Path, claude_env: dict[str, str] | None = None, config: str = "", **env: str
+) -> Any:
     base = {
         "POCKETCODE_DATA_DIR": str(tmp / "data"),
         "POCKETCODE_CLAUDE_BIN": FAKE_CLAUDE,
         "POCKETCODE_ALLOWED_USERS": "7",
         "POCKETCODE_PERSONAS_DIR": str(tmp / "personas"),
     }
-    return load_settings(fake_claude_config(tmp, **(claude_env or {})), env={**base, **env})
+    return load_settings(fake_claude_config(tmp, config, **(claude_env or {})), env={**base, **env})
 
 
 @dataclass
@@ -120,10 +125,12 @@ class AppKit:
     ids: SequentialIds = field(default_factory=lambda: SequentialIds("id"))
     #: ``claude.env`` of the config, beside the fake's state directory.
     claude_env: dict[str, str] = field(default_factory=dict)
+    #: More of the config file, as YAML (``routines: {catch_up: skip}``).
+    config: str = ""
 
     async def start(self, **env: str) -> App:
         """Open (or reopen, after ``stop``) the app on the same data directory."""
-        settings = app_settings(self.tmp, self.claude_env, **env)
+        settings = app_settings(self.tmp, self.claude_env, self.config, **env)
         self.app = await open_app(settings, clock=self.clock, ids=self.ids)
         self.clock.attach(self.app.system)
         log_truth.track(self.app.system)

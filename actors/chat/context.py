@@ -37,6 +37,8 @@ class ChatServices:
     sessions_dir: Path
     upload_limit_bytes: int = 20 * 1024 * 1024
     transcriber: Transcriber = field(default_factory=NoTranscriber)
+    #: The scheduler actor of routines (``actors.routines``); None where none runs.
+    routines: Callable[[], ActorRef[Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +86,12 @@ class ChatContext(ChatServices):
         """Replies from a session other than the active one say where they come from."""
         return text if session == self.state.active else f"[{session}] {text}"
 
-    async def say(self, text: str, *, buttons: Keyboard = (), markdown: bool = False) -> int | None:
-        return await self.view.say(self.chat_id, text, buttons=buttons, markdown=markdown)
+    async def say(
+        self, text: str, *, buttons: Keyboard = (), markdown: bool = False, silent: bool = False
+    ) -> int | None:
+        return await self.view.say(
+            self.chat_id, text, buttons=buttons, markdown=markdown, silent=silent
+        )
 
     async def say_about(self, session: str, text: str) -> None:
         await self.say(self.label(session, text))

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from actors.chat import commands as c
 from actors.chat import info_commands as info
-from actors.chat import permissions, session_commands, setting_commands, texts, turns
+from actors.chat import (
+    permissions,
+    routine_commands,
+    session_commands,
+    setting_commands,
+    texts,
+    turns,
+)
 from actors.chat.commands import Spec
 from actors.chat.context import ChatContext
 from actors.chat.inbound import Incoming, Pressed
@@ -33,6 +40,9 @@ class Route:
     run: CommandHandler
     menu: bool = True
     buttons: tuple[str, ...] = ()
+    #: The handler gets everything after the command as one argument, its lines kept (a
+    #: prompt), instead of the words.
+    raw: bool = False
 
 
 async def start(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -102,6 +112,26 @@ COMMANDS: dict[str, Route] = {
         ),
         setting_commands.cap,
     ),
+    "every": Route(
+        Spec(
+            "/every SCHEDULE PROMPT",
+            "run PROMPT in the active session on a schedule (/every alone: how)",
+            0,
+            4096,
+        ),
+        routine_commands.every,
+        raw=True,
+    ),
+    "routines": Route(
+        Spec(
+            "/routines [run|pause|resume|delete N]",
+            "the routines of this chat, to run now, pause, resume or delete",
+            0,
+            2,
+        ),
+        routine_commands.routines,
+        buttons=("routine",),
+    ),
     "personas": Route(Spec("/personas", "the personas you can start sessions with"), info.personas),
     # The permission answers are buttons in Telegram; typed, they are for the terminal front.
     "allow": Route(
@@ -147,6 +177,9 @@ BUTTONS: dict[str, ButtonHandler] = {
     "allow_session": lambda chat, p: permissions.answer(chat, p.arg, "allow_session"),
     "deny": lambda chat, p: permissions.answer(chat, p.arg, "deny"),
     "answer": lambda chat, p: permissions.answer_question(chat, p.arg),
+    "routine": lambda chat, p: routine_commands.routines(
+        chat, tuple(p.arg.split()), p.correlation_id
+    ),
     "model": lambda chat, p: setting_commands.change(
         chat, sev.MODEL, (p.arg,), p.correlation_id, p.handle
     ),
@@ -185,7 +218,15 @@ async def on_text(chat: ChatContext, msg: Incoming) -> None:
         case c.Plain(text):
             await turns.send_to_active(chat, text, msg.correlation_id)
         case c.Command(name, args):
-            await COMMANDS[name].run(chat, args, msg.correlation_id)
+            route = COMMANDS[name]
+            typed = args_as_typed(msg.text) if route.raw else args
+            await route.run(chat, typed, msg.correlation_id)
+
+
+def args_as_typed(text: str) -> tuple[str, ...]:
+    """Everything after the command, its lines kept (none: no arguments)."""
+    parts = text.strip().split(maxsplit=1)
+    return tuple(parts[1:])
 
 
 async def on_pressed(chat: ChatContext, msg: Pressed) -> None:

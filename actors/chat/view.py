@@ -31,11 +31,13 @@ class ChatView(Protocol):
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         """Send a message; returns a handle (message id) for ``close_buttons``.
 
         ``verbatim`` follows the text in monospace, exactly as it is: every character and
         newline shows and nothing in it is read as formatting (a command to approve).
+        ``silent``: it arrives without a notification sound (a routine's "all is well").
         """
         ...
 

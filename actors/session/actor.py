@@ -8,7 +8,8 @@ fold of that stream.
 
 What is not the turn lives beside it: ``process`` (the process itself), ``lines`` (what a
 stdout line means, pure), ``settings`` (/model, /mode, /cap), ``permissions`` (answering
-questions), ``replies`` (how a turn ends, also after a restart), ``archiving``.
+questions), ``replies`` (how a turn ends, also after a restart), ``archiving``, ``routine_runs``
+(the turns routines start: never merged, a fresh conversation when asked).
 
 Transient on purpose (everything else is in the fold, so a restart behaves as the run before):
 - the running process (``ProcessSlot.live``): it dies with pocketcode; the log says it ran, and
@@ -33,7 +34,7 @@ import structlog
 from actors.claude import codec
 from actors.claude.errors import ClaudeError
 from actors.runtime import Actor
-from actors.session import archiving, replies, wording
+from actors.session import archiving, replies, routine_runs, wording
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
@@ -134,7 +135,7 @@ class SessionActor(Actor[Any]):
                 await self._on_lines(message.live)
             case m.Create():
                 await self._on_create(message)
-            case m.UserTurn():
+            case m.UserTurn() | m.RoutineTurn():
                 await self._on_user_turn(message)
             case m.Interrupt():
                 await self._on_interrupt(message)
@@ -192,9 +193,10 @@ class SessionActor(Actor[Any]):
         except SessionError:  # created meanwhile by another writer (the offline CLI)
             raise SessionExistsError(f"A session named {self.name} already exists.") from None
 
-    async def _on_user_turn(self, msg: m.UserTurn) -> None:
+    async def _on_user_turn(self, msg: m.UserTurn | m.RoutineTurn) -> None:
         """Queue the message in the log and answer (the chat then marks its update handled);
-        the turn itself starts after, so the asker is not kept waiting for a process start."""
+        the turn itself starts after, so the asker is not kept waiting for a process start.
+        A routine's run is queued the same way, marked (``routine_runs``)."""
         await self._close_lost(self.cut_off)
         s = self.state
         if s.replayed(msg.correlation_id):
@@ -208,9 +210,19 @@ class SessionActor(Actor[Any]):
         if (cap := self.settings.cost_cap()).reached:
             return self._notice(wording.cap_refused(cap), to)
         chat = {} if msg.chat_id is None else {"chat_id": msg.chat_id}
-        await self._append(ev.event(ev.MESSAGE_QUEUED, msg.correlation_id, text=msg.text, **chat))
+        run = msg.run if isinstance(msg, m.RoutineTurn) else None
+        await self._append(
+            ev.event(
+                ev.MESSAGE_QUEUED,
+                msg.correlation_id,
+                text=msg.text,
+                **chat,
+                **routine_runs.marked(run),
+            )
+        )
         if self.state.busy or self._backoff_left() > 0:
-            self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)), to)
+            if run is None:  # an unattended run waits without a word
+                self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)), to)
             return None
         self.ctx.ref.tell(m.Resume())
         return None
@@ -222,8 +234,11 @@ class SessionActor(Actor[Any]):
         if (cap := self.settings.cost_cap()).reached:  # the turn before them reached it
             self._notice(wording.cap_waiting(cap, len(s.pending)))
             return
-        queued = s.pending
+        queued = routine_runs.next_batch(s.pending)
         text = queued[0].text if len(queued) == 1 else "\n\n".join(q.text for q in queued)
+        run = queued[0].routine
+        if run is not None and run.fresh and self.live is not None:
+            await self._stop_process("a routine runs in a conversation of its own")
         turn_id = self.ctx.ids()
         await self._append(
             ev.event(
@@ -232,10 +247,11 @@ class SessionActor(Actor[Any]):
                 turn_id=turn_id,
                 text=text,
                 merged=len(queued),
+                **routine_runs.marked(run),
             )
         )
         self.shown, self.retry_told = Shown(), False
-        self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued)))
+        self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued), run))
         try:
             live = await self._ensure_process()
             await self.process.write(live, codec.user_turn(text))
@@ -283,10 +299,15 @@ class SessionActor(Actor[Any]):
 
     async def _on_permission_timeout(self, request_id: str) -> None:
         closing = self.permissions.expire(request_id)
-        if closing is None or self.live is None:
+        question = self.state.question(request_id)
+        if closing is None or question is None or self.live is None:
             return
         await self.process.write(self.live, closing.line)
         self._tell_chat(closing.notice)
+        turn = self.state.turn
+        if turn is not None and turn.routine is not None:  # nobody was there: say so
+            timeout = self.deps.config.permission_timeout_s
+            self._notice(routine_runs.denied_unattended(turn.routine, question.tool_name, timeout))
 
     async def _on_turn_timeout(self, turn_id: str) -> None:
         turn = self.state.turn
@@ -497,7 +518,13 @@ class SessionActor(Actor[Any]):
         s = self.state
         turn_cost = max(0.0, s.total_cost_usd - turn.cost_at_start)
         reply = TurnReply(
-            turn.turn_id, end.outcome, end.text, end.error, s.total_cost_usd, turn_cost
+            turn.turn_id,
+            end.outcome,
+            end.text,
+            end.error,
+            s.total_cost_usd,
+            turn_cost,
+            turn.routine,
         )
         self._tell_chat(replies.finished(self.name, reply), turn.chat_id)
         self.shown = Shown()
@@ -505,9 +532,13 @@ class SessionActor(Actor[Any]):
         # cap than the one set since: the next turn gets a new process.
         spent = end.reason == ev.COST_CAP
         stale = spent or self.settings.stale(self.live)
-        restarting = self.live is not None and end.reason != "shutdown" and stale
+        # A fresh routine run's process holds its own conversation: the next turn resumes the
+        # user's (given back by the fold) in a new one.
+        fresh = turn.routine is not None and turn.routine.fresh
+        restarting = self.live is not None and end.reason != "shutdown" and (stale or fresh)
         if restarting:
-            await self._stop_process("budget spent" if spent else "cost cap changed")
+            why = "budget spent" if spent else "cost cap changed" if stale else "routine run over"
+            await self._stop_process(why)
         if self.live is not None:
             self.deps.pool.touch(self.name, busy=False)
             idle = m.IdleCheck(self.live.generation)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from actors.session.routine_runs import RoutineRun
+
 if TYPE_CHECKING:
     from actors.session.process import Live
 
@@ -28,6 +30,18 @@ class UserTurn:
     """A message for the agent; ``chat_id`` is the chat that sent it and gets the reply."""
 
     text: str
+    correlation_id: str | None = None
+    chat_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineTurn:
+    """A routine's run (``actors.routines``): queued and run like a ``UserTurn``, marked with
+    ``run`` so its reply is labelled; ``correlation_id`` names the slot, so a run handed over
+    again after a restart is queued once."""
+
+    text: str
+    run: RoutineRun
     correlation_id: str | None = None
     chat_id: int | None = None
 

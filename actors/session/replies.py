@@ -11,6 +11,7 @@ from actors.session import budget
 from actors.session import events as ev
 from actors.session import notices as n
 from actors.session.budget import CostCap
+from actors.session.routine_runs import RoutineRun
 from actors.session.state import SessionState, Turn, evolve
 from actors.session.wording import CUT_OFF_BY_RESTART, cap_reached
 from eventstore import Event, NewEvent
@@ -44,6 +45,7 @@ class TurnReply:
     error: str | None
     cost_usd: float
     turn_cost_usd: float
+    routine: RoutineRun | None = None
 
 
 def finished(session: str, reply: TurnReply) -> n.TurnFinished:
@@ -56,6 +58,7 @@ def finished(session: str, reply: TurnReply) -> n.TurnFinished:
         reply.cost_usd,
         reply.turn_cost_usd,
         reply.error,
+        reply.routine,
     )
 
 
@@ -78,10 +81,12 @@ def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
     before: SessionState | None = None
     deltas: list[str] = []
     result_text: str | None = None
+    routine: RoutineRun | None = None
     inside = False
     for event in events:
         if event.type == ev.TURN_STARTED and event.data.get("turn_id") == turn_id:
             before, inside = state, True
+            routine = RoutineRun.from_data(event.data.get("routine"))
         state = evolve(state, event)
         if not inside:
             continue
@@ -100,6 +105,7 @@ def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
                 event.data.get("error"),
                 state.total_cost_usd,
                 max(0.0, state.total_cost_usd - before.total_cost_usd),
+                routine,
             )
     return None
 

@@ -204,6 +204,7 @@ class TelegramView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         markup = keyboard_markup(buttons)
         fmt: Fmt = "markdown" if markdown else "plain"
@@ -212,13 +213,17 @@ class TelegramView:
             ids = await self._patiently(
                 "say",
                 chat_id,
-                lambda: self.sender.send_messages(chat_id, shown, reply_markup=markup),
+                lambda: self.sender.send_messages(
+                    chat_id, shown, reply_markup=markup, silent=silent
+                ),
             )
         else:
             ids = await self._patiently(
                 "say",
                 chat_id,
-                lambda: self.sender.send(chat_id, text, reply_markup=markup, fmt=fmt),
+                lambda: self.sender.send(
+                    chat_id, text, reply_markup=markup, fmt=fmt, silent=silent
+                ),
             )
         return ids[-1] if ids else None
 

@@ -25,6 +25,7 @@ Reply text is `Echo: <user text>`. Markers inside the user text script behaviour
   [[recall]]          reply with the turn count and the earlier user texts of this session
   [[env]]             reply with this process's environment, NAME=value a line (a `printenv`)
   [[cat:PATH]]        reply with the text of the file PATH (a `cat` of a file the agent found)
+  [[say:TEXT]]        reply with TEXT, exactly (an answer of the agent's own words)
 Control requests on stdin are answered as 2.1.197 answers them: `set_model` (aliases resolved;
 the next init and assistant messages carry the model), `set_permission_mode` (answered with the
 mode; bypassPermissions refused unless the process was started able to bypass), `interrupt`,
@@ -834,6 +835,8 @@ class Fake:
         if "cat" in names:  # what `cat PATH` in a tool would show
             with open(names["cat"] or "", encoding="utf-8") as fh:
                 return fh.read(), self.delta_chars
+        if "say" in names:
+            return names["say"] or "", self.delta_chars
         return f"Echo: {text}", self.delta_chars
 
     def api_errors(self, names: dict[str, str | None], t0: float) -> bool:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -19,6 +21,8 @@ from actors.chat.context import ChatDeps
 from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
+from actors.claude import store
+from actors.claude.environment import claude_environment
 from actors.claude.process import Spawner, spawn_claude
 from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
@@ -119,8 +123,17 @@ class App:
             sessions_dir=self.settings.sessions_dir,
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
             transcriber=self.transcriber,
+            claude_dir=self.claude_dir(),
+            own_dirs=own_dirs(self.settings),
+            now=self.system.clock.now,
         )
         return ChatActor(chat_id, deps)
+
+    def claude_dir(self) -> Path | None:
+        """Where the claude that sessions run keeps its conversations: its config directory
+        in the environment it starts with (``claude.env`` over pocketcode's own)."""
+        env, _ = claude_environment(os.environ, self.settings.claude.env)
+        return store.config_dir(env)
 
     def notify(self, chat_id: int, notice: object) -> None:
         self.chats.get(chat_id).tell(notice)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors.chat import files, texts
 from actors.chat import state as cs
-from actors.chat import texts
 from actors.chat.context import ChatContext
+from actors.chat.view import Keyboard
 from actors.runtime import AskTimeoutError
 from actors.session import messages as sm
 from actors.session import notices as n
@@ -80,7 +81,12 @@ class Replies:
         if not self.running:
             await self.chat.view.typing(self.chat.chat_id, False)
         text = self.chat.label(msg.session, msg.text)
+        footer = texts.reply_footer(msg)
+        buttons: Keyboard = ()
+        if msg.files:  # named under the reply, each a button that sends it
+            note, buttons = await files.changed(self.chat, msg.session, msg.files)
+            footer = f"{note}\n{footer}" if footer else note
         await self.chat.view.reply_done(
-            self.chat.chat_id, msg.turn_id, text, texts.reply_footer(msg)
+            self.chat.chat_id, msg.turn_id, text, footer, buttons=buttons
         )
         await self.chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)

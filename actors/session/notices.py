@@ -61,6 +61,8 @@ class TurnFinished:
     cost_usd: float
     turn_cost_usd: float
     error: str | None = None
+    #: Files the turn created or changed (``changes.FileChanges``), as claude named them.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,14 +79,9 @@ def test_odd_lines_are_skipped_never_fatal() -> None:
 
 
 def test_the_project_folder_is_named_as_the_cli_names_it() -> None:
-    assert store.project_dir_name(CWD) == "-home-me-my-proj"
-    assert store.project_dir_name("/srv/café_1.2") == "-srv-caf--1-2"
-    long = "/srv/" + "x" * 300
-    name = store.project_dir_name(long)
-    assert name.startswith("-srv-" + "x" * 195 + "-")
-    assert len(name) > 200
-    assert store.project_dir_name(long) == name
-    assert store.project_dir_name(long + "y") != name
+    assert store.project_dir_pattern(CWD) == "-home-me-my-proj"
+    assert store.project_dir_pattern("/srv/café_1.2") == "-srv-caf--1-2"
+    assert store.project_dir_pattern("/srv/" + "x" * 300) == "-srv-" + "x" * 195 + "-*"
 
 
 def test_the_config_directory_is_claudes_own() -> None:
@@ -104,7 +99,7 @@ class Store:
     def add(
         self, session_id: str, cwd: str, prompt: str | None, *, age_s: float, reply: str = "ok"
     ) -> Path:
-        folder = self.root / "projects" / store.project_dir_name(cwd)
+        folder = self.root / "projects" / store.project_dir_pattern(cwd).replace("*", "1kxmq8")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{session_id}.jsonl"
         lines: list[Any] = [{"type": "queue-operation", "operation": "enqueue"}]
@@ -186,7 +181,7 @@ def test_the_last_exchange_is_read_from_the_end_of_a_long_file(tmp_path: Path) -
 
 
 def test_the_real_file_is_listed_and_found(tmp_path: Path) -> None:
-    folder = tmp_path / "projects" / store.project_dir_name(CWD)
+    folder = tmp_path / "projects" / store.project_dir_pattern(CWD)
     folder.mkdir(parents=True)
     conversation_id = json.loads(FIXTURE.read_bytes().splitlines()[0])["sessionId"]
     shutil.copy(FIXTURE, folder / f"{conversation_id}.jsonl")

@@ -37,7 +37,7 @@ async def kit(tmp_path: Path) -> AsyncIterator[AppKit]:
 def plant(kit: AppKit, cwd: Path, session_id: str = DESK_ID, *, age_s: float = 7200) -> Path:
     """A conversation made at a terminal in ``cwd``: the real CLI's file, moved there."""
     cwd.mkdir(parents=True, exist_ok=True)
-    folder = kit.tmp / "fake-state" / "projects" / store.project_dir_name(str(cwd))
+    folder = kit.tmp / "fake-state" / "projects" / store.project_dir_pattern(str(cwd))
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
     for raw in FIXTURE.read_text().splitlines():

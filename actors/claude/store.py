@@ -2,7 +2,8 @@
 
 2.1.197 keeps each conversation as JSON lines in ``<config dir>/projects/<dir>/<session id>.jsonl``:
 the config dir is ``CLAUDE_CONFIG_DIR``, else ``~/.claude``; ``<dir>`` is the working directory
-with every character but ``a-zA-Z0-9`` written as ``-`` (cut at 200, then a hash, when longer).
+with every character but ``a-zA-Z0-9`` written as ``-`` (a longer one cut at 200, then ``-`` and
+a hash of the path).
 It appends to the file as the conversation goes, also when it is resumed (same id, same file).
 ``user`` and ``assistant`` lines carry the API ``message``, ``cwd``, ``sessionId`` and
 ``timestamp``; the other types (``queue-operation``, ``last-prompt``, ``summary``, attachments)
@@ -29,7 +30,7 @@ from typing import Any
 #: the last exchange.
 HEAD_BYTES = 1 << 20
 TAIL_BYTES = 256 << 10
-#: ``<dir>`` is cut here and a hash of the whole path added (``project_dir_name``).
+#: A longer ``<dir>`` is cut here and a hash of the whole path added (``project_dir_pattern``).
 MAX_DIR_NAME = 200
 _SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ID_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{3,35}")
@@ -45,31 +46,11 @@ def config_dir(env: Mapping[str, str]) -> Path | None:
     return Path(home) / ".claude" if home else None
 
 
-def _js_hash(text: str) -> int:
-    """The CLI's string hash (``h = h * 31 + unit``, 32-bit signed, over UTF-16 units)."""
-    h = 0
-    data = text.encode("utf-16-le")
-    for i in range(0, len(data), 2):
-        h = (h * 31 + int.from_bytes(data[i : i + 2], "little")) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
-
-
-def project_dir_name(cwd: str) -> str:
-    """The folder under ``projects/`` of conversations held in ``cwd``."""
+def project_dir_pattern(cwd: str) -> str:
+    """The folder under ``projects/`` of conversations held in ``cwd``, as a glob pattern: the
+    name itself, or for a long one its first 200 characters and any hash after them."""
     name = re.sub(r"[^a-zA-Z0-9]", "-", cwd)
-    if len(name) <= MAX_DIR_NAME:
-        return name
-    return f"{name[:MAX_DIR_NAME]}-{_base36(abs(_js_hash(cwd)))}"
+    return name if len(name) <= MAX_DIR_NAME else f"{name[:MAX_DIR_NAME]}-*"
 
 
 # ------------------------------------------------------------------------------ lines
@@ -237,9 +218,7 @@ def listing(
 ) -> Listing:
     """The conversations in the store, newest first (``cwd``: only those held there), without
     those in ``skip``; files are read only until ``limit`` are found."""
-    folder = "*" if cwd is None else project_dir_name(cwd)
-    if len(folder) > MAX_DIR_NAME:  # matched by its cut name: the hash is the CLI's business
-        folder = folder[:MAX_DIR_NAME] + "-*"
+    folder = "*" if cwd is None else project_dir_pattern(cwd)
     shown: list[Conversation] = []
     left_out, more = 0, False
     for mtime, path in _files(root, folder=folder):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,9 @@ async def test_a_command_that_fails_is_answered_once_and_never_replayed(
     async def broken(*_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(routes.COMMANDS, "personas", broken)
+    monkeypatch.setitem(
+        routes.COMMANDS, "personas", replace(routes.COMMANDS["personas"], run=broken)
+    )
     await kit.send("/personas")
     await kit.settle()
     [said] = [t for t in kit.view.texts(1) if "failed inside pocketcode" in t]

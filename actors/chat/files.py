@@ -147,7 +147,10 @@ async def show_dir(chat: ChatContext, session: str, cwd: str, path: str) -> None
     offered = [(f"{prefix}{e.name}/" if e.folder else f"{prefix}{e.name}", e) for e in entries]
     offered = offered[:SHOWN_ENTRIES]
     paths = [p for p, _ in offered]
-    labels = [f"📁 {e.name}/" if e.folder else f"📄 {e.name} ({_size(e.size)})" for _, e in offered]
+    labels = [
+        f"📁 {_cut(e.name)}/" if e.folder else f"📄 {_cut(e.name)} ({_size(e.size)})"
+        for _, e in offered
+    ]
     if relative != ".":
         parent = str(Path(relative).parent)
         paths.append("./" if parent == "." else parent + "/")
@@ -188,7 +191,7 @@ async def changed(chat: ChatContext, session: str, files: tuple[str, ...]) -> tu
     inside, names = await asyncio.to_thread(_changed_paths, summary.cwd, files[:SHOWN_CHANGED])
     more = f" and {len(files) - SHOWN_CHANGED} more" if len(files) > SHOWN_CHANGED else ""
     note = f"📝 Changed: {', '.join(names)}{more}"
-    return note, await _listed(chat, session, inside, [f"📄 {p}" for p in inside])
+    return note, await _listed(chat, session, inside, [f"📄 {_cut(p)}" for p in inside])
 
 
 def _changed_paths(cwd: str, files: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -217,6 +220,11 @@ def _inside(cwd: str, path: str) -> tuple[Path, Path]:
 
 def _relative(root: Path, target: Path) -> str:
     return target.relative_to(root).as_posix()
+
+
+def _cut(name: str, limit: int = 40) -> str:
+    """A name short enough for a button (its start and its end, which holds the extension)."""
+    return name if len(name) <= limit else f"{name[: limit - 12]}…{name[-11:]}"
 
 
 def _size(n: int) -> str:

@@ -153,6 +153,7 @@ async def test_a_conversation_from_a_terminal_goes_on_in_the_chat(
         if e.type == ev.STDOUT and e.data["line"].get("subtype") == "init"
     ]
     assert {(x["session_id"], x["cwd"]) for x in inits} == {(conversation, str(desk))}
+    await said(kit, "/release")  # claude writes its file after the result: once it has exited
     assert "what was the word?" in file.read_text(), "the same conversation, the same file"
 
 

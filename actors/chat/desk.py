@@ -185,7 +185,7 @@ def _shown_dir(cwd: str, home: str) -> str:
 
 
 def listing_text(
-    found: store.Listing, directory: str | None, now: datetime, home: str
+    found: store.Found, directory: str | None, now: datetime, home: str
 ) -> tuple[str, Keyboard]:
     """The conversations as lines and as buttons: directory, age, first prompt."""
     where = f" in {directory}" if directory else " on this machine"

@@ -205,7 +205,7 @@ def _files(root: Path, pattern: str = "*", folder: str = "*") -> list[tuple[floa
 
 
 @dataclass(frozen=True, slots=True)
-class Listing:
+class Found:
     conversations: tuple[Conversation, ...]
     #: How many were left out because they are in ``skip`` (pocketcode's own).
     left_out: int
@@ -215,7 +215,7 @@ class Listing:
 
 def listing(
     root: Path, *, skip: Collection[str] = (), cwd: str | None = None, limit: int = 10
-) -> Listing:
+) -> Found:
     """The conversations in the store, newest first (``cwd``: only those held there), without
     those in ``skip``; files are read only until ``limit`` are found."""
     folder = "*" if cwd is None else project_dir_pattern(cwd)
@@ -228,7 +228,7 @@ def listing(
             more = True
         elif (found := _read(path, mtime)) is not None and cwd in (None, found.cwd):
             shown.append(found)
-    return Listing(tuple(shown), left_out, more)
+    return Found(tuple(shown), left_out, more)
 
 
 def find(root: Path, key: str) -> list[Conversation]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -19,6 +21,8 @@ from actors.chat.context import ChatDeps
 from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
+from actors.claude import store
+from actors.claude.environment import claude_environment
 from actors.claude.process import Spawner, spawn_claude
 from actors.routines.actor import SchedulerActor
 from actors.routines.deps import SchedulerDeps
@@ -39,7 +43,7 @@ from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
 from personas.catalog import PersonaCatalog
-from service.config import Config, database_exposed, persona_catalog, secret_values
+from service.config import Config, database_exposed, own_dirs, persona_catalog, secret_values
 from service.errors import ConfigError
 from service.eventlog import open_store
 from service.intake import Intake
@@ -125,8 +129,17 @@ class App:
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
             transcriber=self.transcriber,
             routines=self.scheduler,
+            claude_dir=self.claude_dir(),
+            own_dirs=own_dirs(self.settings),
+            now=self.system.clock.now,
         )
         return ChatActor(chat_id, deps)
+
+    def claude_dir(self) -> Path | None:
+        """Where the claude that sessions run keeps its conversations: its config directory
+        in the environment it starts with (``claude.env`` over pocketcode's own)."""
+        env, _ = claude_environment(os.environ, self.settings.claude.env)
+        return store.config_dir(env)
 
     def scheduler(self) -> ActorRef[Any]:
         """The routines' scheduler (one for the app), started on first use."""

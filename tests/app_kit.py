@@ -24,7 +24,7 @@ from tests.session_kit import FAKE_CLAUDE, fake_claude_config
 
 @dataclass
 class Shown:
-    kind: str  # say | progress | done | typing | closed | file
+    kind: str  # say | progress | done | typing | closed | file | photo
     text: str  # a file's caption
     buttons: Keyboard = ()
     handle: int | None = None
@@ -70,11 +70,21 @@ class RecordingView:
         await self._add(chat_id, shown)
         return self.next_handle
 
+    async def send_photo(
+        self, chat_id: int, filename: str, data: bytes, caption: str
+    ) -> int | None:
+        self.next_handle += 1
+        shown = Shown("photo", caption, handle=self.next_handle, filename=filename, data=data)
+        await self._add(chat_id, shown)
+        return self.next_handle
+
     async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
         await self._add(chat_id, Shown("progress", text, key=key, footer=status))
 
-    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
-        await self._add(chat_id, Shown("done", text, key=key, footer=footer))
+    async def reply_done(
+        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+    ) -> None:
+        await self._add(chat_id, Shown("done", text, buttons, key=key, footer=footer))
 
     async def typing(self, chat_id: int, on: bool) -> None:
         await self._add(chat_id, Shown("typing", "on" if on else "off"))

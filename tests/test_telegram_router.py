@@ -224,7 +224,7 @@ async def test_commands_are_accepted_by_telegram(api: FakeBotAPI) -> None:
     names = [c["command"] for c in next(iter(api.commands.values()))]
     assert names == [
         "start", "help", "new", "session", "archive", "unarchive", "stop", "status", "model",
-        "mode", "cap", "every", "routines", "personas",
+        "mode", "cap", "every", "routines", "resume", "release", "get", "ls", "personas",
     ]  # fmt: skip
 
 

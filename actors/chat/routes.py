@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from actors.chat import commands as c
-from actors.chat import info_commands as info
 from actors.chat import (
+    desk,
+    files,
     permissions,
     routine_commands,
     session_commands,
@@ -19,11 +20,14 @@ from actors.chat import (
     texts,
     turns,
 )
+from actors.chat import info_commands as info
 from actors.chat.commands import Spec
 from actors.chat.context import ChatContext
 from actors.chat.inbound import Incoming, Pressed
 from actors.session import events as sev
 
+#: Words a path may have (a command's arguments are split at spaces, then joined again).
+MAX_PATH_WORDS = 32
 #: A command's handler: the chat, the arguments (their count already checked by
 #: ``commands.parse``) and the update's correlation id, which makes a replayed command idempotent.
 CommandHandler = Callable[[ChatContext, tuple[str, ...], str], Awaitable[None]]
@@ -132,6 +136,40 @@ COMMANDS: dict[str, Route] = {
         routine_commands.routines,
         buttons=("routine",),
     ),
+    "resume": Route(
+        Spec(
+            "/resume [DIR|ID] [as NAME]",
+            "continue here a conversation started with claude at a terminal: lists them, "
+            "newest first (DIR: one directory's)",
+            0,
+            MAX_PATH_WORDS,
+        ),
+        desk.resume,
+        buttons=("resume",),
+    ),
+    "release": Route(
+        Spec(
+            "/release [NAME]",
+            "stop the session's claude so its conversation can go on at a terminal",
+            0,
+            1,
+        ),
+        desk.release,
+    ),
+    "get": Route(
+        Spec("/get PATH", "send a file of the session's directory", 1, MAX_PATH_WORDS),
+        files.get,
+    ),
+    "ls": Route(
+        Spec("/ls [DIR]", "list a folder of the session's directory", 0, MAX_PATH_WORDS),
+        files.ls,
+    ),
+    "open": Route(
+        Spec("/open N.I", "fetch a file or open a folder of a list (what its buttons do)", 1, 1),
+        lambda chat, args, ref: files.open_entry(chat, args),
+        menu=False,
+        buttons=("open",),
+    ),
     "personas": Route(Spec("/personas", "the personas you can start sessions with"), info.personas),
     # The permission answers are buttons in Telegram; typed, they are for the terminal front.
     "allow": Route(
@@ -186,6 +224,8 @@ BUTTONS: dict[str, ButtonHandler] = {
     "mode": lambda chat, p: setting_commands.change(
         chat, sev.PERMISSION_MODE, (p.arg,), p.correlation_id, p.handle
     ),
+    "resume": lambda chat, p: desk.resume(chat, (p.arg,), p.correlation_id),
+    "open": lambda chat, p: files.open_entry(chat, (p.arg,)),
 }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actors.chat import routine_texts, texts
+from actors.chat import files, routine_texts, texts
 from actors.chat import state as cs
 from actors.chat.context import ChatContext
+from actors.chat.view import Keyboard
 from actors.runtime import AskTimeoutError
 from actors.session import messages as sm
 from actors.session import notices as n
@@ -96,11 +97,17 @@ class Replies:
         await self.chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)
 
     async def _reply(self, msg: n.TurnFinished, text: str) -> None:
+        footer = texts.reply_footer(msg)
+        buttons: Keyboard = ()
+        if msg.files:  # named under the reply, each a button that sends it
+            note, buttons = await files.changed(self.chat, msg.session, msg.files)
+            footer = f"{note}\n{footer}" if footer else note
         await self.chat.view.reply_done(
             self.chat.chat_id,
             msg.turn_id,
             self.chat.label(msg.session, text),
-            texts.reply_footer(msg),
+            footer,
+            buttons=buttons,
         )
 
     async def _routine_answer(self, msg: n.TurnFinished, run: RoutineRun) -> None:

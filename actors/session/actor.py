@@ -14,8 +14,10 @@ questions), ``replies`` (how a turn ends, also after a restart), ``archiving``, 
 Transient on purpose (everything else is in the fold, so a restart behaves as the run before):
 - the running process (``ProcessSlot.live``): it dies with pocketcode; the log says it ran, and
   recovery logs that it is gone;
-- what the chat is shown of the running turn (``shown``) and whether its API retry was told
-  (``retry_told``): a restart ends the turn, and its text is rebuilt from the log for the notice;
+- what the chat is shown of the running turn (``shown``), whether its API retry was told
+  (``retry_told``) and the files it changed (``changes``): a restart ends the turn, and its text
+  is rebuilt from the log for the notice (its files for a reply delivered again, not for a turn
+  a restart cut off);
 - timers (turn timeout, question timeout, idle stop, kill): they watch a process, which a
   restart does not keep; the crash backoff is rebuilt from the fold (``last_crash_at``);
 - the process pool's order: which idle process to stop first is a guess, not a promise.
@@ -39,6 +41,7 @@ from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
 from actors.session.catalog import SessionExistsError
+from actors.session.changes import FileChanges
 from actors.session.deps import SessionDeps
 from actors.session.errors import SessionError
 from actors.session.lines import Shown, read_line
@@ -69,9 +72,11 @@ class SessionActor(Actor[Any]):
             notice=self._notice,
         )
         self.permissions = OpenQuestions(name, lambda: self.state)
-        #: What the chat is shown of the running turn; its API retry notice went out.
+        #: What the chat is shown of the running turn; its API retry notice went out; the
+        #: files it changed so far (for the reply's footer).
         self.shown = Shown()
         self.retry_told = False
+        self.changes = FileChanges()
         #: Why the last process was cut off when its output could not be logged.
         self.cut_off: str | None = None
         self.timers = Timers(lambda delay, message: self.ctx.schedule(delay, message))
@@ -159,6 +164,8 @@ class SessionActor(Actor[Any]):
                 await self._on_idle_check(message.generation)
             case m.StopProcess():
                 await self._on_stop_process(message.reason)
+            case m.Release():
+                return await self._on_release()
             case m.Shutdown():
                 await self._on_shutdown()
             case m.GetState():
@@ -180,16 +187,27 @@ class SessionActor(Actor[Any]):
             if msg.correlation_id is not None and s.created_by == msg.correlation_id:
                 return  # this very /new, replayed after a crash
             raise SessionExistsError(f"A session named {self.name} already exists.")
-        created = ev.event(
-            ev.CREATED,
-            msg.correlation_id,
-            name=self.name,
-            persona=msg.persona,
-            cwd=msg.cwd,
-            chat_id=msg.chat_id,
-        )
+        created = [
+            ev.event(
+                ev.CREATED,
+                msg.correlation_id,
+                name=self.name,
+                persona=msg.persona,
+                cwd=msg.cwd,
+                chat_id=msg.chat_id,
+            )
+        ]
+        if msg.claude_session_id is not None:
+            created.append(
+                ev.event(
+                    ev.IMPORTED,
+                    msg.correlation_id,
+                    claude_session_id=msg.claude_session_id,
+                    first_prompt=msg.first_prompt,
+                )
+            )
         try:
-            await self._append(created)
+            await self._append_many(created)
         except SessionError:  # created meanwhile by another writer (the offline CLI)
             raise SessionExistsError(f"A session named {self.name} already exists.") from None
 
@@ -250,7 +268,7 @@ class SessionActor(Actor[Any]):
                 **routine_runs.marked(run),
             )
         )
-        self.shown, self.retry_told = Shown(), False
+        self.shown, self.retry_told, self.changes = Shown(), False, FileChanges()
         self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued), run))
         try:
             live = await self._ensure_process()
@@ -336,6 +354,21 @@ class SessionActor(Actor[Any]):
         if self.state.busy:
             return  # never stop a working process to make room
         await self._stop_process(reason)
+
+    async def _on_release(self) -> SessionState:
+        """``/release``: stop claude on purpose, as the idle stop does, so the conversation can
+        go on at a terminal with no second process writing it; the next message resumes it."""
+        s = self.state
+        if not s.exists:
+            raise SessionError(f"There is no session named {self.name}.")
+        if s.busy or s.pending:
+            raise SessionError(
+                f"{self.name} is working on a turn; /release it once the reply is in "
+                "(or /stop the turn first)."
+            )
+        if self.live is not None:
+            await self._stop_process("released")
+        return self.state
 
     async def _on_shutdown(self) -> None:
         if self.state.turn is not None:
@@ -433,6 +466,7 @@ class SessionActor(Actor[Any]):
         """React to one stdout line (``lines.read_line``); True if what is shown changed."""
         live = self.live
         assert live is not None
+        self.changes = self.changes.seen(line)
         effect = read_line(
             line,
             self.shown,
@@ -525,6 +559,7 @@ class SessionActor(Actor[Any]):
             s.total_cost_usd,
             turn_cost,
             turn.routine,
+            self.changes.paths,
         )
         self._tell_chat(replies.finished(self.name, reply), turn.chat_id)
         self.shown = Shown()

@@ -67,6 +67,8 @@ class TurnFinished:
     turn_cost_usd: float
     error: str | None = None
     routine: RoutineRun | None = None
+    #: Files the turn created or changed (``changes.FileChanges``), as claude named them.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -369,6 +369,8 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             return {"process_pid": None, "questions": ()}
         case ev.RESUME_FAILED:
             return {"claude_session_id": None}
+        case ev.IMPORTED:
+            return {"claude_session_id": data["claude_session_id"]}
         case ev.ARCHIVED:
             return {
                 "status": "archived",

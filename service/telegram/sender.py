@@ -293,16 +293,31 @@ class TelegramSender:
         self, chat_id: int | str, filename: str, data: bytes, caption: str | None = None
     ) -> int:
         """Send bytes as a file; the caption is plain text cut to Telegram's 1024 limit."""
-        cap = (
-            caption[: CAPTION_LIMIT - 1] + "…"
-            if caption and len(caption) > CAPTION_LIMIT
-            else caption
-        )
         msg = await self._call(
             "sendDocument",
             chat_id,
             lambda: self.bot.send_document(
-                chat_id, BufferedInputFile(data, filename), caption=cap or None, parse_mode=None
+                chat_id,
+                BufferedInputFile(data, filename),
+                caption=_caption(caption),
+                parse_mode=None,
+            ),
+        )
+        return msg.message_id
+
+    async def send_photo(
+        self, chat_id: int | str, filename: str, data: bytes, caption: str | None = None
+    ) -> int:
+        """Send an image as a photo (Telegram checks its size and dimensions: a refusal is a
+        ``TelegramBadRequest``); the caption as for ``send_document``."""
+        msg = await self._call(
+            "sendPhoto",
+            chat_id,
+            lambda: self.bot.send_photo(
+                chat_id,
+                BufferedInputFile(data, filename),
+                caption=_caption(caption),
+                parse_mode=None,
             ),
         )
         return msg.message_id
@@ -331,6 +346,13 @@ class TelegramSender:
                 log.warning("telegram.draft_failed", chat_id=chat_id, error=redact(str(e)))
                 return False
         return False
+
+
+def _caption(caption: str | None) -> str | None:
+    """A caption as plain text cut to Telegram's 1024 limit; None for none."""
+    if caption and len(caption) > CAPTION_LIMIT:
+        return caption[: CAPTION_LIMIT - 1] + "…"
+    return caption or None
 
 
 class _Gone(Exception):

@@ -263,8 +263,8 @@ async def test_a_question_open_when_claude_dies_expires_in_the_chat(
 #: it can be shrunk); ``POCKETCODE_HYPOTHESIS_PROFILE=deep`` explores many more, at random.
 hypothesis.settings.register_profile(
     "ci",
-    max_examples=10,
-    stateful_step_count=15,
+    max_examples=30,
+    stateful_step_count=20,
     deadline=None,
     derandomize=True,
     phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],

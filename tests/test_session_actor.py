@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -363,5 +364,39 @@ async def test_a_resumed_claude_killed_for_hanging_is_a_crash_not_a_lost_convers
     types = await kit.types("work")
     assert ev.RESUME_FAILED not in types
     assert types.count(ev.PROCESS_STARTED) == 2
+    await kit.stop()
+    await store.close()
+
+
+async def test_a_turn_stopped_while_its_lost_conversation_is_resumed_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    """Found by the deep state machine: /stop reached a resumed claude that then said its
+    conversation was gone; the turn was started afresh in a new claude all the same, which
+    no timer watched any more (the interrupt had been sent), and hung for good."""
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    fake = tmp_path / "fake"
+    config = SessionConfig(
+        claude_bin=FAKE_CLAUDE,
+        env=(("FAKE_CLAUDE_STATE_DIR", str(fake)), ("FAKE_CLAUDE_START_WHEN", "go")),
+    )
+    kit = SessionKit(store, tmp_path, config=config)
+    ref = await kit.create("work")
+    fake.mkdir()
+    (fake / "go").touch()
+    ref.tell(m.UserTurn("hello"))
+    await kit.inbox.finished(1)
+    await ref.ask(m.StopProcess("idle"))
+    shutil.rmtree(fake)  # the conversation is lost, and the next claude waits for "go"
+    ref.tell(m.UserTurn("[[hang]] again"))
+    await kit.inbox.wait_for(lambda: len(kit.inbox.of(n.TurnStarted)) == 2)
+    await ref.ask(m.Interrupt())
+    fake.mkdir()
+    (fake / "go").touch()
+    *_, done = await kit.inbox.finished(2)
+    assert done.outcome == "interrupted"
+    types = await kit.types("work")
+    assert ev.RESUME_FAILED in types
+    assert types.count(ev.PROCESS_STARTED) == 2  # none started afresh for it
     await kit.stop()
     await store.close()

@@ -55,6 +55,13 @@ def interrupt_request(request_id: str) -> dict[str, Any]:
     return control_request(request_id, "interrupt")
 
 
+def is_interrupt_request(msg: Mapping[str, Any]) -> bool:
+    """Whether a line we wrote is an ``interrupt_request``."""
+    return msg.get("type") == "control_request" and (
+        _dict(msg.get("request")).get("subtype") == "interrupt"
+    )
+
+
 def set_model_request(request_id: str, model: str) -> dict[str, Any]:
     """Switch the running process's model (an alias, "default" or a full name). 2.1.197
     answers at once, even mid-turn, with a bare success; the next API call uses the model."""

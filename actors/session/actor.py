@@ -522,7 +522,9 @@ class SessionActor(Actor[Any]):
             await self._append(ev.event(ev.RESUME_FAILED, None, stderr_tail=list(msg.stderr_tail)))
             self._notice(wording.resume_lost(self.name))
             turn = self.state.turn
-            if turn is not None:
+            if turn is not None and turn.interrupt_sent:  # stopped meanwhile: not sent again
+                await self._end_turn(TurnEnd(ev.INTERRUPTED, self.shown.text))
+            elif turn is not None:
                 with contextlib.suppress(ClaudeError):
                     fresh = await self._ensure_process()
                     await self.process.write(fresh, codec.user_turn(turn.text))

@@ -27,6 +27,8 @@ class Turn:
     result_is_error: bool = False
     result_interrupted: bool = False
     result_subtype: str | None = None
+    #: An interrupt was written (``/stop`` or the turn timeout): it is not sent to claude again.
+    interrupt_sent: bool = False
     #: The routine that started it (``routine_runs``), if one did.
     routine: RoutineRun | None = None
 
@@ -256,7 +258,11 @@ def _stdout(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stdin(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
-    """A line we wrote: an answer to a permission question closes it."""
+    """A line we wrote: an answer to a permission question closes it; an interrupt marks the
+    turn."""
+    if codec.is_interrupt_request(line):
+        turn = state.turn
+        return {} if turn is None else {"turn": replace(turn, interrupt_sent=True)}
     reply = codec.permission_reply(line)
     if reply is None or state.question(reply.request_id) is None:
         return {}

@@ -37,7 +37,8 @@ same error at once, and the process exits 1 when stdin closes. Cost: $5 per mill
 tokens, $25 per million output tokens (a plain turn is about $0.10).
 An allowed Write or Edit of a file inside the working directory really changes it.
 Env: FAKE_CLAUDE_STATE_DIR (its config directory: conversations kept as 2.1.197 keeps them, in
-projects/<dir>/<session id>.jsonl), FAKE_CLAUDE_STARTUP_MS, FAKE_CLAUDE_DELTA_CHARS (40),
+projects/<dir>/<session id>.jsonl), FAKE_CLAUDE_STARTUP_MS, FAKE_CLAUDE_START_WHEN (a file
+in the state dir it waits for before it starts), FAKE_CLAUDE_DELTA_CHARS (40),
 CLAUDE_CODE_MAX_RETRIES (retries shown for [[api_error]], default 2).
 """
 
@@ -1068,6 +1069,9 @@ class Fake:
         startup_ms = int(os.environ.get("FAKE_CLAUDE_STARTUP_MS", "0") or 0)
         if startup_ms:
             time.sleep(startup_ms / 1000.0)
+        gate = os.environ.get("FAKE_CLAUDE_START_WHEN")  # a test decides when it starts
+        while gate and not os.path.exists(os.path.join(self.state_dir, gate)):
+            time.sleep(0.01)
         self.load_session()
         threading.Thread(target=self.reader, daemon=True).start()
         while True:

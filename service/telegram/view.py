@@ -263,16 +263,23 @@ class TelegramView:
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._drain(chat_id, lane))
 
-    def _first_draft(self, chat_id: int, lane: _Lane) -> bool:
-        """A new reply's first draft ("Thinking…") goes out at once: drafts are not rate-limited
-        like messages, and the user must see within a second that the message was taken."""
-        reply = self._replies.get((chat_id, next(iter(lane.pending))))
-        return reply is not None and reply.use_draft and reply.shown is None
+    def _at_once(self, chat_id: int, lane: _Lane) -> bool:
+        """Whether the next pending progress skips the edit interval: a new reply's first
+        draft ("Thinking…": drafts are not rate-limited like messages, and the user must see
+        at once that the message was taken), and a reply's first words, as a draft or in its
+        message. Only what follows them waits for the interval."""
+        key = next(iter(lane.pending))
+        reply = self._replies.get((chat_id, key))
+        if reply is None:
+            return False
+        first_draft = reply.use_draft and reply.shown is None
+        first_words = bool(lane.pending[key][0]) and not reply.text_shown
+        return first_draft or first_words
 
     async def _drain(self, chat_id: int, lane: _Lane) -> None:
         """Show pending progress, one call per interval, until nothing is pending."""
         while lane.pending:
-            if lane.last_call is not None and not self._first_draft(chat_id, lane):
+            if lane.last_call is not None and not self._at_once(chat_id, lane):
                 wait = lane.last_call + self.edit_interval_s - self.clock.monotonic()
                 if wait > 0:
                     await self.clock.sleep(wait)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -335,3 +335,43 @@ async def test_a_replayed_message_is_queued_once(kit: SessionKit) -> None:
     types = await kit.types("work")
     assert types.count(ev.MESSAGE_QUEUED) == 1
     assert types.count(ev.TURN_STARTED) == 1
+
+
+async def test_an_owed_reply_is_rebuilt_from_its_own_turn_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a crash, a reply the chat never got is rebuilt from the log as it was told: its
+    text, the session's total and the turn's share of it. Of the deltas only the turn's own are
+    read; the history before it is read without them."""
+    async with open_session_kit(tmp_path) as kit:
+        ref = await kit.create("work")
+        ref.tell(m.UserTurn("[[long:400]] first", "upd-1"))
+        await kit.inbox.finished(1)
+        ref.tell(m.UserTurn("[[long:300]] second", "upd-2"))
+        told = await kit.inbox.finished(2)
+        assert 0 < told[1].turn_cost_usd < told[1].cost_usd
+        await kit.stop()
+        started = {
+            e.data["turn_id"]: e.version
+            for e in await kit.events("work")
+            if e.type == ev.TURN_STARTED
+        }
+        reads: list[tuple[int, frozenset[str]]] = []
+        read = kit.store.read_stream
+
+        async def recorded(
+            stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
+        ) -> list[Event]:
+            reads.append((after_version, frozenset(exclude_types)))
+            return await read(stream, after_version=after_version, exclude_types=exclude_types)
+
+        monkeypatch.setattr(kit.store, "read_stream", recorded)
+        again = SessionKit(kit.store, tmp_path)
+        ref = again.spawn("work")
+        for done in told:
+            reads.clear()
+            await ref.ask(m.Redeliver(done.turn_id))
+            assert again.inbox.of(n.TurnFinished)[-1] == done
+            whole = [after for after, skipped in reads if ev.STREAM not in skipped]
+            assert whole == [started[done.turn_id] - 1]
+        await again.stop()

@@ -22,6 +22,8 @@ class Turn:
     chat_id: int | None = None
     #: The session's total cost when it started: what it cost is the total at its end minus this.
     cost_at_start: float = 0.0
+    #: The version of its ``session.turn_started``: what it wrote is read from there on.
+    started_version: int = 0
     saw_result: bool = False
     result_is_error: bool = False
     result_interrupted: bool = False
@@ -313,6 +315,7 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
                     "chat_id", started_by if started_by is not None else state.chat_id
                 ),
                 cost_at_start=state.total_cost_usd,
+                started_version=event.version,
             )
             return {
                 "turn": turn,

@@ -13,8 +13,8 @@ from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
 from actors.session.deps import SessionConfig
-from actors.session.state import SessionState
-from eventstore import Event, NewEvent, SqliteEventStore
+from actors.session.state import SessionState, evolve, evolve_many
+from eventstore import Event, NewEvent, SqliteEventStore, fold
 from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit
 
 
@@ -375,3 +375,21 @@ async def test_an_owed_reply_is_rebuilt_from_its_own_turn_on(
             whole = [after for after, skipped in reads if ev.STREAM not in skipped]
             assert whole == [started[done.turn_id] - 1]
         await again.stop()
+
+
+async def test_folding_a_batch_at_once_gives_the_state_of_folding_each_event(
+    kit: SessionKit,
+) -> None:
+    """The actor folds each append's events with ``evolve_many`` (deltas cost one copy)."""
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[long:300]] [[tool:Read:a.py]] go", "upd-1"))
+    await kit.inbox.finished(1)
+    events = await kit.events("work")
+    assert sum(e.type == ev.STREAM for e in events) > 5
+    one_by_one = fold(evolve, SessionState(), events)
+    for size in (1, 2, 3, 7, len(events)):
+        state = SessionState()
+        for start in range(0, len(events), size):
+            state = evolve_many(state, events[start : start + size])
+        assert state == one_by_one, size
+    assert evolve_many(one_by_one, []) is one_by_one

@@ -45,7 +45,7 @@ from actors.session.permissions import OpenQuestions
 from actors.session.process import Live, ProcessSlot, crash_backoff
 from actors.session.replies import TurnEnd, TurnReply
 from actors.session.settings import SettingsDesk
-from actors.session.state import FOLD_SKIPS, SessionState, evolve, load_state
+from actors.session.state import FOLD_SKIPS, SessionState, evolve_many, load_state
 from actors.session.timers import Timers
 from eventstore import Event, NewEvent
 from eventstore.errors import ConcurrencyError
@@ -542,8 +542,8 @@ class SessionActor(Actor[Any]):
                 f"{self.name} was changed outside this bot meanwhile (pocketcode archive?); "
                 "it has been read again from the log. Nothing was done: try again."
             ) from None
+        self.state = evolve_many(self.state, events)
         for event in events:
-            self.state = evolve(self.state, event)
             self.deps.observe(event)
         return events
 

@@ -47,6 +47,7 @@ THINKING = "Thinking…"
 OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
 T = TypeVar("T")
 ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
+INLINE_RENDER = 1000  # characters of Markdown rendered on the loop (see `rendered`)
 FILE_LIMIT = 50 * 1024 * 1024  # the most a bot may upload (Bot API, sendDocument)
 
 
@@ -89,6 +90,13 @@ def progress_message(stream: ReplyStream, text: str, status: str | None) -> Mess
         line = "⚙ " + (status if len(status) <= STATUS_MAX else status[: STATUS_MAX - 1] + "…")
         body = join([body, Rendered(line, [Span("italic", 0, len(line))])])
     return to_message(body)
+
+
+async def rendered(size: int, render: Callable[[], T]) -> T:
+    """``render()`` on the loop when it parses at most ``INLINE_RENDER`` characters (less
+    work than a hop to a worker thread and back), else in a worker thread, so that a long
+    render never holds up the loop."""
+    return render() if size <= INLINE_RENDER else await asyncio.to_thread(render)
 
 
 def render_progress(text: str, status: str | None) -> Message:
@@ -291,7 +299,8 @@ class TelegramView:
                 reply = self._replies.get((chat_id, key))
                 if reply is None:  # finished meanwhile
                     continue
-                shown = await asyncio.to_thread(progress_message, reply.stream, text, status)
+                render = partial(progress_message, reply.stream, text, status)
+                shown = await rendered(reply.stream.work(text), render)
                 if shown == reply.shown:
                     continue  # never a call that changes nothing
                 lane.last_call = self.clock.monotonic()
@@ -343,7 +352,9 @@ class TelegramView:
                 await self.sender.send_draft(chat_id, reply.draft_id, {"text": "", "entities": []})
             return
         limit = self.sender.limit
-        chunks = await asyncio.to_thread(messages_for, text, limit) if text.strip() else []
+        chunks = (
+            await rendered(len(text), partial(messages_for, text, limit)) if text.strip() else []
+        )
         if footer:
             chunks = with_footer(chunks, footer, limit)
         if not chunks:

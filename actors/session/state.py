@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -359,8 +360,23 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
     return {}
 
 
+#: ``SessionState``'s fields in ``__init__``'s order, for ``_replace``.
+_FIELDS = tuple(f.name for f in fields(SessionState))
+_POSITION = {name: i for i, name in enumerate(_FIELDS)}
+_values = operator.attrgetter(*_FIELDS)
+
+
+def _replace(state: SessionState, changes: dict[str, Any]) -> SessionState:
+    """``dataclasses.replace`` at half the cost (it walks the fields in Python): a fold runs
+    it once per event, a restart once per event of every session."""
+    values = list(_values(state))
+    for name, value in changes.items():
+        values[_POSITION[name]] = value
+    return SessionState(*values)
+
+
 def evolve(state: SessionState, event: Event) -> SessionState:
-    return replace(state, version=event.version, **_changes(state, event))
+    return _replace(state, {**_changes(state, event), "version": event.version})
 
 
 def evolve_many(state: SessionState, events: Iterable[Event]) -> SessionState:
@@ -371,4 +387,4 @@ def evolve_many(state: SessionState, events: Iterable[Event]) -> SessionState:
         last = event.version
         if event.type not in FOLD_SKIPS:
             state = evolve(state, event)
-    return state if state.version == last else replace(state, version=last)
+    return state if state.version == last else _replace(state, {"version": last})

@@ -3,7 +3,7 @@
 aiogram checks every answer with ``Response[method.__returning__]`` (``BaseSession.
 check_response``). pydantic keeps such parametrized models in a weak cache, and a model class
 is full of reference cycles, so it lives only until the next cyclic garbage collection: the
-next call of that method builds it again, ~8 ms of CPU on the event loop (a fifth of the bot's
+next call of that method builds it again, ~8 ms of CPU on the event loop (a seventh of the bot's
 busy time under load, bench/PROFILE.md). Holding each one from its first use on makes every
 later lookup a cache hit.
 """

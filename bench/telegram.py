@@ -26,8 +26,8 @@ includes. ``delta_to_chat`` is, per delta, the time until the first call that sh
 final message included: it shows the last deltas). ``freshest_delta_age`` is, per call, the
 age of the newest delta it shows: pocketcode's pipeline without the throttle's wait.
 ``first_delta_to_shown`` is, per reply, the time until its first words are shown (target:
-p50 <= 150 ms), over a run of ``--first-chats`` chats streaming short replies at once (every
-other one a group, where the words go into an edit of the "Thinking…" message) and every reply
+p50 <= 150 ms), over a run of ``--first-chats`` chats streaming short replies at once (one
+of them a group, where the words go into an edit of the "Thinking…" message) and every reply
 of the runs above.
 """
 
@@ -419,15 +419,15 @@ async def stream_replies(
 
 #: The first-words run: many chats at once, each a few short replies, a pause between.
 FIRST_PROMPT = f"[[slow:{SLOW_MS}]] [[long:200]]"
-FIRST_PAUSE_S = 2.0  # the user reads; a group's flood budget (1 message/s) refills
+FIRST_PAUSE_S = 2.0  # the user reads; the group's flood budget (1 message/s) refills
 
 
 async def first_words(tmp: Path, *, chats: int, rounds: int, interval: float) -> list[float]:
-    """``chats`` chats at once (every other one a group), ``rounds`` short replies in each: per
-    reply, its first text delta off the pipe -> the first draft/message/edit showing it."""
+    """``chats`` chats at once (private, but for one group), ``rounds`` short replies in each:
+    per reply, its first text delta off the pipe -> the first draft/message/edit showing it."""
     finals = Finals()
     users = [OWNER + 1 + i for i in range(chats)]
-    chat_ids = [u if i % 2 == 0 else -(100_000 + u) for i, u in enumerate(users)]
+    chat_ids = [GROUP if i == 1 else u for i, u in enumerate(users)]
     async with running_bot(
         tmp, users, edit_interval_s=interval, allow_groups=True, observe=finals.observe
     ) as b:
@@ -558,7 +558,7 @@ async def main() -> int:
         "first_delta_to_shown",
         first,
         "a reply's first text delta off claude's pipe -> first draft/message/edit showing it: "
-        f"{args.first_chats} chats at once (half groups), {args.first_rounds} replies each, "
+        f"{args.first_chats} chats at once (one a group), {args.first_rounds} replies each, "
         "and every reply of the runs above",
         p50=at_most(FIRST_WORDS_P50_MS),
     )

@@ -222,28 +222,22 @@ async def test_progress_is_coalesced_in_a_group(
     assert method == "sendMessage"
     assert first["text"] == "Thinking…"
 
-    await view.reply_progress(GROUP, "t1", "Hel", "Read: a.py")
-    await settle(api, clock, 2)  # the first words: at once, no time has passed
-    assert progress_calls(api)[-1] == (
-        "editMessageText",
-        {**progress_calls(api)[-1][1], "text": "Hel\n\n⚙ Read: a.py"},
-    )
-    for text in ("Hello", "Hello wor", "Hello world"):
+    for text in ("Hel", "Hello", "Hello wor", "Hello world"):
         await view.reply_progress(GROUP, "t1", text, "Read: a.py")
     await clock.advance(0.5)
-    assert len(progress_calls(api)) == 2  # still within the interval: nothing sent
+    assert len(progress_calls(api)) == 1  # an edit of "Thinking…": within the interval, none
 
     await clock.advance(0.5)
-    await settle(api, clock, 3)
-    assert len(progress_calls(api)) == 3  # one call for all three updates
-    method, third = progress_calls(api)[-1]
+    await settle(api, clock, 2)
+    assert len(progress_calls(api)) == 2  # one call for all four updates
+    method, second = progress_calls(api)[-1]
     assert method == "editMessageText"
-    assert third["text"] == "Hello world\n\n⚙ Read: a.py"
+    assert second["text"] == "Hello world\n\n⚙ Read: a.py"
 
     # the same text again: no call at all, even after the interval
     await view.reply_progress(GROUP, "t1", "Hello world", "Read: a.py")
     await clock.advance(5)
-    assert len(progress_calls(api)) == 3
+    assert len(progress_calls(api)) == 2
     [msg] = api.bot_messages(GROUP)
     assert msg.text == "Hello world\n\n⚙ Read: a.py"
 
@@ -440,28 +434,29 @@ async def test_a_replys_first_words_are_shown_at_once_and_what_follows_waits(
     api: FakeBotAPI, view: TelegramView, clock: FakeClock, chat: int
 ) -> None:
     """The first words go out without waiting for the edit interval, though the chat's last
-    call ("Thinking…", after the previous reply) was a moment ago; the next words wait."""
+    call (the previous reply) was a moment ago: as a draft after its "Thinking…" draft, in a
+    group as the reply's message, in place of a "Thinking…" not sent yet. The next words wait."""
     await view.reply_progress(chat, "t1", "an earlier answer", None)
     await settle(api, clock, 1)
     await view.reply_done(chat, "t1", "an earlier answer", None)
     calls = len(progress_calls(api))
     await view.reply_progress(chat, "t2", "", None)
-    if chat == GROUP:  # a message: "Thinking…" waits for the interval after the last reply
-        await clock.advance(1)
-    await settle(api, clock, calls + 1)
-    assert progress_calls(api)[-1][1]["text"] == "Thinking…"
-    start = clock.monotonic()
-
+    if chat == PRIVATE:
+        await settle(api, clock, calls + 1)
+        assert progress_calls(api)[-1][1]["text"] == "Thinking…"
     await view.reply_progress(chat, "t2", "First", None)
-    await settle(api, clock, calls + 2)
-    assert clock.monotonic() == start, "no time passed: the first words went out at once"
-    assert progress_calls(api)[-1][1]["text"] == "First"
+    shown = calls + (2 if chat == PRIVATE else 1)
+    await settle(api, clock, shown)
+    assert clock.monotonic() == 0, "no time passed: the first words went out at once"
+    method, params = progress_calls(api)[-1]
+    assert params["text"] == "First"
+    assert method == ("sendMessageDraft" if chat == PRIVATE else "sendMessage")
 
     await view.reply_progress(chat, "t2", "First words", None)
     await clock.advance(0.9)
-    assert len(progress_calls(api)) == calls + 2, "what follows waits for the interval"
+    assert len(progress_calls(api)) == shown, "what follows waits for the interval"
     await clock.advance(0.1)
-    await settle(api, clock, calls + 3)
+    await settle(api, clock, shown + 1)
     assert progress_calls(api)[-1][1]["text"] == "First words"
 
 

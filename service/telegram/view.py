@@ -273,15 +273,18 @@ class TelegramView:
 
     def _at_once(self, chat_id: int, lane: _Lane) -> bool:
         """Whether the next pending progress skips the edit interval: a new reply's first
-        draft ("Thinking…": drafts are not rate-limited like messages, and the user must see
-        at once that the message was taken), and a reply's first words, as a draft or in its
-        message. Only what follows them waits for the interval."""
+        draft ("Thinking…": the user must see at once that the message was taken) and its
+        first words, as a draft (drafts are not rate-limited like messages) or as its first
+        message. Only what follows waits for the interval, and so does an edit of a
+        "Thinking…" message just sent: Telegram allows a chat about one message a second, and
+        its 429 would hold the rest of the reply back by a second or more."""
         key = next(iter(lane.pending))
         reply = self._replies.get((chat_id, key))
         if reply is None:
             return False
         first_draft = reply.use_draft and reply.shown is None
-        first_words = bool(lane.pending[key][0]) and not reply.text_shown
+        unsent = reply.use_draft or reply.message_id is None
+        first_words = bool(lane.pending[key][0]) and not reply.text_shown and unsent
         return first_draft or first_words
 
     async def _drain(self, chat_id: int, lane: _Lane) -> None:

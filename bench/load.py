@@ -229,6 +229,8 @@ class LogCheck:
     commit_gaps_ms: list[float] = field(default_factory=list)  # between commits, under load
     commits: int = 0
     received_ms: list[float] = field(default_factory=list)  # pushed -> update_received at
+    to_started_ms: list[float] = field(default_factory=list)  # update_received -> turn_started
+    started_at: dict[int, datetime] = field(default_factory=dict)  # update id -> turn_started
     to_stdin_ms: list[float] = field(default_factory=list)  # update_received -> stdin at
     missing_received: int = 0
     missing_started: int = 0
@@ -289,6 +291,9 @@ async def check_log(db: Path, rec: Recorder) -> LogCheck:
             out.received_ms.append(1000 * (received[corr] - wall).total_seconds())
         if corr not in started:
             out.missing_started += 1
+        elif steady:
+            out.started_at[uid] = started[corr]
+            out.to_started_ms.append(1000 * (started[corr] - received[corr]).total_seconds())
         if corr not in ended:
             out.missing_ended += 1
         elif ended[corr] != ev.COMPLETED:
@@ -465,6 +470,23 @@ async def run(args: Any, report: Report) -> None:
         "pushed_to_logged",
         check.received_ms,
         "update pushed -> update.received committed in the bot's log",
+    )
+    report.percentiles(
+        "logged_to_turn_started",
+        check.to_started_ms,
+        "update.received -> session.turn_started committed, log times (chat and session actors, "
+        "the session's message_queued and turn_started commits)",
+    )
+    started_to_shown = [
+        1000 * ((wall - check.started_at[uid]).total_seconds() + rec.first_shown[uid] - t)
+        for uid, (_c, t, wall) in rec.pushed.items()
+        if uid in check.started_at and uid in rec.first_shown
+    ]
+    report.percentiles(
+        "turn_started_to_shown",
+        started_to_shown,
+        "session.turn_started committed -> 'Thinking…' handled by the stand-in (the bench's "
+        "wall clock against the log's; TurnStarted to the chat actor, the view, the Bot API call)",
     )
     report.percentiles(
         "update_to_stdin",

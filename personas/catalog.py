@@ -286,14 +286,33 @@ def cwd_problem(cwd: Path, own_dirs: Mapping[str, Path]) -> str | None:
     return None
 
 
-def load_persona_file(
-    path: Path, own_dirs: Mapping[str, Path] | None = None
-) -> tuple[Persona | None, list[PersonaProblem], list[PersonaProblem]]:
-    """Parse one file into (persona or None, problems, warnings)."""
+_Loaded = tuple[Persona | None, list[PersonaProblem], list[PersonaProblem]]
+#: Each persona file's text as last parsed, and what it gave: the catalog is read on every use
+#: (an edited file counts at once), and a file is parsed again only once its text changed.
+_parsed: dict[Path, tuple[str, _Loaded]] = {}
+
+
+def load_persona_file(path: Path, own_dirs: Mapping[str, Path] | None = None) -> _Loaded:
+    """Parse one file into (persona or None, problems, warnings).
+
+    Its ``cwd`` is checked against ``own_dirs`` every time, parsed again or not: a directory
+    may have become a link into pocketcode's own since.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [PersonaProblem(path, None, f"the file could not be read: {exc}.")], []
+    cached = _parsed.get(path)
+    if cached is None or cached[0] != text:
+        cached = _parsed[path] = (text, _parse_persona_text(path, text))
+    persona, problems, warnings = cached[1]
+    cwd = persona.cwd if persona is not None else None
+    if cwd is not None and (problem := cwd_problem(cwd, own_dirs or {})):
+        return None, [PersonaProblem(path, "cwd", problem)], list(warnings)
+    return persona, list(problems), list(warnings)
+
+
+def _parse_persona_text(path: Path, text: str) -> _Loaded:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -321,8 +340,6 @@ def load_persona_file(
         persona = Persona.model_validate(raw)
     except ValidationError as exc:
         return None, _validation_problems(path, exc), warnings
-    if persona.cwd is not None and (problem := cwd_problem(persona.cwd, own_dirs or {})):
-        return None, [PersonaProblem(path, "cwd", problem)], warnings
     return persona, [], warnings
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from actors.session import events as ev
 from eventstore import Event, EventStore, NewEvent
 from service.config import MIN_SECRET_LEN
 from service.logs import REDACTED
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Secrets:
@@ -34,6 +37,8 @@ class Secrets:
         self._piece_values = [
             v for v in self.values if not any(v != o and v.endswith(o) for o in kept)
         ]
+        #: Each value as it appears inside a JSON string (``found_in``).
+        self._in_json = [_json(v)[1:-1] for v in self.values]
 
     def text(self, text: str) -> str:
         for value in self.values:
@@ -71,6 +76,19 @@ class Secrets:
         tail_part = REDACTED if cut_from < len(text) else ""
         return head_part + text[cut_to:cut_from] + tail_part
 
+    def found_in(self, value: Any) -> bool:
+        """Whether a secret may be in a string of ``value`` (a key or a value, at any depth).
+
+        One scan of its JSON text per secret instead of a walk in Python over every string:
+        JSON escapes each character on its own, so a string holding a secret holds it escaped.
+        A false alarm only costs the walk (``data``).
+        """
+        try:
+            encoded = _json(value)
+        except (TypeError, ValueError):  # not JSON: walk it
+            return True
+        return any(v in encoded for v in self._in_json)
+
     def data(self, value: Any, text: Callable[[str], str] | None = None) -> Any:
         """``value`` with every string in it redacted (by ``text``, default ``self.text``):
         dict keys and values, list items, at any depth."""
@@ -96,13 +114,29 @@ class RedactingStore:
         self.secrets = secrets
 
     def _redacted(self, event: NewEvent) -> NewEvent:
-        data = self.secrets.data(event.data)  # new dicts all the way down: ours to change
+        """The event as it may be logged; the same object when it holds no secret (the usual
+        case, checked without walking it: this runs for every line claude writes)."""
+        data = event.data
+        if self.secrets.found_in(data):
+            data = self.secrets.data(data)
+        if event.type == ev.STREAM:
+            data = self._delta_pieces(data)
+        return event if data is event.data else dataclasses.replace(event, data=data)
+
+    def _delta_pieces(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with pieces of a secret cut from its delta's strings (never changed in
+        place: new dicts along the path to a delta that changed)."""
         line = data.get("line")
         streamed = line.get("event") if isinstance(line, dict) else None
         delta = streamed.get("delta") if isinstance(streamed, dict) else None
-        if event.type == ev.STREAM and isinstance(streamed, dict) and isinstance(delta, dict):
-            streamed["delta"] = self.secrets.data(delta, self.secrets.pieces)
-        return dataclasses.replace(event, data=data)
+        if not isinstance(line, dict) or not isinstance(streamed, dict):
+            return data
+        if not isinstance(delta, dict):
+            return data
+        cut = self.secrets.data(delta, self.secrets.pieces)
+        if cut == delta:
+            return data
+        return {**data, "line": {**line, "event": {**streamed, "delta": cut}}}
 
     async def append(
         self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from actors.claude.argv import BASE_FLAGS, build_argv
 from actors.claude.choices import PERMISSION_MODES
@@ -84,6 +85,38 @@ def test_a_cwd_over_pocketcode_own_files_is_refused_in_words(tmp_path: Path) -> 
             catalog.get("mine")
     write(tmp_path / "p", "mine.yaml", f"cwd: {tmp_path / 'work'}\n")
     assert load_personas([tmp_path / "p"], own).get("mine").cwd == tmp_path / "work"
+
+
+def test_a_file_is_parsed_again_only_once_edited_and_its_cwd_checked_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog is read at every session start; an unchanged file is not parsed again."""
+    parsed: list[str] = []
+    parse = yaml.safe_load
+
+    def counted(text: str) -> object:
+        parsed.append(text)
+        return parse(text)
+
+    monkeypatch.setattr(yaml, "safe_load", counted)
+    data, work = tmp_path / "data", tmp_path / "work"
+    data.mkdir()
+    work.mkdir()
+    own = {"data directory": data}
+    write(tmp_path / "p", "mine.yaml", f"description: one\ncwd: {work}\n")
+    assert load_personas([tmp_path / "p"], own).get("mine").description == "one"
+    assert load_personas([tmp_path / "p"], own).get("mine").description == "one"
+    assert len(parsed) == 1
+    write(tmp_path / "p", "mine.yaml", f"description: two\ncwd: {work}\n")
+    assert load_personas([tmp_path / "p"], own).get("mine").description == "two"
+    assert len(parsed) == 2
+    work.rmdir()
+    work.symlink_to(data)  # the file is the same, where its cwd leads is not
+    catalog = load_personas([tmp_path / "p"], own)
+    assert "mine" not in catalog
+    problem = only_problem(catalog, tmp_path / "p" / "mine.yaml")
+    assert f"the working directory {work} is pocketcode's data directory" in problem
+    assert len(parsed) == 2
 
 
 def test_user_dir_overrides_shipped(tmp_path: Path) -> None:

@@ -3,16 +3,19 @@ chat: claude's environment is named, not inherited, and secrets are redacted on 
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 
 from actors.claude.environment import claude_environment
+from actors.session import events as ev
+from eventstore import MemoryEventStore, NewEvent
 from service.config import load_settings, secret_values
 from service.errors import ConfigError
 from service.logs import REDACTED
-from service.redaction import Secrets
+from service.redaction import RedactingStore, Secrets
 from tests.app_kit import AppKit
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawXyZ"
@@ -182,3 +185,20 @@ async def test_a_secret_pasted_by_mistake_does_not_reach_claude(tmp_path: Path) 
     kept = b"".join(p.read_bytes() for p in (tmp_path / "fake-state").rglob("*") if p.is_file())
     assert kept, "the fake keeps what it was sent"
     assert not leaks(kept.decode("utf-8", "replace"))
+
+
+async def test_the_log_gets_an_event_without_secrets_as_it_is_and_one_with_them_redacted() -> None:
+    """The quick check (a scan of the event's JSON) misses no secret, even one whose
+    characters JSON escapes, and leaves the caller's data alone."""
+    odd = 'pass"word\\with\nescapes'
+    store = RedactingStore(MemoryEventStore(), Secrets([TOKEN, odd]))
+    plain = {"line": {"type": "assistant", "content": [{"text": "nothing to hide"}]}}
+    nested = {"line": {"content": [{"text": f"a {odd} b"}], "n": [1, None]}}
+    delta = {"line": {"type": "stream_event", "event": {"delta": {"text": f"is {TOKEN[:12]}"}}}}
+    before = copy.deepcopy([plain, nested, delta])
+    events = [NewEvent(ev.STDOUT, plain), NewEvent(ev.STDOUT, nested), NewEvent(ev.STREAM, delta)]
+    logged = await store.append("session:work", events)
+    assert logged[0].data is plain, "no secret: not copied"
+    assert logged[1].data == {"line": {"content": [{"text": f"a {REDACTED} b"}], "n": [1, None]}}
+    assert logged[2].data["line"]["event"]["delta"] == {"text": f"is {REDACTED}"}
+    assert [plain, nested, delta] == before, "the caller's data is not changed"

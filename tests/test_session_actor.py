@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,8 @@ from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
 from actors.session.deps import SessionConfig
-from actors.session.state import SessionState
-from eventstore import Event, NewEvent, SqliteEventStore
+from actors.session.state import SessionState, evolve, evolve_many
+from eventstore import Event, NewEvent, SqliteEventStore, fold
 from tests.session_kit import FAKE_CLAUDE, SessionKit, open_session_kit
 
 
@@ -336,6 +336,64 @@ async def test_a_replayed_message_is_queued_once(kit: SessionKit) -> None:
     types = await kit.types("work")
     assert types.count(ev.MESSAGE_QUEUED) == 1
     assert types.count(ev.TURN_STARTED) == 1
+
+
+async def test_an_owed_reply_is_rebuilt_from_its_own_turn_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a crash, a reply the chat never got is rebuilt from the log as it was told: its
+    text, the session's total and the turn's share of it. Of the deltas only the turn's own are
+    read; the history before it is read without them."""
+    async with open_session_kit(tmp_path) as kit:
+        ref = await kit.create("work")
+        ref.tell(m.UserTurn("[[long:400]] first", "upd-1"))
+        await kit.inbox.finished(1)
+        ref.tell(m.UserTurn("[[long:300]] second", "upd-2"))
+        told = await kit.inbox.finished(2)
+        assert 0 < told[1].turn_cost_usd < told[1].cost_usd
+        await kit.stop()
+        started = {
+            e.data["turn_id"]: e.version
+            for e in await kit.events("work")
+            if e.type == ev.TURN_STARTED
+        }
+        reads: list[tuple[int, frozenset[str]]] = []
+        read = kit.store.read_stream
+
+        async def recorded(
+            stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
+        ) -> list[Event]:
+            reads.append((after_version, frozenset(exclude_types)))
+            return await read(stream, after_version=after_version, exclude_types=exclude_types)
+
+        monkeypatch.setattr(kit.store, "read_stream", recorded)
+        again = SessionKit(kit.store, tmp_path)
+        ref = again.spawn("work")
+        for done in told:
+            reads.clear()
+            await ref.ask(m.Redeliver(done.turn_id))
+            assert again.inbox.of(n.TurnFinished)[-1] == done
+            whole = [after for after, skipped in reads if ev.STREAM not in skipped]
+            assert whole == [started[done.turn_id] - 1]
+        await again.stop()
+
+
+async def test_folding_a_batch_at_once_gives_the_state_of_folding_each_event(
+    kit: SessionKit,
+) -> None:
+    """The actor folds each append's events with ``evolve_many`` (deltas cost one copy)."""
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[long:300]] [[tool:Read:a.py]] go", "upd-1"))
+    await kit.inbox.finished(1)
+    events = await kit.events("work")
+    assert sum(e.type == ev.STREAM for e in events) > 5
+    one_by_one = fold(evolve, SessionState(), events)
+    for size in (1, 2, 3, 7, len(events)):
+        state = SessionState()
+        for start in range(0, len(events), size):
+            state = evolve_many(state, events[start : start + size])
+        assert state == one_by_one, size
+    assert evolve_many(one_by_one, []) is one_by_one
 
 
 async def test_a_resumed_claude_killed_for_hanging_is_a_crash_not_a_lost_conversation(

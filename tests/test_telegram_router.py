@@ -17,6 +17,7 @@ from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
 from service.config import Config, TelegramSettings, load_settings
 from service.errors import ConfigError
 from service.telegram.bot import COMMANDS, build_dispatcher, make_bot, make_view
+from service.telegram.router import build_router
 from service.telegram.view import Act
 from tests.fakes.botapi import FakeBotAPI
 
@@ -241,3 +242,21 @@ async def test_make_view_uses_settings(api: FakeBotAPI) -> None:
         assert await view.say(1, "hi") == 1
     finally:
         await bot.session.close()
+
+
+def test_every_filter_is_checked_on_the_event_loop() -> None:
+    """aiogram runs a filter it cannot await (a magic filter such as ``F.text``) in a worker
+    thread: a thread hop for every update. The router's filters are all awaited."""
+
+    async def deliver(chat_id: int, message: object) -> None:
+        pass
+
+    router = build_router(deliver, upload_limit_bytes=1024)
+    filters = [
+        f
+        for observer in router.observers.values()
+        for h in observer.handlers
+        for f in h.filters or ()
+    ]
+    assert len(filters) >= 4
+    assert [f.callback for f in filters if not f.awaitable] == []

@@ -225,7 +225,7 @@ async def test_progress_is_coalesced_in_a_group(
     for text in ("Hel", "Hello", "Hello wor", "Hello world"):
         await view.reply_progress(GROUP, "t1", text, "Read: a.py")
     await clock.advance(0.5)
-    assert len(progress_calls(api)) == 1  # still within the interval: nothing sent
+    assert len(progress_calls(api)) == 1  # an edit of "Thinking…": within the interval, none
 
     await clock.advance(0.5)
     await settle(api, clock, 2)
@@ -427,6 +427,37 @@ async def test_a_new_replys_thinking_draft_is_not_held_back_by_the_last_reply(
     await view.reply_progress(PRIVATE, "t2", "", None)
     await api.wait_for(lambda: len(api.calls_of("sendMessageDraft")) >= 2)
     assert "Thinking" in api.calls_of("sendMessageDraft")[-1]["text"]
+
+
+@pytest.mark.parametrize("chat", [PRIVATE, GROUP])
+async def test_a_replys_first_words_are_shown_at_once_and_what_follows_waits(
+    api: FakeBotAPI, view: TelegramView, clock: FakeClock, chat: int
+) -> None:
+    """The first words go out without waiting for the edit interval, though the chat's last
+    call (the previous reply) was a moment ago: as a draft after its "Thinking…" draft, in a
+    group as the reply's message, in place of a "Thinking…" not sent yet. The next words wait."""
+    await view.reply_progress(chat, "t1", "an earlier answer", None)
+    await settle(api, clock, 1)
+    await view.reply_done(chat, "t1", "an earlier answer", None)
+    calls = len(progress_calls(api))
+    await view.reply_progress(chat, "t2", "", None)
+    if chat == PRIVATE:
+        await settle(api, clock, calls + 1)
+        assert progress_calls(api)[-1][1]["text"] == "Thinking…"
+    await view.reply_progress(chat, "t2", "First", None)
+    shown = calls + (2 if chat == PRIVATE else 1)
+    await settle(api, clock, shown)
+    assert clock.monotonic() == 0, "no time passed: the first words went out at once"
+    method, params = progress_calls(api)[-1]
+    assert params["text"] == "First"
+    assert method == ("sendMessageDraft" if chat == PRIVATE else "sendMessage")
+
+    await view.reply_progress(chat, "t2", "First words", None)
+    await clock.advance(0.9)
+    assert len(progress_calls(api)) == shown, "what follows waits for the interval"
+    await clock.advance(0.1)
+    await settle(api, clock, shown + 1)
+    assert progress_calls(api)[-1][1]["text"] == "First words"
 
 
 async def test_latency_marks_are_logged_for_the_profile(

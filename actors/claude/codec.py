@@ -204,6 +204,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+#: Built once: ``json.loads`` with an option builds a new decoder for every line.
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def decode(raw: bytes | str) -> dict[str, Any] | None:
     """Parse one stdout line; None for blank, non-UTF-8, non-JSON (NaN and the infinities
     included) or non-object lines."""
@@ -211,7 +215,7 @@ def decode(raw: bytes | str) -> dict[str, Any] | None:
         text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
         if not text.strip():
             return None
-        obj = json.loads(text, parse_constant=_no_constant)
+        obj = _decoder.decode(text)
     except (ValueError, TypeError, RecursionError, AttributeError):
         return None
     if not isinstance(obj, dict):

@@ -49,7 +49,7 @@ from actors.session.permissions import OpenQuestions
 from actors.session.process import Live, ProcessSlot, crash_backoff
 from actors.session.replies import TurnEnd, TurnReply
 from actors.session.settings import SettingsDesk
-from actors.session.state import SessionState, evolve, load_state
+from actors.session.state import FOLD_SKIPS, SessionState, evolve_many, load_state
 from actors.session.timers import Timers
 from eventstore import Event, NewEvent
 from eventstore.errors import ConcurrencyError
@@ -124,7 +124,9 @@ class SessionActor(Actor[Any]):
         if (turn := s.turn) is not None:
             streamed = ""
             if replies.needs_streamed_text(turn):  # what was written before the crash
-                events = await self.deps.store.read_stream(self.stream)
+                events = await self.deps.store.read_stream(
+                    self.stream, after_version=turn.started_version - 1
+                )
                 streamed = replies.streamed_text(events, turn.turn_id)
             if cut_off is not None:
                 await self._end_turn(TurnEnd(ev.FAILED, streamed, cut_off))
@@ -380,7 +382,17 @@ class SessionActor(Actor[Any]):
             await self._stop_process("shutdown")
 
     async def _on_redeliver(self, turn_id: str) -> None:
-        reply = replies.turn_reply(await self.deps.store.read_stream(self.stream), turn_id)
+        """A turn's reply the chat never got (a crash), rebuilt from the log: the history
+        without its deltas says where the turn starts and what had been spent before it; only
+        the turn itself, on from there, is read whole."""
+        store = self.deps.store
+        history = await store.read_stream(self.stream, exclude_types=FOLD_SKIPS)
+        start = replies.turn_start(history, turn_id)
+        if start is None:
+            return
+        version, before = start
+        turn = await store.read_stream(self.stream, after_version=version - 1)
+        reply = replies.turn_reply(turn, turn_id, before)
         if reply is not None:
             self._tell_chat(replies.finished(self.name, reply))
 
@@ -605,8 +617,8 @@ class SessionActor(Actor[Any]):
                 f"{self.name} was changed outside this bot meanwhile (pocketcode archive?); "
                 "it has been read again from the log. Nothing was done: try again."
             ) from None
+        self.state = evolve_many(self.state, events)
         for event in events:
-            self.state = evolve(self.state, event)
             self.deps.observe(event)
         return events
 

@@ -78,22 +78,39 @@ def streamed_text(events: Iterable[Event], turn_id: str) -> str:
     return "".join(deltas)
 
 
-def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
-    """The reply of ``turn_id`` as it ended: the result text, or the streamed text if cut off,
-    and the files it changed."""
+def turn_start(history: Iterable[Event], turn_id: str) -> tuple[int, SessionState] | None:
+    """Where ``turn_id`` starts in the session's stream (its ``turn_started`` version) and the
+    session's state just before it; ``history`` may leave out the deltas (folds skip them)."""
     state = SessionState()
-    before: SessionState | None = None
+    for event in history:
+        if event.type == ev.TURN_STARTED and event.data.get("turn_id") == turn_id:
+            return event.version, state
+        state = evolve(state, event)
+    return None
+
+
+def turn_reply(
+    events: Iterable[Event], turn_id: str, before: SessionState | None = None
+) -> TurnReply | None:
+    """The reply of ``turn_id`` as it ended: the result text, or the streamed text if cut off,
+    and the files it changed.
+
+    ``events``: the session's stream, whole, or from the turn's ``turn_started`` on with
+    ``before`` the state before it (``turn_start``): then the work is the turn's, not the
+    session's whole history's.
+    """
+    state = before if before is not None else SessionState()
+    start: SessionState | None = None
     deltas: list[str] = []
     result_text: str | None = None
     routine: RoutineRun | None = None
     changes = FileChanges()
-    inside = False
     for event in events:
         if event.type == ev.TURN_STARTED and event.data.get("turn_id") == turn_id:
-            before, inside = state, True
+            start = state
             routine = RoutineRun.from_data(event.data.get("routine"))
         state = evolve(state, event)
-        if not inside:
+        if start is None:
             continue
         if event.type in (ev.STDOUT, ev.STREAM):
             line = event.data.get("line") or {}
@@ -103,14 +120,13 @@ def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
             elif (result := codec.result_info(line)) is not None and not result.is_error:
                 result_text = result.text
         elif event.type == ev.TURN_ENDED and event.data.get("turn_id") == turn_id:
-            assert before is not None
             return TurnReply(
                 turn_id,
                 event.data["outcome"],
                 result_text if result_text is not None else "".join(deltas),
                 event.data.get("error"),
                 state.total_cost_usd,
-                max(0.0, state.total_cost_usd - before.total_cost_usd),
+                max(0.0, state.total_cost_usd - start.total_cost_usd),
                 routine,
                 changes.paths,
             )

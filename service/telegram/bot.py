@@ -18,6 +18,7 @@ from service.config import PUBLIC_API_BASE, Config
 from service.errors import ConfigError
 from service.telegram.denials import DenialLimiter
 from service.telegram.middlewares import AccessMiddleware, LogContextMiddleware
+from service.telegram.responses import KeepResponseModels
 from service.telegram.router import build_router
 from service.telegram.sender import TelegramSender
 from service.telegram.view import TelegramView
@@ -30,18 +31,21 @@ COMMANDS: list[BotCommand] = [
 
 
 def make_bot(settings: Config) -> Bot:
-    """A Bot with no default parse mode (the sender chooses it per message)."""
+    """A Bot with no default parse mode (the sender chooses it per message) that keeps its
+    response models (``responses``)."""
     tg = settings.telegram
     if tg.token is None:
         raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
     session = None
     if tg.api_base.rstrip("/") != PUBLIC_API_BASE:
         session = AiohttpSession(api=TelegramAPIServer.from_base(tg.api_base.rstrip("/")))
-    return Bot(
+    bot = Bot(
         tg.token.get_secret_value(),
         session=session,
         default=DefaultBotProperties(parse_mode=None),
     )
+    bot.session.middleware(KeepResponseModels())
+    return bot
 
 
 def build_dispatcher(

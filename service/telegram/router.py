@@ -14,13 +14,14 @@ from dataclasses import replace
 
 import aiohttp
 import structlog
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramNetworkError,
     TelegramServerError,
 )
+from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, Update
 from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
@@ -105,12 +106,27 @@ async def _fetch(
     return data if len(data) <= refused.limit else replace(refused, size=len(data))
 
 
+class Holds(Filter):
+    """A message holding any of these parts (``text``, ``document``...).
+
+    A ``Filter`` is awaited on the event loop; aiogram runs a magic filter (``F.text``) or any
+    plain callable in a worker thread, a thread hop per update for a check of one attribute,
+    queued behind whatever else waits for those threads.
+    """
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    async def __call__(self, message: Message) -> bool:
+        return any(getattr(message, part) for part in self.parts)
+
+
 def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
     """Router turning text, button presses and files into `Incoming`/`Pressed`/`FileArrived`."""
     router = Router(name="pocketcode")
     limit = min(upload_limit_bytes, TELEGRAM_DOWNLOAD_LIMIT)
 
-    @router.message(F.text)
+    @router.message(Holds("text"))
     async def on_text(message: Message, event_update: Update) -> None:
         if message.from_user is None:  # AccessMiddleware lets only known users through
             return
@@ -118,7 +134,7 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
             message.chat.id, Incoming(message.from_user.id, message.text or "", _cid(event_update))
         )
 
-    @router.message(F.document | F.photo)
+    @router.message(Holds("document", "photo"))
     async def on_file(message: Message, bot: Bot, event_update: Update) -> None:
         if message.from_user is None:
             return
@@ -135,7 +151,7 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         caption = message.caption or ""
         await deliver(message.chat.id, FileArrived(user_id, filename, data, caption, cid))
 
-    @router.message(F.voice | F.audio)
+    @router.message(Holds("voice", "audio"))
     async def on_voice(message: Message, bot: Bot, event_update: Update) -> None:
         found = _recording_of(message)
         if message.from_user is None or found is None:

@@ -56,6 +56,10 @@ class ReplyStream:
         self._parsed = len(self._src)
         self._open = join([r for b in blocks[keep:] if (r := render_block(b)).text])
 
+    def work(self, text: str) -> int:
+        """About how many characters ``feed(text)`` parses: the unfinished part and the new."""
+        return len(self._src) + max(0, len(text) - self._seen)
+
     def visible(self) -> bool:
         return bool(self._done) or self._open.visible() or bool(self._src[self._parsed :].strip())
 

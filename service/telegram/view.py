@@ -47,6 +47,7 @@ THINKING = "Thinking…"
 OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
 T = TypeVar("T")
 ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
+INLINE_RENDER = 1000  # characters of Markdown rendered on the loop (see `rendered`)
 FILE_LIMIT = 50 * 1024 * 1024  # the most a bot may upload (Bot API, sendDocument)
 PHOTO_LIMIT = 10 * 1024 * 1024  # the most a photo may be (Bot API, sendPhoto)
 
@@ -90,6 +91,13 @@ def progress_message(stream: ReplyStream, text: str, status: str | None) -> Mess
         line = "⚙ " + (status if len(status) <= STATUS_MAX else status[: STATUS_MAX - 1] + "…")
         body = join([body, Rendered(line, [Span("italic", 0, len(line))])])
     return to_message(body)
+
+
+async def rendered(size: int, render: Callable[[], T]) -> T:
+    """``render()`` on the loop when it parses at most ``INLINE_RENDER`` characters (less
+    work than a hop to a worker thread and back), else in a worker thread, so that a long
+    render never holds up the loop."""
+    return render() if size <= INLINE_RENDER else await asyncio.to_thread(render)
 
 
 def render_progress(text: str, status: str | None) -> Message:
@@ -288,16 +296,26 @@ class TelegramView:
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._drain(chat_id, lane))
 
-    def _first_draft(self, chat_id: int, lane: _Lane) -> bool:
-        """A new reply's first draft ("Thinking…") goes out at once: drafts are not rate-limited
-        like messages, and the user must see within a second that the message was taken."""
-        reply = self._replies.get((chat_id, next(iter(lane.pending))))
-        return reply is not None and reply.use_draft and reply.shown is None
+    def _at_once(self, chat_id: int, lane: _Lane) -> bool:
+        """Whether the next pending progress skips the edit interval: a new reply's first
+        draft ("Thinking…": the user must see at once that the message was taken) and its
+        first words, as a draft (drafts are not rate-limited like messages) or as its first
+        message. Only what follows waits for the interval, and so does an edit of a
+        "Thinking…" message just sent: Telegram allows a chat about one message a second, and
+        its 429 would hold the rest of the reply back by a second or more."""
+        key = next(iter(lane.pending))
+        reply = self._replies.get((chat_id, key))
+        if reply is None:
+            return False
+        first_draft = reply.use_draft and reply.shown is None
+        unsent = reply.use_draft or reply.message_id is None
+        first_words = bool(lane.pending[key][0]) and not reply.text_shown and unsent
+        return first_draft or first_words
 
     async def _drain(self, chat_id: int, lane: _Lane) -> None:
         """Show pending progress, one call per interval, until nothing is pending."""
         while lane.pending:
-            if lane.last_call is not None and not self._first_draft(chat_id, lane):
+            if lane.last_call is not None and not self._at_once(chat_id, lane):
                 wait = lane.last_call + self.edit_interval_s - self.clock.monotonic()
                 if wait > 0:
                     await self.clock.sleep(wait)
@@ -309,7 +327,8 @@ class TelegramView:
                 reply = self._replies.get((chat_id, key))
                 if reply is None:  # finished meanwhile
                     continue
-                shown = await asyncio.to_thread(progress_message, reply.stream, text, status)
+                render = partial(progress_message, reply.stream, text, status)
+                shown = await rendered(reply.stream.work(text), render)
                 if shown == reply.shown:
                     continue  # never a call that changes nothing
                 lane.last_call = self.clock.monotonic()
@@ -368,7 +387,9 @@ class TelegramView:
                 await self.sender.send_draft(chat_id, reply.draft_id, {"text": "", "entities": []})
             return
         limit = self.sender.limit
-        chunks = await asyncio.to_thread(messages_for, text, limit) if text.strip() else []
+        chunks = (
+            await rendered(len(text), partial(messages_for, text, limit)) if text.strip() else []
+        )
         if footer:
             chunks = with_footer(chunks, footer, limit)
         if not chunks:

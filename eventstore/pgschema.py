@@ -2,7 +2,8 @@
 
 Everything lives in a schema of its own, ``pocketcode``, so the log can share a database with
 other applications. ``event_counter`` is one row holding the last sequence number: writers lock
-it to number their events (see :mod:`eventstore.postgres` for why).
+it to number their events (see :mod:`eventstore.postgres` for why). ``leases`` says who may
+write for what, and with which fencing token (see :mod:`eventstore.fencing`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ MIGRATIONS: tuple[str, ...] = (
         last_seq bigint  NOT NULL
     );
     INSERT INTO {SCHEMA}.event_counter (last_seq) VALUES (0);
+    """,
+    f"""
+    CREATE TABLE {SCHEMA}.leases (
+        key        text        COLLATE "C" PRIMARY KEY,
+        holder     text        NOT NULL,
+        token      bigint      NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -144,10 +144,21 @@ class DataSettings(_Section):
         return text
 
 
+class ClusterSettings(_Section):
+    """Several workers sharing one PostgreSQL log (``pocketcode run --role worker``)."""
+
+    #: How long a worker's lease on a chat lasts unless renewed (every third of it): a worker
+    #: that dies has its chats taken over by the others about this long after.
+    lease_ttl_s: float = Field(10.0, ge=1)
+    #: This worker's name in the lease table (default: host name and process id).
+    worker_id: str | None = Field(None, min_length=1, max_length=200)
+
+
 class Config(_Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     personas_dir: Path | None = None
     data: DataSettings = DataSettings()
+    cluster: ClusterSettings = ClusterSettings()
     telegram: TelegramSettings = TelegramSettings()
     claude: ClaudeSettings = ClaudeSettings()
     voice: VoiceSettings = VoiceSettings()
@@ -301,7 +312,9 @@ def _refuse_secrets_in_claude_env(settings: Config) -> None:
             )
 
 
-def startup_problems(settings: Config, *, need_token: bool = True) -> list[str]:
+def startup_problems(
+    settings: Config, *, need_token: bool = True, need_claude: bool = True
+) -> list[str]:
     """Everything that stops the bot from starting, in plain words (empty when ready)."""
     problems = []
     if need_token and settings.telegram.token is None:
@@ -324,7 +337,7 @@ def startup_problems(settings: Config, *, need_token: bool = True) -> list[str]:
             "webhook mode needs a secret: set POCKETCODE_WEBHOOK_SECRET (1-256 characters of "
             "A-Z, a-z, 0-9, _ and -); Telegram sends it with every update and others are refused"
         )
-    if shutil.which(settings.claude.bin) is None:
+    if need_claude and shutil.which(settings.claude.bin) is None:
         problems.append(
             f"the claude CLI ({settings.claude.bin!r}) was not found: install it with "
             "`npm install -g @anthropic-ai/claude-code` and log in once with `claude`, "

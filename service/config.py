@@ -215,6 +215,7 @@ ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "POCKETCODE_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
     "POCKETCODE_DATABASE_URL": ("data", "database_url"),
+    "POCKETCODE_WORKER_ID": ("cluster", "worker_id"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
     "POCKETCODE_VOICE_MODEL": ("voice", "model"),

@@ -218,8 +218,8 @@ class Worker:
             self.app.hand_over(chat_id, message)
         elif chat_id in self.waiting:
             self.waiting[chat_id].append(message)
-        elif chat_id not in self.leases.owned:
-            self._want([chat_id])
+        elif chat_id not in self.leases.owned and chat_id not in self._held:
+            self._want([chat_id])  # a chat nobody held at the last look: a new one?
 
     def _want(self, chats: Iterable[int]) -> None:
         now = self._monotonic()
@@ -238,6 +238,8 @@ class Worker:
             if self._monotonic() >= next_renewal:
                 next_renewal = self._monotonic() + self.renew_every
                 await self._renew()
+            elif self.wanted:
+                await self._look()  # who is alive and holds what, now: then decide
             if due := self._due():
                 await self.take_over(due)
             with contextlib.suppress(TimeoutError):
@@ -248,16 +250,25 @@ class Worker:
     async def _renew(self) -> None:
         try:
             lost = await self.leases.renew()
-            survey = await self.leases.survey()
         except Exception as exc:  # the database is unreachable, or refused: try again later
             log.warning("worker.renew_failed", error=f"{type(exc).__name__}: {exc}")
             if self.leases.expired_here() and self.leases.owned:
                 self._drop(self.leases.drop_all())
             return
-        self._workers, self._held = survey.workers or self._workers, survey.held
-        self._want(survey.lapsed)
         if lost:
             self._drop(lost)
+        await self._look()
+
+    async def _look(self) -> None:
+        """Survey the lease table: the live workers, the chats held, the lapsed ones (wanted)."""
+        try:
+            survey = await self.leases.survey()
+        except Exception as exc:
+            log.warning("worker.survey_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._workers, self._held = survey.workers or self._workers, survey.held
+        for chat_id in survey.lapsed:
+            self.wanted.setdefault(chat_id, self._monotonic())
 
     def _due(self) -> list[int]:
         """Wanted chats this worker should take now: nobody holds them, and rendezvous hashing

@@ -21,7 +21,14 @@ from eventstore.fencing import Fence
 from eventstore.pgleases import Leases
 from eventstore.pgschema import SCHEMA
 from eventstore.postgres import PostgresEventStore
-from service.leases import ChatLeases, FencedStore, WorkerPlacement, chat_key, preferred
+from service.leases import (
+    ChatLeases,
+    FencedStore,
+    WorkerIdTaken,
+    WorkerPlacement,
+    chat_key,
+    preferred,
+)
 
 TTL = 30.0
 
@@ -159,9 +166,11 @@ async def until_waiting_on_a_lock(conn: asyncpg.Connection) -> None:
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE application_name = 'pocketcode-leases' AND wait_event_type = 'Lock'"
     )
-    async with asyncio.timeout(30):
-        while not await conn.fetchval(query):
-            await asyncio.sleep(0.01)
+    for _ in range(3000):
+        if await conn.fetchval(query):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the takeover never waited for the append's lock")
 
 
 # --------------------------------------------------------------------------- a worker's leases
@@ -190,7 +199,8 @@ async def test_a_worker_knows_which_chats_it_lost_and_who_is_alive(
     assert (await b.survey()).lapsed == {2}
     assert await b.claim(2)
     assert await a.renew() == {2}
-    assert a.owned == {1: 1} and b.owned == {2: 2}
+    assert a.owned == {1: 1}
+    assert b.owned == {2: 2}
 
 
 async def test_a_worker_cut_off_from_the_database_counts_its_leases_lost_in_time(
@@ -204,12 +214,13 @@ async def test_a_worker_cut_off_from_the_database_counts_its_leases_lost_in_time
     assert not mine.expired_here()
     clock.now += 0.001  # a whole lease time since the last renewal was sent
     assert mine.expired_here()
-    assert mine.drop_all() == {5} and mine.owned == {}
+    assert mine.drop_all() == {5}
+    assert mine.owned == {}
 
 
 async def test_a_second_worker_with_the_same_name_is_refused(leases: Leases) -> None:
     await ChatLeases(leases, "same", TTL).join()
-    with pytest.raises(Exception, match="cluster.worker_id"):
+    with pytest.raises(WorkerIdTaken, match=r"cluster\.worker_id"):
         await ChatLeases(leases, "same", TTL).join()
 
 

@@ -1,0 +1,132 @@
+"""End to end on several processes: an intake and three workers share 60 chats through one
+PostgreSQL log and the Bot API stand-in; one worker is SIGKILLed mid-turn.
+
+Each chat: ``/new``, then a message whose reply is held mid-stream by the fake claude
+(``[[hold:go]]``). Once every chat of the victim has its reply streaming, the victim is killed
+and the held replies are let go. Its leases lapse and the other workers take its chats over,
+rebuild them from the log and tell each chat whose turn was cut off. Then every chat sends one
+more message. At the end: every message answered exactly once or reported cut off once (never
+both, never twice), cut-offs only where the victim ran a turn, the victim's chats held by the
+others and answering again, every update in the log handled exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cluster_kit import CUT_OFF, Cluster
+from tests.fakes.botapi import FakeBotAPI
+
+CHATS = 60
+USERS = list(range(1001, 1001 + CHATS))  # private chats: the chat id is the user's id
+PAD = " ".join(["and then some more plain words so that the answer streams in pieces"] * 3)
+
+
+def marker(chat: int, step: int) -> str:
+    return f"marker-{chat}-{step}-end"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    stand_in = FakeBotAPI()
+    stand_in.flood.configure(enabled=False)
+    await stand_in.start()
+    try:
+        yield stand_in
+    finally:
+        await stand_in.stop()
+
+
+@pytest.fixture
+async def cluster(api: FakeBotAPI, pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    kit = Cluster(api, tmp_path, pg_url, USERS, workers=3, lease_ttl_s=10)
+    try:
+        await kit.start()
+        yield kit
+    finally:
+        await kit.close()
+
+
+async def every_chat(
+    api: FakeBotAPI, cluster: Cluster, holds: Callable[[int], bool], what: str
+) -> None:
+    """Until ``holds(chat)`` for every chat; on a timeout, which chats did not and why."""
+    try:
+        await api.wait_for(lambda: all(holds(c) for c in USERS), timeout=180)
+    except TimeoutError:
+        missing = {c: texts(api, c) for c in USERS if not holds(c)}
+        owners = await cluster.holders()
+        detail = "\n".join(f"{c} ({owners.get(c)}): {t}" for c, t in list(missing.items())[:5])
+        raise AssertionError(
+            f"{len(missing)} chats never showed {what}:\n{detail}\n{cluster.tails()}"
+        ) from None
+
+
+def texts(api: FakeBotAPI, chat: int) -> list[str]:
+    return [m.text or m.caption or "" for m in api.bot_messages(chat)]
+
+
+def answers(api: FakeBotAPI, chat: int, step: int) -> int:
+    """Replies to the step the chat shows (a cut-off notice quoting it is not one)."""
+    return sum(marker(chat, step) in t and CUT_OFF not in t for t in texts(api, chat))
+
+
+def cut_offs(api: FakeBotAPI, chat: int) -> int:
+    return sum(CUT_OFF in t for t in texts(api, chat))
+
+
+async def test_a_worker_killed_mid_turn_hands_its_chats_to_the_others(
+    api: FakeBotAPI, cluster: Cluster
+) -> None:
+    for chat in USERS:
+        api.push_message(chat, chat, f"/new s{chat}")
+    await every_chat(api, cluster, lambda c: any("Created" in t for t in texts(api, c)), "/new")
+    owners = await cluster.holders()
+    assert set(owners) == set(USERS)
+    assert set(owners.values()) == set(cluster.worker_names)  # the chats are spread
+    victim = Counter(owners.values()).most_common(1)[0][0]
+    doomed = {c for c, w in owners.items() if w == victim}
+
+    for chat in USERS:
+        api.push_message(chat, chat, f"[[hold:go]] m1: {PAD} {marker(chat, 1)}")
+
+    async def streaming() -> set[int]:
+        """Chats of the victim whose reply has begun to stream (and is held there)."""
+        streams = {e["stream"] for e in await cluster.events("session.stream")}
+        return {c for c in doomed if f"session:s{c}" in streams}
+
+    await cluster.until(lambda r: r == doomed, streaming, 120, "the victim's replies streaming")
+    cluster.nodes[victim].kill()
+    cluster.release("go")
+
+    await every_chat(
+        api, cluster, lambda c: answers(api, c, 1) + cut_offs(api, c) >= 1, "m1's answer"
+    )
+    after = await cluster.until(
+        lambda held: set(held) == set(USERS) and victim not in held.values(),
+        cluster.holders,
+        60,
+        "the victim's chats held by the others",
+    )
+    assert {after[c] for c in doomed} <= set(cluster.worker_names) - {victim}
+
+    for chat in USERS:
+        api.push_message(chat, chat, f"m2: {marker(chat, 2)}")
+    await every_chat(api, cluster, lambda c: answers(api, c, 2) >= 1, "m2's answer")
+
+    for chat in USERS:
+        first, cut = answers(api, chat, 1), cut_offs(api, chat)
+        assert (first, cut) in ((1, 0), (0, 1)), (chat, texts(api, chat))
+        assert answers(api, chat, 2) == 1, (chat, texts(api, chat))
+        if chat not in doomed:
+            assert cut == 0, (chat, texts(api, chat))
+    assert sum(cut_offs(api, c) for c in doomed) == len(doomed)  # every one was mid-turn
+
+    received = await cluster.events("update.received")
+    handled = Counter(e["data"]["ref"] for e in await cluster.events("chat.update_handled"))
+    assert len(received) == CHATS * 3
+    assert all(handled[e["cid"]] == 1 for e in received), "an update handled twice or never"

@@ -96,23 +96,15 @@ class Cluster:
     lease_ttl_s: float = 4.0
     #: Extra YAML for the shared config file.
     config: str = ""
+    #: One directory of claude's own files (its conversations) for every worker, as a shared
+    #: directory would give them; False: each worker has its own, as on separate machines.
+    shared_claude_dir: bool = True
     nodes: dict[str, Node] = field(default_factory=dict)
     db: asyncpg.Connection | None = None
 
     def __post_init__(self) -> None:
         self.data = self.tmp / "data"
-        settings = {
-            "telegram": {"edit_interval_s": 0.5},
-            "cluster": {"lease_ttl_s": self.lease_ttl_s},
-            "claude": {
-                "env": {"FAKE_CLAUDE_STATE_DIR": str(self.tmp / "fake-state")},
-                # every session of a worker keeps its process: no stop-and-resume churn
-                "max_processes": len(self.users),
-            },
-        }
-        config = self.tmp / "pocketcode.yaml"
         self.tmp.mkdir(parents=True, exist_ok=True)
-        config.write_text(yaml.safe_dump(settings) + self.config, encoding="utf-8")
         base = {
             k: v
             for k, v in os.environ.items()
@@ -126,15 +118,32 @@ class Cluster:
             POCKETCODE_DATABASE_URL=self.url,
             POCKETCODE_CLAUDE_BIN=FAKE_CLAUDE,
             POCKETCODE_PERSONAS_DIR=str(self.tmp / "personas"),
-            POCKETCODE_CONFIG=str(config),
+            POCKETCODE_CONFIG=str(self._config("")),
             POCKETCODE_LOG_FORMAT="json",
             PYTHONUNBUFFERED="1",
         )
         self.nodes["intake"] = Node("intake", "intake", base, self.tmp / "intake.out")
         for i in range(1, self.workers + 1):
             name = f"w{i}"
-            env = {**base, "POCKETCODE_WORKER_ID": name}
+            config = self._config("" if self.shared_claude_dir else f"-{name}")
+            env = {**base, "POCKETCODE_WORKER_ID": name, "POCKETCODE_CONFIG": str(config)}
             self.nodes[name] = Node(name, "worker", env, self.tmp / f"{name}.out")
+
+    def _config(self, suffix: str) -> Path:
+        """The config file, whose ``claude.env`` names claude's own directory (``fake-state``
+        and ``suffix``)."""
+        settings = {
+            "telegram": {"edit_interval_s": 0.5},
+            "cluster": {"lease_ttl_s": self.lease_ttl_s},
+            "claude": {
+                "env": {"FAKE_CLAUDE_STATE_DIR": str(self.tmp / f"fake-state{suffix}")},
+                # every session of a worker keeps its process: no stop-and-resume churn
+                "max_processes": len(self.users),
+            },
+        }
+        path = self.tmp / f"pocketcode{suffix}.yaml"
+        path.write_text(yaml.safe_dump(settings) + self.config, encoding="utf-8")
+        return path
 
     def release(self, hold: str) -> None:
         """Let the fake claudes' turns held by ``[[hold:HOLD]]`` go on."""

@@ -130,3 +130,45 @@ async def test_a_worker_killed_mid_turn_hands_its_chats_to_the_others(
     handled = Counter(e["data"]["ref"] for e in await cluster.events("chat.update_handled"))
     assert len(received) == CHATS * 3
     assert all(handled[e["cid"]] == 1 for e in received), "an update handled twice or never"
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-dir", "own-dirs"])
+async def test_a_conversation_moves_with_its_chat_only_through_a_shared_directory(
+    api: FakeBotAPI, pg_url: str, tmp_path: Path, shared: bool
+) -> None:
+    """The chat's worker dies between turns. With claude's files in a shared directory the
+    new worker resumes the conversation; without, it starts afresh and the chat is told."""
+    chats = [2001, 2002]
+    kit = Cluster(api, tmp_path, pg_url, chats, workers=2, lease_ttl_s=5, shared_claude_dir=shared)
+    try:
+        await kit.start()
+        for chat in chats:
+            api.push_message(chat, chat, f"/new t{chat}")
+            api.push_message(chat, chat, f"remember heron-{chat}")
+        await api.wait_for(
+            lambda: all(
+                any(f"Echo: remember heron-{c}" in t for t in texts(api, c)) for c in chats
+            ),
+            timeout=120,
+        )
+        owners = await kit.holders()
+        chat, victim = chats[0], owners[chats[0]]
+        kit.nodes[victim].kill()
+        await kit.until(
+            lambda held: held.get(chat) not in (None, victim), kit.holders, 60, "a takeover"
+        )
+        api.push_message(chat, chat, "[[recall]]")
+        await api.wait_for(lambda: any("history:" in t for t in texts(api, chat)), timeout=120)
+    finally:
+        await kit.close()
+    [recalled] = [t for t in texts(api, chat) if "history:" in t]
+    told = [t for t in texts(api, chat) if "could not be resumed" in t]
+    if shared:
+        assert f"remember heron-{chat}" in recalled
+        assert told == []
+    else:
+        assert recalled.startswith("turns=0; history:\n")  # a fresh conversation
+        assert told == [
+            f"The earlier claude conversation of t{chat} could not be resumed; "
+            "continuing in a fresh conversation."
+        ]

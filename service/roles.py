@@ -18,9 +18,9 @@ renewal period. Taking a chat over rebuilds it from the log as a restart does (`
 for those chats: updates not handled, turns cut off, replies owed); updates arriving meanwhile
 wait and follow in order. A chat whose lease is lost is stopped here at once, with its sessions.
 
-Files and voice messages are not passed on: their bytes never enter the log, so a worker is
-handed them as lost and the chat is asked to send them again (see README, "More than one
-machine").
+Files and voice messages: the log records their names and sizes only, so the intake stores
+their bytes beside it (``eventstore.pgpayloads``) before it logs the update, and the worker
+that hands the update over takes them from there.
 """
 
 from __future__ import annotations
@@ -33,13 +33,22 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+import asyncpg
 import structlog
 
-from actors.chat.inbound import RECEIVED, Inbound, replayable
+from actors.chat.inbound import (
+    RECEIVED,
+    Deliver,
+    FileArrived,
+    Inbound,
+    VoiceArrived,
+    replayable,
+)
 from actors.session.catalog import CATALOG_TYPES
 from eventstore import Event
 from eventstore.errors import StoreUnavailableError
 from eventstore.pgleases import Leases
+from eventstore.pgpayloads import Payloads
 from eventstore.postgres import PostgresEventStore
 from service.app import App, open_app, record_denied
 from service.config import Config, secret_values
@@ -73,32 +82,43 @@ def _to_workers(chat_id: int, message: Inbound) -> None:
     """The intake hands nothing over: the workers read the update from the log."""
 
 
+def carrying(deliver: Deliver, payloads: Payloads) -> Deliver:
+    """``deliver``, storing the bytes of a file or voice message first (the log has no room
+    for them; the worker handing the update over takes them from ``payloads``)."""
+
+    async def deliver_carrying(chat_id: int, message: Inbound) -> None:
+        if isinstance(message, FileArrived | VoiceArrived):
+            await payloads.put(message.correlation_id, message.data)
+        await deliver(chat_id, message)
+
+    return deliver_carrying
+
+
 async def run_intake(settings: Config) -> int:
     from service.telegram.bot import COMMANDS, build_dispatcher
 
-    database_url(settings, "intake")
+    url = database_url(settings, "intake")
     bot, me = await connect_bot(settings)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(bot.session.close)
         store = RedactingStore(await open_store(settings), Secrets(secret_values(settings)))
-    except BaseException:
-        await bot.session.close()
-        raise
-    intake = Intake(store, _to_workers)
-    dp = build_dispatcher(
-        deliver=intake.deliver, on_denied=partial(record_denied, store), settings=settings
-    )
-    stop = asyncio.Event()
-    on_sigterm(stop)
-    try:
+        stack.push_async_callback(store.close)
+        payloads = await Payloads.open(url)
+        stack.push_async_callback(payloads.close)
+        intake = Intake(store, _to_workers)
+        dp = build_dispatcher(
+            deliver=carrying(intake.deliver, payloads),
+            on_denied=partial(record_denied, store),
+            settings=settings,
+        )
+        stop = asyncio.Event()
+        on_sigterm(stop)
         await bot.set_my_commands(COMMANDS)
         log.info("pocketcode.started", role="intake", bot=me.username)
         if settings.telegram.webhook_url:
             await serve_webhook(settings, dp, bot, stop)
         else:
             await poll(dp, bot, intake, stop)
-    finally:
-        await store.close()
-        await bot.session.close()
     log.info("pocketcode.stopped", role="intake")
     return 0
 
@@ -122,6 +142,8 @@ async def run_worker(settings: Config) -> int:
             settings.cluster.lease_ttl_s,
         )
         stack.push_async_callback(leases.leases.close)
+        payloads = await Payloads.open(url)
+        stack.push_async_callback(payloads.close)
         await leases.join()
         stack.push_async_callback(leases.release)  # after the app's shutdown: others take over
         placement = WorkerPlacement(leases)
@@ -132,7 +154,7 @@ async def run_worker(settings: Config) -> int:
         stack.push_async_callback(view.close)
         app.view = view
         stack.push_async_callback(app.shutdown)
-        worker = Worker(app, pg, leases, placement)
+        worker = Worker(app, pg, leases, placement, payloads)
         stop = asyncio.Event()
         on_sigterm(stop)
         app.start_reaper()
@@ -151,6 +173,7 @@ class Worker:
         log_store: PostgresEventStore,
         leases: ChatLeases,
         placement: WorkerPlacement,
+        payloads: Payloads,
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -158,6 +181,7 @@ class Worker:
         self.log = log_store
         self.leases = leases
         self.placement = placement
+        self.payloads = payloads
         self._monotonic = monotonic
         self.renew_every = leases.ttl_s / 3
         #: Chats held and rebuilt: their updates go to their actors as they come.
@@ -201,7 +225,7 @@ class Worker:
                 async for event in self.log.tail(after_seq=seen, types=FOLLOWED):
                     seen = event.seq
                     if event.type == RECEIVED:
-                        self._route(event)
+                        await self._route(event)
                     else:
                         self.app.catalog.observe(event)
                 return  # the log was closed: the worker is stopping
@@ -209,17 +233,34 @@ class Worker:
                 log.warning("worker.log_unavailable", error=str(exc), retry_in_s=1)
                 await asyncio.sleep(1)
 
-    def _route(self, event: Event) -> None:
+    async def _route(self, event: Event) -> None:
         chat_id: int = event.data["chat_id"]
-        message = replayable(event.data, event.correlation_id or "")
         if chat_id in self.ready:
             lag_ms = (datetime.now(UTC) - event.at).total_seconds() * 1000
             log.info("worker.update_taken", chat_id=chat_id, seq=event.seq, lag_ms=round(lag_ms, 1))
-            self.app.hand_over(chat_id, message)
+            self.app.hand_over(chat_id, await self._message(event))
         elif chat_id in self.waiting:
-            self.waiting[chat_id].append(message)
+            self.waiting[chat_id].append(await self._message(event))
         elif chat_id not in self.leases.owned and chat_id not in self._held:
             self._want([chat_id])  # a chat nobody held at the last look: a new one?
+
+    async def _message(self, event: Event) -> Any:
+        """The message the update was, its file's bytes taken from where the intake put them
+        (gone: told it is lost, as after a restart)."""
+        data, ref = event.data, event.correlation_id or ""
+        kind = data.get("kind")
+        payload = None
+        if kind in ("file", "voice"):
+            try:
+                payload = await self.payloads.get(ref)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("worker.payload_unavailable", correlation_id=ref, error=str(exc))
+        if payload is not None:
+            user, name = data.get("user_id") or 0, str(data.get("filename") or "a file")
+            if kind == "voice":
+                return VoiceArrived(user, name, payload, ref)
+            return FileArrived(user, name, payload, str(data.get("caption") or ""), ref)
+        return replayable(data, ref)
 
     def _want(self, chats: Iterable[int]) -> None:
         now = self._monotonic()

@@ -7,7 +7,8 @@ and the held replies are let go. Its leases lapse and the other workers take its
 rebuild them from the log and tell each chat whose turn was cut off. Then every chat sends one
 more message. At the end: every message answered exactly once or reported cut off once (never
 both, never twice), cut-offs only where the victim ran a turn, the victim's chats held by the
-others and answering again, every update in the log handled exactly once.
+others and answering again, a file and a voice message saved by the workers, every update in
+the log handled exactly once.
 """
 
 from __future__ import annotations
@@ -126,10 +127,28 @@ async def test_a_worker_killed_mid_turn_hands_its_chats_to_the_others(
             assert cut == 0, (chat, texts(api, chat))
     assert sum(cut_offs(api, c) for c in doomed) == len(doomed)  # every one was mid-turn
 
-    received = await cluster.events("update.received")
-    handled = Counter(e["data"]["ref"] for e in await cluster.events("chat.update_handled"))
-    assert len(received) == CHATS * 3
-    assert all(handled[e["cid"]] == 1 for e in received), "an update handled twice or never"
+    # Files and voice messages reach the worker through the database, not the log.
+    first, second = USERS[0], USERS[1]
+    api.push_document(first, first, "notes.txt", b"the notes\n" * 1000, caption="read this")
+    api.push_voice(second, second, b"OggS fake opus bytes")
+    await every_chat(
+        api,
+        cluster,
+        lambda c: c not in (first, second) or any("Saved uploads/" in t for t in texts(api, c)),
+        "the file saved",
+    )
+    uploads = cluster.data / "sessions"
+    assert (uploads / f"s{first}" / "uploads" / "notes.txt").read_bytes() == b"the notes\n" * 1000
+    [voice] = (uploads / f"s{second}" / "uploads").iterdir()
+    assert voice.read_bytes() == b"OggS fake opus bytes"
+
+    async def handled() -> Counter[str]:
+        return Counter(e["data"]["ref"] for e in await cluster.events("chat.update_handled"))
+
+    received = [e["cid"] for e in await cluster.events("update.received")]
+    assert len(received) == CHATS * 3 + 2
+    done = await cluster.until(lambda h: set(received) <= set(h), handled, 60, "all handled")
+    assert set(done.values()) == {1}, "an update handled twice"
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-dir", "own-dirs"])

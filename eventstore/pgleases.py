@@ -12,11 +12,13 @@ from eventstore.pgschema import SCHEMA
 
 #: Whether a lease lapsed is always decided by the database's clock.
 _NOW = "clock_timestamp()"
-_LOCK_COUNTER = f"SELECT last_seq FROM {SCHEMA}.event_counter FOR UPDATE"
 #: A lease that is free or lapsed becomes ours with the next token; a held one stays as it is.
+#: One statement that first takes the log's counter lock (takeovers and appends take turns), so
+#: no lock is held while the client is away between statements.
 _ACQUIRE = f"""
+WITH turn AS (SELECT last_seq FROM {SCHEMA}.event_counter FOR UPDATE)
 INSERT INTO {SCHEMA}.leases AS l (key, holder, token, expires_at)
-VALUES ($1, $2, 1, {_NOW} + make_interval(secs => $3))
+SELECT $1, $2, 1, {_NOW} + make_interval(secs => $3) FROM turn
 ON CONFLICT (key) DO UPDATE
     SET holder = excluded.holder, token = l.token + 1, expires_at = excluded.expires_at
     WHERE l.expires_at <= {_NOW}
@@ -65,10 +67,8 @@ class Leases:
     async def acquire(self, key: str, holder: str, ttl_s: float) -> int | None:
         """Take ``key`` for ``ttl_s`` seconds if it is free or lapsed: its new token, else None
         (someone holds it, maybe ``holder`` itself)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_LOCK_COUNTER)  # takeovers and appends take turns (module doc)
-            token: int | None = await conn.fetchval(_ACQUIRE, key, holder, float(ttl_s))
-            return token
+        token: int | None = await self._pool.fetchval(_ACQUIRE, key, holder, float(ttl_s))
+        return token
 
     async def renew(self, holder: str, ttl_s: float) -> dict[str, int]:
         """Extend every lease ``holder`` still holds by ``ttl_s`` from now; returns them, by

@@ -42,6 +42,8 @@ class Node:
     env: dict[str, str]
     output: Path
     proc: subprocess.Popen[bytes] | None = None
+    #: Killed or stopped by the test (not exited by itself).
+    ended: bool = False
 
     @property
     def running(self) -> bool:
@@ -61,12 +63,14 @@ class Node:
     def kill(self) -> None:
         """SIGKILL: the crash. Nothing of the process runs after this."""
         assert self.proc is not None
+        self.ended = True
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
     async def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait for a clean exit (the loop keeps serving the stand-in meanwhile)."""
         assert self.proc is not None
+        self.ended = True
         self.proc.send_signal(signal.SIGTERM)
         return await asyncio.to_thread(self.proc.wait, timeout)
 
@@ -184,7 +188,7 @@ class Cluster:
             if predicate(value):
                 return value
             for node in self.nodes.values():
-                if node.proc is not None and not node.running and node.proc.returncode != -9:
+                if node.proc is not None and not node.running and not node.ended:
                     raise AssertionError(f"{node.name} exited:\n{node.tail()}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}")

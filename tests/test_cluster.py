@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from service.cli import main
 from tests.cluster_kit import CUT_OFF, Cluster
 from tests.fakes.botapi import FakeBotAPI
+from tests.session_kit import FAKE_CLAUDE
 
 CHATS = 60
 USERS = list(range(1001, 1001 + CHATS))  # private chats: the chat id is the user's id
@@ -155,8 +157,9 @@ async def test_a_worker_killed_mid_turn_hands_its_chats_to_the_others(
 async def test_a_conversation_moves_with_its_chat_only_through_a_shared_directory(
     api: FakeBotAPI, pg_url: str, tmp_path: Path, shared: bool
 ) -> None:
-    """The chat's worker dies between turns. With claude's files in a shared directory the
-    new worker resumes the conversation; without, it starts afresh and the chat is told."""
+    """The chat's worker goes between turns (stopped cleanly with a shared directory, killed
+    without). With claude's files in a shared directory the new worker resumes the
+    conversation; without, it starts afresh and the chat is told."""
     chats = [2001, 2002]
     kit = Cluster(api, tmp_path, pg_url, chats, workers=2, lease_ttl_s=5, shared_claude_dir=shared)
     try:
@@ -172,7 +175,10 @@ async def test_a_conversation_moves_with_its_chat_only_through_a_shared_director
         )
         owners = await kit.holders()
         chat, victim = chats[0], owners[chats[0]]
-        kit.nodes[victim].kill()
+        if shared:
+            assert await kit.nodes[victim].stop() == 0  # SIGTERM: a clean stop lets go at once
+        else:
+            kit.nodes[victim].kill()
         await kit.until(
             lambda held: held.get(chat) not in (None, victim), kit.holders, 60, "a takeover"
         )
@@ -191,3 +197,20 @@ async def test_a_conversation_moves_with_its_chat_only_through_a_shared_director
             f"The earlier claude conversation of t{chat} could not be resumed; "
             "continuing in a fresh conversation."
         ]
+
+
+@pytest.mark.parametrize("role", ["intake", "worker"])
+def test_a_role_of_several_needs_the_shared_database_and_says_so(
+    role: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:TEST-token_abcdefghijklmnop")
+    monkeypatch.setenv("POCKETCODE_ALLOWED_USERS", "1")
+    # the intake runs no claude: it is not asked for
+    monkeypatch.setenv("POCKETCODE_CLAUDE_BIN", FAKE_CLAUDE if role == "worker" else "/no/claude")
+    monkeypatch.delenv("POCKETCODE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("POCKETCODE_CONFIG", raising=False)
+    assert main(["run", "--role", role]) == 2
+    err = capsys.readouterr().err
+    assert f"--role {role} needs the event log on PostgreSQL" in err
+    assert "POCKETCODE_DATABASE_URL" in err
+    assert "claude CLI" not in err

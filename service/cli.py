@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from eventstore.dburl import secrets_in
+from eventstore.errors import EventStoreError
 from service.config import Config, load_settings, secret_values, startup_problems
 from service.errors import PocketcodeError
 from service.logs import configure_logging
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return asyncio.run(handler(settings, args))
-    except PocketcodeError as exc:
+    except (PocketcodeError, EventStoreError) as exc:  # the database unreachable, say: words
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -32,8 +32,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass
 
-import structlog
-
 from actors.session import events as ev
 from actors.session.catalog import SessionCatalog
 from eventstore import Event, NewEvent
@@ -41,8 +39,8 @@ from eventstore.errors import FencedError
 from eventstore.fencing import Fence
 from eventstore.pgleases import Leases
 from eventstore.postgres import PostgresEventStore
+from service.errors import PocketcodeError
 
-log = structlog.get_logger("leases")
 CHAT = "chat:"
 WORKER = "worker:"
 
@@ -72,7 +70,7 @@ class Survey:
     lapsed: set[int]
 
 
-class WorkerIdTaken(Exception):
+class WorkerIdTaken(PocketcodeError):
     """Another live worker holds this worker's id."""
 
 
@@ -169,12 +167,13 @@ class WorkerPlacement:
         return chat_id in self.leases.owned
 
     def home(self, session: str) -> int | None:
+        """The chat that created ``session`` (None: unknown here)."""
         summary = self.catalog.get(session) if self.catalog is not None else None
         return summary.chat_id if summary is not None else None
 
     def refusal(self, chat_id: int, session: str) -> str | None:
-        summary = self.catalog.get(session) if self.catalog is not None else None
-        if summary is None or summary.chat_id == chat_id:
+        home = self.home(session)
+        if home is None or home == chat_id:
             return None  # its own session, or none yet (/new creates it here)
         return (
             f"{session} belongs to another chat. With several workers a session answers only "

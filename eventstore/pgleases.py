@@ -26,7 +26,7 @@ RETURNING token
 """
 _RENEW = f"""
 UPDATE {SCHEMA}.leases SET expires_at = {_NOW} + make_interval(secs => $2)
-WHERE holder = $1 AND expires_at > {_NOW}
+WHERE holder = $1 AND key = ANY($3::text[]) AND expires_at > {_NOW}
 RETURNING key, token
 """
 _RELEASE = (
@@ -70,10 +70,11 @@ class Leases:
         token: int | None = await self._pool.fetchval(_ACQUIRE, key, holder, float(ttl_s))
         return token
 
-    async def renew(self, holder: str, ttl_s: float) -> dict[str, int]:
-        """Extend every lease ``holder`` still holds by ``ttl_s`` from now; returns them, by
-        key. A lease missing from the answer has lapsed: it may be someone else's already."""
-        rows = await self._pool.fetch(_RENEW, holder, float(ttl_s))
+    async def renew(self, holder: str, ttl_s: float, keys: Collection[str]) -> dict[str, int]:
+        """Extend the leases of ``keys`` that ``holder`` still holds by ``ttl_s`` from now;
+        returns them, by key. A key missing from the answer has lapsed: it may be someone
+        else's already. (A lease the holder let go of without telling lapses by itself.)"""
+        rows = await self._pool.fetch(_RENEW, holder, float(ttl_s), list(keys))
         return {key: token for key, token in rows}
 
     async def release(self, holder: str, keys: Collection[str] | None = None) -> None:

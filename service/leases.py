@@ -116,7 +116,8 @@ class ChatLeases:
     async def renew(self) -> set[int]:
         """Extend every lease we hold; returns the chats lost (lapsed, maybe taken over)."""
         sent = self._monotonic()
-        kept = await self.leases.renew(self.worker_id, self.ttl_s)
+        keys = [WORKER + self.worker_id, *map(chat_key, self.owned)]
+        kept = await self.leases.renew(self.worker_id, self.ttl_s, keys)
         lost = {c for c, token in self.owned.items() if kept.get(chat_key(c)) != token}
         for chat_id in lost:
             del self.owned[chat_id]

@@ -341,12 +341,11 @@ class Worker:
         try:
             await self.app.catalog.load()  # the homes and turns of the chats' sessions, now
             await self.app.recover(gained)
-        except Exception:
+        except Exception:  # the log unreachable, say: let them go, another try takes them
             log.exception("worker.take_over_failed", chats=gained)
-            for chat_id in gained:
-                self.waiting.pop(chat_id, None)
             with contextlib.suppress(Exception):
-                await self.leases.release(gained)  # another worker (or a later try) takes them
+                await self.leases.release(gained)
+            self._drop(set(gained))
             self._want(gained)
             return
         for chat_id in gained:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import asyncpg
 import pytest
@@ -70,16 +71,16 @@ async def test_a_lease_is_one_holders_until_it_lapses_then_the_next_holder_gets_
     assert await leases.acquire("chat:1", "a", TTL) == 1
     assert await leases.acquire("chat:1", "b", TTL) is None  # held: refused
     assert await leases.acquire("chat:1", "a", TTL) is None  # not taken twice either
-    assert await leases.renew("a", TTL) == {"chat:1": 1}
+    assert await leases.renew("a", TTL, ["chat:1"]) == {"chat:1": 1}
     assert await leases.holders("chat:") == {"chat:1": "a"}
 
     await lapse(pg_url, "chat:1")
     assert await leases.lapsed("chat:") == ["chat:1"]
     assert await leases.holders("chat:") == {}
-    assert await leases.renew("a", TTL) == {}  # a lapsed lease is not renewed: it is lost
+    assert await leases.renew("a", TTL, ["chat:1"]) == {}  # lapsed: not renewed, it is lost
     assert await leases.acquire("chat:1", "b", TTL) == 2  # the takeover: a new token
-    assert await leases.renew("b", TTL) == {"chat:1": 2}
-    assert await leases.renew("a", TTL) == {}
+    assert await leases.renew("b", TTL, ["chat:1"]) == {"chat:1": 2}
+    assert await leases.renew("a", TTL, ["chat:1"]) == {}
 
 
 async def test_released_leases_can_be_taken_at_once(leases: Leases) -> None:
@@ -90,7 +91,7 @@ async def test_released_leases_can_be_taken_at_once(leases: Leases) -> None:
     assert await leases.acquire("chat:1", "b", TTL) is None
     await leases.release("a")
     assert await leases.acquire("chat:1", "b", TTL) == 2
-    assert await leases.renew("a", TTL) == {}
+    assert await leases.renew("a", TTL, ["chat:1", "chat:3"]) == {}
 
 
 async def test_the_log_refuses_a_writer_whose_lease_was_taken_over(
@@ -201,6 +202,29 @@ async def test_a_worker_knows_which_chats_it_lost_and_who_is_alive(
     assert await a.renew() == {2}
     assert a.owned == {1: 1}
     assert b.owned == {2: 2}
+
+
+async def test_a_worker_renews_only_the_chats_it_still_runs(leases: Leases, pg_url: str) -> None:
+    a = ChatLeases(leases, "a", TTL)
+    await a.join()
+    await a.claim(1)
+    await a.claim(2)
+    before = await expiries(pg_url)
+    del a.owned[2]  # let go of here, and the release never reached the database
+    assert await a.renew() == set()
+    after = await expiries(pg_url)
+    assert after["chat:1"] > before["chat:1"]
+    assert after["worker:a"] > before["worker:a"]
+    assert after["chat:2"] == before["chat:2"]  # not kept alive: it lapses by itself
+
+
+async def expiries(url: str) -> dict[str, datetime]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(f"SELECT key, expires_at FROM {SCHEMA}.leases")
+    finally:
+        await conn.close()
+    return {r["key"]: r["expires_at"] for r in rows}
 
 
 async def test_a_worker_cut_off_from_the_database_counts_its_leases_lost_in_time(

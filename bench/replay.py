@@ -203,16 +203,24 @@ class OwedReplies:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         return None
 
     async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
         return None
 
+    async def send_photo(
+        self, chat_id: int, filename: str, data: bytes, caption: str
+    ) -> int | None:
+        return None
+
     async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
         pass
 
-    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+    async def reply_done(
+        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+    ) -> None:
         self.shown.append(key)
         if len(self.shown) >= self.expected:
             self.all_shown.set()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -21,7 +23,12 @@ from actors.chat.context import ChatDeps
 from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
+from actors.claude import store
+from actors.claude.environment import claude_environment
 from actors.claude.process import Spawner, spawn_claude
+from actors.routines.actor import SchedulerActor
+from actors.routines.deps import SchedulerDeps
+from actors.routines.errors import RoutineError
 from actors.runtime import ActorRef, ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
 from actors.session import messages as sm
@@ -31,9 +38,8 @@ from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.errors import SessionError
 from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
-from personas import SHIPPED_DIR
-from personas.catalog import PersonaCatalog, load_personas
-from service.config import Config, database_exposed, own_dirs, secret_values
+from personas.catalog import PersonaCatalog
+from service.config import Config, database_exposed, own_dirs, persona_catalog, secret_values
 from service.errors import ConfigError
 from service.eventlog import open_store
 from service.intake import Intake
@@ -44,13 +50,18 @@ log = structlog.get_logger("app")
 
 
 class Placement(Protocol):
-    """Which chats this process runs, and which sessions a chat may use here: all of them in
-    one process; a worker's leased chats, each with the sessions it created (``service.roles``)."""
+    """Which chats this process runs, which sessions a chat may use here, and whether the
+    routines' scheduler runs here: all of them in one process; in a worker its leased chats,
+    each with the sessions it created, and no scheduler (``service.leases``)."""
 
     def runs(self, chat_id: int) -> bool: ...
 
     def refusal(self, chat_id: int, session: str) -> str | None:
         """Why ``chat_id`` may not use ``session`` in this process, in words; None: it may."""
+        ...
+
+    def routines_refusal(self) -> str | None:
+        """Why the routines are not kept in this process, in words; None: they are."""
         ...
 
 
@@ -61,6 +72,9 @@ class Everywhere:
         return True
 
     def refusal(self, chat_id: int, session: str) -> str | None:
+        return None
+
+    def routines_refusal(self) -> str | None:
         return None
 
 
@@ -81,6 +95,7 @@ class App:
     chats: Registry[int] = field(init=False)
     intake: Intake = field(init=False)
     _reaper: asyncio.Task[None] | None = None
+    _scheduler: ActorRef[Any] | None = None
 
     def __post_init__(self) -> None:
         claude = self.settings.claude
@@ -96,11 +111,7 @@ class App:
     # -- wiring --------------------------------------------------------------------------------
 
     def personas(self) -> PersonaCatalog:
-        """Read on use, so an edited persona file counts without a restart."""
-        dirs = [SHIPPED_DIR]
-        if self.settings.personas_dir is not None:
-            dirs.append(self.settings.personas_dir)
-        return load_personas(dirs, own_dirs(self.settings))
+        return persona_catalog(self.settings)
 
     def _session_actor(self, name: str) -> SessionActor:
         claude = self.settings.claude
@@ -109,8 +120,7 @@ class App:
             return self.personas().get(persona).agent_settings()
 
         def archive_workdir(persona: str) -> bool:
-            catalog = self.personas()
-            return persona in catalog and catalog.get(persona).archive_workdir
+            return self.personas().archives_workdir(persona)
 
         config = SessionConfig(
             claude_bin=claude.bin,
@@ -144,6 +154,10 @@ class App:
             sessions_dir=self.settings.sessions_dir,
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
             transcriber=self.transcriber,
+            routines=self.scheduler,
+            claude_dir=self.claude_dir(),
+            own_dirs=own_dirs(self.settings),
+            now=self.system.clock.now,
         )
         return ChatActor(chat_id, deps)
 
@@ -152,6 +166,29 @@ class App:
         if (why := self.placement.refusal(chat_id, name)) is not None:
             raise SessionError(why)
         return self.sessions.get(name)
+
+    def claude_dir(self) -> Path | None:
+        """Where the claude that sessions run keeps its conversations: its config directory
+        in the environment it starts with (``claude.env`` over pocketcode's own)."""
+        env, _ = claude_environment(os.environ, self.settings.claude.env)
+        return store.config_dir(env)
+
+    def scheduler(self) -> ActorRef[Any]:
+        """The routines' scheduler (one for the app), started on first use; refused in words
+        where the placement keeps it out of this process."""
+        if (why := self.placement.routines_refusal()) is not None:
+            raise RoutineError(why)
+        if self._scheduler is None or not self._scheduler.alive:
+            deps = SchedulerDeps(
+                store=self.store,
+                sessions=self.sessions.get,
+                catalog=self.catalog,
+                notify=self.notify,
+                tz=self.settings.zone,
+                catch_up=self.settings.routines.catch_up,
+            )
+            self._scheduler = self.system.spawn(lambda: SchedulerActor(deps), "routines")
+        return self._scheduler
 
     def notify(self, chat_id: int, notice: object) -> None:
         if not self.placement.runs(chat_id):  # a worker that lost the chat: its log has it
@@ -200,6 +237,8 @@ class App:
             log.info("recover.chat", chat_id=chat_id, unhandled=len(updates))
             for ref, data in updates:  # logged before the crash, never handled: hand over now
                 self.hand_over(chat_id, replayable(data, ref))
+        if self.placement.routines_refusal() is None:
+            self.scheduler()  # the routines' timers, set again from the log
 
     async def unfinished_chats(self) -> set[int]:
         """Chats the log says have business left: updates not handled, sessions in flight."""

@@ -15,6 +15,14 @@ chat's; the database refuses it (``FencedError``) unless the lease still holds t
 reach the database. The intake's ``update:*`` streams and ``system:actors`` (appended without
 an expected version by anyone) carry no lease.
 
+**Routines** are kept by no worker. Their one stream (``routines:schedule``) is written by the
+one scheduler actor, which asks the routines' sessions to run directly; in a cluster those
+sessions live in whichever workers hold their chats, and /every and /routines come from any of
+them, so no single worker could be the scheduler without messages between workers. A worker
+therefore starts no scheduler, tells /every and /routines so in words
+(:meth:`WorkerPlacement.routines_refusal`), and its appends to ``routines:*`` are refused: the
+stream keeps its one writer, the single process (``--role all``) that runs on the log.
+
 **Keeping them.** ``renew`` extends every lease of the worker in one statement (the caller does
 it every third of the lease time) and says which ones were lost; when the database cannot be
 reached for a whole lease time, every lease counts as lost here too (``expired_here``), before
@@ -43,6 +51,12 @@ from service.errors import PocketcodeError
 
 CHAT = "chat:"
 WORKER = "worker:"
+#: What /every and /routines answer in a worker (``WorkerPlacement.routines_refusal``).
+ROUTINES_ELSEWHERE = (
+    "Routines run only in a single pocketcode (pocketcode run without --role): with several "
+    "workers none keeps their schedule. The routines made before are kept in the log, and run "
+    "again once a single pocketcode runs on it."
+)
 
 
 def chat_key(chat_id: int) -> str:
@@ -181,6 +195,9 @@ class WorkerPlacement:
             f"in the chat that created it: use it there, or start one here with /new."
         )
 
+    def routines_refusal(self) -> str | None:
+        return ROUTINES_ELSEWHERE
+
     def fence(self, stream: str, events: Sequence[NewEvent]) -> Fence | None:
         """The lease an append to ``stream`` must be made under (None: it needs none).
 
@@ -195,6 +212,8 @@ class WorkerPlacement:
             chat_id = self.home(name)
             if chat_id is None and events and events[0].type == ev.CREATED:
                 chat_id = events[0].data.get("chat_id")  # the session's first event names it
+        elif kind == "routines":
+            raise FencedError(f"append to {stream!r} refused: a worker keeps no routines")
         else:
             return None
         token = self.leases.owned.get(chat_id) if chat_id is not None else None

@@ -150,6 +150,12 @@ class RedactingView:
     def _opt(self, text: str | None) -> str | None:
         return None if text is None else self.secrets.text(text)
 
+    def _buttons(self, buttons: Keyboard) -> Keyboard:
+        return tuple(
+            tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
+            for row in buttons
+        )
+
     async def say(
         self,
         chat_id: int,
@@ -158,17 +164,15 @@ class RedactingView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
-        shown = tuple(
-            tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
-            for row in buttons
-        )
         return await self.inner.say(
             chat_id,
             self.secrets.text(text),
-            buttons=shown,
+            buttons=self._buttons(buttons),
             markdown=markdown,
             verbatim=self._opt(verbatim),
+            silent=silent,
         )
 
     async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
@@ -178,12 +182,26 @@ class RedactingView:
             data = self.secrets.text(data.decode("utf-8")).encode("utf-8")
         return await self.inner.send_file(chat_id, filename, data, self.secrets.text(caption))
 
+    async def send_photo(
+        self, chat_id: int, filename: str, data: bytes, caption: str
+    ) -> int | None:
+        """An image goes as it is (its pixels are not text); its caption is redacted."""
+        return await self.inner.send_photo(chat_id, filename, data, self.secrets.text(caption))
+
     async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
         """The reply so far may end in the first half of a secret whose rest is still coming."""
         await self.inner.reply_progress(chat_id, key, self.secrets.pieces(text), self._opt(status))
 
-    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
-        await self.inner.reply_done(chat_id, key, self.secrets.text(text), self._opt(footer))
+    async def reply_done(
+        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+    ) -> None:
+        await self.inner.reply_done(
+            chat_id,
+            key,
+            self.secrets.text(text),
+            self._opt(footer),
+            buttons=self._buttons(buttons),
+        )
 
     async def typing(self, chat_id: int, on: bool) -> None:
         await self.inner.typing(chat_id, on)

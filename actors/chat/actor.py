@@ -33,6 +33,8 @@ from actors.chat.inbound import (
 )
 from actors.claude.choices import InvalidChoice
 from actors.names import InvalidName, PathEscape
+from actors.routines.errors import RoutineError
+from actors.routines.notices import RoutineNotice
 from actors.runtime import Actor
 from actors.session import notices as n
 from actors.session.catalog import SessionExistsError
@@ -52,6 +54,7 @@ USER_ERRORS = (
     PathEscape,
     UnknownPersona,
     InvalidChoice,
+    RoutineError,
 )
 
 
@@ -102,6 +105,8 @@ class ChatActor(Actor[Any]):
                 await permissions.closed(chat, message)
             case n.SessionNotice():
                 await chat.say_about(message.session, message.text)
+            case RoutineNotice():
+                await chat.say(message.text, silent=message.silent)
             case _:
                 raise TypeError(f"chat actor got an unknown message {message!r}")
 

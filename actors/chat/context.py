@@ -7,8 +7,9 @@ nothing of the mailbox, the dedupe of updates or their replay after a restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +38,16 @@ class ChatServices:
     sessions_dir: Path
     upload_limit_bytes: int = 20 * 1024 * 1024
     transcriber: Transcriber = field(default_factory=NoTranscriber)
+    #: The scheduler actor of routines (``actors.routines``); None where none runs.
+    routines: Callable[[], ActorRef[Any]] | None = None
+    #: Where claude keeps its own conversations (``actors.claude.store``; None: unknown).
+    claude_dir: Path | None = None
+    #: pocketcode's own directories, which no session may work in (``personas.cwd_problem``).
+    own_dirs: Mapping[str, Path] = field(default_factory=dict)
+    #: The largest file the front can send (Telegram's bots: 50 MB).
+    send_limit_bytes: int = 50 * 1024 * 1024
+    #: Wall time, for how old things are (the actor system's clock).
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +95,12 @@ class ChatContext(ChatServices):
         """Replies from a session other than the active one say where they come from."""
         return text if session == self.state.active else f"[{session}] {text}"
 
-    async def say(self, text: str, *, buttons: Keyboard = (), markdown: bool = False) -> int | None:
-        return await self.view.say(self.chat_id, text, buttons=buttons, markdown=markdown)
+    async def say(
+        self, text: str, *, buttons: Keyboard = (), markdown: bool = False, silent: bool = False
+    ) -> int | None:
+        return await self.view.say(
+            self.chat_id, text, buttons=buttons, markdown=markdown, silent=silent
+        )
 
     async def say_about(self, session: str, text: str) -> None:
         await self.say(self.label(session, text))
@@ -103,6 +118,7 @@ class ChatContext(ChatServices):
             self.state.active,
             more_archived=not include_archived
             and any(s.status == "archived" for s in catalog.listed(include_archived=True)),
+            conversations=await catalog.conversations.current(),
         )
         await self.say(text, buttons=buttons)
 

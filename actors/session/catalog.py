@@ -1,4 +1,5 @@
-"""The directory of all sessions: a projection of the session streams' lifecycle events."""
+"""The directory of all sessions: a projection of the session streams' lifecycle events, and
+beside it the claude conversations they drive (``conversations``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from actors.session import events as ev
+from actors.session.conversations import DrivenConversations
 from eventstore import Event, EventStore, fold
 
 #: The only event types the directory needs, so a rebuild skips the stdout firehose.
@@ -89,6 +91,8 @@ class SessionCatalog:
         self._directory: Directory = {}
         #: The last version folded per session stream.
         self._folded: dict[str, int] = {}
+        #: The claude conversations the sessions drive (read from the log when first asked).
+        self.conversations = DrivenConversations(store)
 
     async def load(self) -> None:
         events = [
@@ -98,6 +102,7 @@ class SessionCatalog:
         self._folded = {e.stream: e.version for e in events}
 
     def observe(self, event: Event) -> None:
+        self.conversations.observe(event)
         if event.type in CATALOG_TYPES and event.version > self._folded.get(event.stream, 0):
             self._folded[event.stream] = event.version
             self._directory = evolve_directory(self._directory, event)

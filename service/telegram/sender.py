@@ -147,13 +147,15 @@ class TelegramSender:
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
         fmt: Fmt = "markdown",
+        silent: bool = False,
     ) -> list[int]:
         """Send `text` as one or more messages; return their ids (markup goes on the last).
 
-        `fmt` says what `text` is: the model's Markdown (default) or plain text.
+        `fmt` says what `text` is: the model's Markdown (default) or plain text; `silent`
+        sends it without a notification sound (`disable_notification`).
         """
         messages = await self._messages(text, fmt)
-        return await self.send_messages(chat_id, messages, reply_markup=reply_markup)
+        return await self.send_messages(chat_id, messages, reply_markup=reply_markup, silent=silent)
 
     async def send_messages(
         self,
@@ -161,23 +163,33 @@ class TelegramSender:
         messages: list[Message],
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
+        silent: bool = False,
     ) -> list[int]:
         """Send prepared messages (`format.messages_for`) in order; markup goes on the last."""
         ids: list[int] = []
         for n, message in enumerate(messages):
             markup = reply_markup if n == len(messages) - 1 else None
-            ids.append(await self._send_one(chat_id, message, markup))
+            ids.append(await self._send_one(chat_id, message, markup, silent))
         return ids
 
     async def _send_one(
-        self, chat_id: int | str, message: Message, markup: InlineKeyboardMarkup | None
+        self,
+        chat_id: int | str,
+        message: Message,
+        markup: InlineKeyboardMarkup | None,
+        silent: bool = False,
     ) -> int:
         async def go(m: Message) -> int:
             sent = await self._call(
                 "sendMessage",
                 chat_id,
                 lambda: self.bot.send_message(
-                    chat_id, m["text"], parse_mode=None, entities=_entities(m), reply_markup=markup
+                    chat_id,
+                    m["text"],
+                    parse_mode=None,
+                    entities=_entities(m),
+                    reply_markup=markup,
+                    disable_notification=silent or None,
                 ),
             )
             self._remember_shown(chat_id, sent.message_id, _shown_key(m, markup))
@@ -281,16 +293,31 @@ class TelegramSender:
         self, chat_id: int | str, filename: str, data: bytes, caption: str | None = None
     ) -> int:
         """Send bytes as a file; the caption is plain text cut to Telegram's 1024 limit."""
-        cap = (
-            caption[: CAPTION_LIMIT - 1] + "…"
-            if caption and len(caption) > CAPTION_LIMIT
-            else caption
-        )
         msg = await self._call(
             "sendDocument",
             chat_id,
             lambda: self.bot.send_document(
-                chat_id, BufferedInputFile(data, filename), caption=cap or None, parse_mode=None
+                chat_id,
+                BufferedInputFile(data, filename),
+                caption=_caption(caption),
+                parse_mode=None,
+            ),
+        )
+        return msg.message_id
+
+    async def send_photo(
+        self, chat_id: int | str, filename: str, data: bytes, caption: str | None = None
+    ) -> int:
+        """Send an image as a photo (Telegram checks its size and dimensions: a refusal is a
+        ``TelegramBadRequest``); the caption as for ``send_document``."""
+        msg = await self._call(
+            "sendPhoto",
+            chat_id,
+            lambda: self.bot.send_photo(
+                chat_id,
+                BufferedInputFile(data, filename),
+                caption=_caption(caption),
+                parse_mode=None,
             ),
         )
         return msg.message_id
@@ -319,6 +346,13 @@ class TelegramSender:
                 log.warning("telegram.draft_failed", chat_id=chat_id, error=redact(str(e)))
                 return False
         return False
+
+
+def _caption(caption: str | None) -> str | None:
+    """A caption as plain text cut to Telegram's 1024 limit; None for none."""
+    if caption and len(caption) > CAPTION_LIMIT:
+        return caption[: CAPTION_LIMIT - 1] + "…"
+    return caption or None
 
 
 class _Gone(Exception):

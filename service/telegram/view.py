@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.chat_action import ChatActionSender
@@ -48,6 +48,7 @@ OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
 T = TypeVar("T")
 ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
 FILE_LIMIT = 50 * 1024 * 1024  # the most a bot may upload (Bot API, sendDocument)
+PHOTO_LIMIT = 10 * 1024 * 1024  # the most a photo may be (Bot API, sendPhoto)
 
 
 class Act(CallbackData, prefix="a"):
@@ -204,6 +205,7 @@ class TelegramView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
     ) -> int | None:
         markup = keyboard_markup(buttons)
         fmt: Fmt = "markdown" if markdown else "plain"
@@ -212,13 +214,17 @@ class TelegramView:
             ids = await self._patiently(
                 "say",
                 chat_id,
-                lambda: self.sender.send_messages(chat_id, shown, reply_markup=markup),
+                lambda: self.sender.send_messages(
+                    chat_id, shown, reply_markup=markup, silent=silent
+                ),
             )
         else:
             ids = await self._patiently(
                 "say",
                 chat_id,
-                lambda: self.sender.send(chat_id, text, reply_markup=markup, fmt=fmt),
+                lambda: self.sender.send(
+                    chat_id, text, reply_markup=markup, fmt=fmt, silent=silent
+                ),
             )
         return ids[-1] if ids else None
 
@@ -235,6 +241,25 @@ class TelegramView:
         except TelegramAPIError as e:  # refused outright: the caller says so in words
             log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
             return None
+
+    async def send_photo(
+        self, chat_id: int, filename: str, data: bytes, caption: str
+    ) -> int | None:
+        """As a photo when Telegram takes it as one; over 10 MB, or refused for what it is
+        (dimensions, not an image Telegram can read), as a file."""
+        if len(data) <= PHOTO_LIMIT:
+            try:
+                return await self._patiently(
+                    "photo",
+                    chat_id,
+                    lambda: self.sender.send_photo(chat_id, filename, data, caption=caption),
+                )
+            except TelegramBadRequest as e:
+                log.info("telegram.photo_refused", chat_id=chat_id, file=filename, error=e.message)
+            except TelegramAPIError as e:  # refused outright: the caller says so in words
+                log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
+                return None
+        return await self.send_file(chat_id, filename, data, caption)
 
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
@@ -312,20 +337,27 @@ class TelegramView:
         reply.message_id = ids[0] if ids else None
         reply.shown = shown
 
-    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+    async def reply_done(
+        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+    ) -> None:
         lane = self._lanes.setdefault(chat_id, _Lane())
         lane.pending.pop(key, None)
         async with lane.lock:  # waits for a progress call in flight, so its message is known
             reply = self._replies.pop((chat_id, key), None)
             if not lane.pending and lane.task is not None and not lane.task.done():
                 lane.task.cancel()  # only ever cancelled while sleeping: we hold the lock
-            await self._send_final(chat_id, reply, text, footer)
+            await self._send_final(chat_id, reply, text, footer, keyboard_markup(buttons))
             log.info("reply.final_shown", turn=key, chat_id=chat_id)  # for `pocketcode latency`
             if reply is not None and reply.shown is not None:
                 lane.last_call = self.clock.monotonic()
 
     async def _send_final(
-        self, chat_id: int, reply: _Reply | None, text: str, footer: str | None
+        self,
+        chat_id: int,
+        reply: _Reply | None,
+        text: str,
+        footer: str | None,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> None:
         streamed = reply.message_id if reply is not None else None
         if not text.strip() and not footer:
@@ -343,11 +375,18 @@ class TelegramView:
             return
         first, rest = chunks[0], chunks[1:]
         edited = streamed is not None and await self._patiently(
-            "reply", chat_id, lambda: self.sender.edit_message(chat_id, streamed, first)
+            "reply",
+            chat_id,
+            lambda: self.sender.edit_message(
+                chat_id, streamed, first, reply_markup=None if rest else markup
+            ),
         )
         for chunk in rest if edited else chunks:
+            keyboard = markup if chunk is chunks[-1] else None
             await self._patiently(
-                "reply", chat_id, partial(self.sender.send_messages, chat_id, [chunk])
+                "reply",
+                chat_id,
+                partial(self.sender.send_messages, chat_id, [chunk], reply_markup=keyboard),
             )
         if len(chunks) > ATTACH_OVER_MESSAGES:
             body = (text + (f"\n\n_{footer}_\n" if footer else "\n")).encode()

@@ -7,8 +7,8 @@ and the held replies are let go. Its leases lapse and the other workers take its
 rebuild them from the log and tell each chat whose turn was cut off. Then every chat sends one
 more message. At the end: every message answered exactly once or reported cut off once (never
 both, never twice), cut-offs only where the victim ran a turn, the victim's chats held by the
-others and answering again, a file and a voice message saved by the workers, every update in
-the log handled exactly once.
+others and answering again, a file and a voice message saved by the workers, /every refused
+in words (no worker keeps routines), every update in the log handled exactly once.
 """
 
 from __future__ import annotations
@@ -129,15 +129,21 @@ async def test_a_worker_killed_mid_turn_hands_its_chats_to_the_others(
             assert cut == 0, (chat, texts(api, chat))
     assert sum(cut_offs(api, c) for c in doomed) == len(doomed)  # every one was mid-turn
 
-    # Files and voice messages reach the worker through the database, not the log.
-    first, second = USERS[0], USERS[1]
+    # Files and voice messages reach the worker through the database, not the log. Routines
+    # are kept by no worker: /every says so, in words.
+    first, second, third = USERS[:3]
     api.push_document(first, first, "notes.txt", b"the notes\n" * 1000, caption="read this")
     api.push_voice(second, second, b"OggS fake opus bytes")
+    api.push_message(third, third, "/every daily 08:00 check the disks")
+    refused = "Routines run only in a single pocketcode"
     await every_chat(
         api,
         cluster,
-        lambda c: c not in (first, second) or any("Saved uploads/" in t for t in texts(api, c)),
-        "the file saved",
+        lambda c: (
+            (c not in (first, second) or any("Saved uploads/" in t for t in texts(api, c)))
+            and (c != third or any(refused in t for t in texts(api, c)))
+        ),
+        "the file saved, /every refused",
     )
     uploads = cluster.data / "sessions"
     assert (uploads / f"s{first}" / "uploads" / "notes.txt").read_bytes() == b"the notes\n" * 1000
@@ -148,7 +154,7 @@ async def test_a_worker_killed_mid_turn_hands_its_chats_to_the_others(
         return Counter(e["data"]["ref"] for e in await cluster.events("chat.update_handled"))
 
     received = [e["cid"] for e in await cluster.events("update.received")]
-    assert len(received) == CHATS * 3 + 2
+    assert len(received) == CHATS * 3 + 3
     done = await cluster.until(lambda h: set(received) <= set(h), handled, 60, "all handled")
     assert set(done.values()) == {1}, "an update handled twice"
 

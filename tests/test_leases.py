@@ -286,6 +286,10 @@ async def test_a_worker_writes_a_chat_and_its_sessions_only_under_the_chat_lease
         await store.append("session:t", [other], expected_version=0)
     with pytest.raises(FencedError, match="its chat"):
         await store.append("session:unknown", note(1))  # a session we know nothing of
+    with pytest.raises(FencedError, match="a worker keeps no routines"):
+        await store.append("routines:schedule", note(1))  # its one writer: the single process
+    assert await pg.stream_version("routines:schedule") == 0
+    assert "pocketcode run without --role" in (placement.routines_refusal() or "")
 
     await lapse(pg_url, chat_key(1))
     assert await ChatLeases(leases, "b", TTL).claim(1)

@@ -172,7 +172,8 @@ class ChatLeases:
 
 class WorkerPlacement:
     """What a worker runs (``service.app.Placement``): its leased chats, each with the sessions
-    it created. ``catalog`` is the app's session directory, set once the app is open."""
+    it created, and no routines. ``catalog`` is the app's session directory, set once the app
+    is open."""
 
     def __init__(self, leases: ChatLeases) -> None:
         self.leases = leases
@@ -201,8 +202,9 @@ class WorkerPlacement:
     def fence(self, stream: str, events: Sequence[NewEvent]) -> Fence | None:
         """The lease an append to ``stream`` must be made under (None: it needs none).
 
-        Raises ``FencedError`` for a chat this worker does not hold, or a session whose home
-        chat it does not hold (or does not know: a session created elsewhere a moment ago).
+        Raises ``FencedError`` for a chat this worker does not hold, a session whose home chat
+        it does not hold (or does not know: a session created elsewhere a moment ago), and the
+        routines (a worker keeps none).
         """
         kind, _, name = stream.partition(":")
         chat_id: int | None

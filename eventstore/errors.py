@@ -34,3 +34,8 @@ class StoreClosedError(EventStoreError):
 
 class StoreUnavailableError(EventStoreError):
     """The database behind the log cannot be reached, or refused the operation."""
+
+
+class FencedError(EventStoreError):
+    """The append carried a lease this writer no longer holds (it lapsed, or another writer
+    took it over): nothing was written, and this writer must stop writing for it."""

@@ -2,7 +2,9 @@
 
 Everything lives in a schema of its own, ``pocketcode``, so the log can share a database with
 other applications. ``event_counter`` is one row holding the last sequence number: writers lock
-it to number their events (see :mod:`eventstore.postgres` for why).
+it to number their events (see :mod:`eventstore.postgres` for why). ``leases`` says who may
+write for what, and with which fencing token (see :mod:`eventstore.fencing`); ``payloads``
+holds for a while the bytes an event stands for but does not carry (``eventstore.pgpayloads``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,20 @@ MIGRATIONS: tuple[str, ...] = (
         last_seq bigint  NOT NULL
     );
     INSERT INTO {SCHEMA}.event_counter (last_seq) VALUES (0);
+    """,
+    f"""
+    CREATE TABLE {SCHEMA}.leases (
+        key        text        COLLATE "C" PRIMARY KEY,
+        holder     text        NOT NULL,
+        token      bigint      NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
+    CREATE TABLE {SCHEMA}.payloads (
+        ref  text        COLLATE "C" PRIMARY KEY,
+        data bytea       NOT NULL,
+        at   timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX payloads_at ON {SCHEMA}.payloads (at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,10 @@ itself; if anyone else moved it, the cache is dropped and versions are read agai
 own *after* the lock is taken: under READ COMMITTED a statement sees what was committed when it
 started, and a statement that waited for the lock would read versions from before the wait.
 
+**Fencing.** An append may carry a lease it must be made under (``fence=``); the lease is
+checked in the batch's transaction, under the counter lock, and a stale one refuses that append
+alone with ``FencedError`` (see :mod:`eventstore.fencing`).
+
 **Tailing.** Every commit ``NOTIFY``s its last seq; notifications are delivered at commit, in
 commit order. ``tail`` waits for them on a ``LISTEN`` connection; it polls only as a safety net
 (every ``poll_interval`` seconds), e.g. while that connection is being re-established.
@@ -42,9 +46,15 @@ import asyncpg
 
 from eventstore.codec import decode, encode
 from eventstore.dburl import redact
-from eventstore.errors import ConcurrencyError, EventStoreError, StoreUnavailableError
+from eventstore.errors import (
+    EventStoreError,
+    FencedError,
+    StoreUnavailableError,
+)
+from eventstore.fencing import Fence
+from eventstore.pgleases import held
 from eventstore.pgschema import CHANNEL, SCHEMA, migrate
-from eventstore.records import Event
+from eventstore.records import Event, NewEvent
 from eventstore.store import (
     Batch,
     GroupCommitter,
@@ -145,6 +155,17 @@ class PostgresEventStore(GroupCommitter):
 
     # -- writing -----------------------------------------------------------------------------
 
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        *,
+        expected_version: int | None = None,
+        fence: Fence | None = None,
+    ) -> list[Event]:
+        """Append durably; with ``fence``, only while that lease holds (else ``FencedError``)."""
+        return await self._enqueue(PendingAppend(stream, events, expected_version, fence))
+
     async def _commit(self, batch: Batch) -> None:
         try:
             outcomes, last = await self._write([item for item, _ in batch])
@@ -164,8 +185,9 @@ class PostgresEventStore(GroupCommitter):
 
     async def _write(
         self, pending: list[PendingAppend]
-    ) -> tuple[list[list[Event] | ConcurrencyError], int | None]:
-        """One transaction: lock the counter, check versions, insert; the last seq written."""
+    ) -> tuple[list[list[Event] | EventStoreError], int | None]:
+        """One transaction: lock the counter, check leases and versions, insert; the last seq
+        written."""
         if self._writer_conn.is_closed():
             self._writer_conn = await _connect(self._url)
         conn = self._writer_conn
@@ -179,13 +201,14 @@ class PostgresEventStore(GroupCommitter):
                     self._versions[stream] = version or 0
             versions = dict(self._versions)
             at = _aware(self._now())
-            outcomes, next_seq = assign(pending, versions, last + 1, at)
-            events = [
-                e
-                for outcome in outcomes
-                if not isinstance(outcome, ConcurrencyError)
-                for e in outcome
+            refused = await _refused(conn, pending)
+            accepted = [p for p, no in zip(pending, refused, strict=True) if no is None]
+            assigned, next_seq = assign(accepted, versions, last + 1, at)
+            numbered = iter(assigned)
+            outcomes: list[list[Event] | EventStoreError] = [
+                no if no is not None else next(numbered) for no in refused
             ]
+            events = [e for outcome in assigned if isinstance(outcome, list) for e in outcome]
             if events:
                 await conn.execute(
                     _INSERT,
@@ -268,14 +291,17 @@ class PostgresEventStore(GroupCommitter):
                 with contextlib.suppress(asyncio.CancelledError, *_DB_ERRORS):
                     await following
 
-    async def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
-        """Catch up, then follow new commits of every process, woken by their notifications."""
+    async def tail(
+        self, *, after_seq: int = 0, types: Collection[str] | None = None
+    ) -> AsyncIterator[Event]:
+        """Catch up, then follow new commits of every process, woken by their notifications;
+        ``types``: only events of those types (the rest is skipped in SQL)."""
         seen = after_seq
         while not self._closed:
             await self._listen()
             news = self._news  # taken before reading: news during the read is not missed
             caught_up = True
-            async for event in self.read_all(after_seq=seen):
+            async for event in self.read_all(after_seq=seen, types=types):
                 seen, caught_up = event.seq, False
                 yield event
             if caught_up:
@@ -342,6 +368,23 @@ class PostgresEventStore(GroupCommitter):
 
 
 _SERVER_SETTINGS = {"application_name": "pocketcode"}
+
+
+async def _refused(
+    conn: asyncpg.Connection, pending: Sequence[PendingAppend]
+) -> list[FencedError | None]:
+    """Per append, its refusal if it carries a lease that no longer holds (else None)."""
+    fences = {p.fence for p in pending if p.fence is not None}
+    valid = await held(conn, fences) if fences else set()
+    return [
+        None
+        if p.fence is None or p.fence in valid
+        else FencedError(
+            f"append to {p.stream!r} refused: the lease {p.fence.key} (token {p.fence.token}) "
+            "is no longer held by this writer"
+        )
+        for p in pending
+    ]
 
 
 async def _connect(url: str) -> asyncpg.Connection:

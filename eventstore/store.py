@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from eventstore.errors import ConcurrencyError, StoreClosedError
+from eventstore.errors import ConcurrencyError, EventStoreError, StoreClosedError
+from eventstore.fencing import Fence
 from eventstore.records import Event, NewEvent
 
 Now = Callable[[], datetime]
@@ -64,6 +65,8 @@ class PendingAppend:
     stream: str
     events: Sequence[NewEvent]
     expected_version: int | None
+    #: The lease it must be made under (PostgreSQL only: ``eventstore.fencing``).
+    fence: Fence | None = None
 
 
 def assign(
@@ -129,10 +132,13 @@ class GroupCommitter:
     async def append(
         self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
     ) -> list[Event]:
+        return await self._enqueue(PendingAppend(stream, events, expected_version))
+
+    async def _enqueue(self, pending: PendingAppend) -> list[Event]:
         if self._closed:
             raise StoreClosedError("event store is closed")
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-        self._queue.append((PendingAppend(stream, events, expected_version), future))
+        self._queue.append((pending, future))
         self._wakeup.set()
         return await future
 
@@ -164,12 +170,12 @@ class GroupCommitter:
             await self._commit(batch)
 
 
-def settle(batch: Batch, outcomes: Sequence[list[Event] | ConcurrencyError]) -> None:
-    """Release each caller of a committed batch with its events or its conflict."""
+def settle(batch: Batch, outcomes: Sequence[list[Event] | EventStoreError]) -> None:
+    """Release each caller of a committed batch with its events, its conflict or its refusal."""
     for (_, future), outcome in zip(batch, outcomes, strict=True):
         if future.done():
             continue
-        if isinstance(outcome, ConcurrencyError):
+        if isinstance(outcome, EventStoreError):
             future.set_exception(outcome)
         else:
             future.set_result(outcome)

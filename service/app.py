@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -26,20 +28,14 @@ from actors.claude.environment import claude_environment
 from actors.claude.process import Spawner, spawn_claude
 from actors.routines.actor import SchedulerActor
 from actors.routines.deps import SchedulerDeps
-from actors.runtime import (
-    ActorRef,
-    ActorSystem,
-    Clock,
-    IdFactory,
-    Registry,
-    SystemClock,
-    uuid_ids,
-)
+from actors.routines.errors import RoutineError
+from actors.runtime import ActorRef, ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
 from actors.session import events as ev
 from actors.session import messages as sm
 from actors.session.actor import SessionActor
 from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
+from actors.session.errors import SessionError
 from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
 from personas.catalog import PersonaCatalog
@@ -51,6 +47,35 @@ from service.redaction import RedactingStore, RedactingView, Secrets
 from service.voice import build_transcriber
 
 log = structlog.get_logger("app")
+
+
+class Placement(Protocol):
+    """Which chats this process runs, which sessions a chat may use here, and whether the
+    routines' scheduler runs here: all of them in one process; in a worker its leased chats,
+    each with the sessions it created, and no scheduler (``service.leases``)."""
+
+    def runs(self, chat_id: int) -> bool: ...
+
+    def refusal(self, chat_id: int, session: str) -> str | None:
+        """Why ``chat_id`` may not use ``session`` in this process, in words; None: it may."""
+        ...
+
+    def routines_refusal(self) -> str | None:
+        """Why the routines are not kept in this process, in words; None: they are."""
+        ...
+
+
+class Everywhere:
+    """The one process runs every chat and every session."""
+
+    def runs(self, chat_id: int) -> bool:
+        return True
+
+    def refusal(self, chat_id: int, session: str) -> str | None:
+        return None
+
+    def routines_refusal(self) -> str | None:
+        return None
 
 
 @dataclass
@@ -65,6 +90,7 @@ class App:
     view: ChatView | None = None
     transcriber: Transcriber = field(default_factory=NoTranscriber)
     secrets: Secrets = field(default_factory=Secrets)
+    placement: Placement = field(default_factory=Everywhere)
     sessions: Registry[str] = field(init=False)
     chats: Registry[int] = field(init=False)
     intake: Intake = field(init=False)
@@ -123,7 +149,7 @@ class App:
             store=self.store,
             view=RedactingView(self.view, self.secrets),
             catalog=self.catalog,
-            sessions=self.sessions.get,
+            sessions=partial(self._session_for, chat_id),
             personas=self.personas,
             sessions_dir=self.settings.sessions_dir,
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
@@ -135,6 +161,12 @@ class App:
         )
         return ChatActor(chat_id, deps)
 
+    def _session_for(self, chat_id: int, name: str) -> ActorRef[Any]:
+        """The session actor ``chat_id`` asks for, if the placement lets it run here."""
+        if (why := self.placement.refusal(chat_id, name)) is not None:
+            raise SessionError(why)
+        return self.sessions.get(name)
+
     def claude_dir(self) -> Path | None:
         """Where the claude that sessions run keeps its conversations: its config directory
         in the environment it starts with (``claude.env`` over pocketcode's own)."""
@@ -142,7 +174,10 @@ class App:
         return store.config_dir(env)
 
     def scheduler(self) -> ActorRef[Any]:
-        """The routines' scheduler (one for the app), started on first use."""
+        """The routines' scheduler (one for the app), started on first use; refused in words
+        where the placement keeps it out of this process."""
+        if (why := self.placement.routines_refusal()) is not None:
+            raise RoutineError(why)
         if self._scheduler is None or not self._scheduler.alive:
             deps = SchedulerDeps(
                 store=self.store,
@@ -156,10 +191,16 @@ class App:
         return self._scheduler
 
     def notify(self, chat_id: int, notice: object) -> None:
+        if not self.placement.runs(chat_id):  # a worker that lost the chat: its log has it
+            log.warning("notice.chat_elsewhere", chat_id=chat_id, notice=type(notice).__name__)
+            return
         self.chats.get(chat_id).tell(notice)
 
     def hand_over(self, chat_id: int, message: object) -> None:
         """A logged update, to its chat actor's mailbox (in order with the chat's others)."""
+        if not self.placement.runs(chat_id):
+            log.warning("update.chat_elsewhere", chat_id=chat_id)
+            return
         self.chats.get(chat_id).tell(message)
 
     # -- the front's entry points ---------------------------------------------------------------
@@ -173,18 +214,17 @@ class App:
         await self.intake.deliver(chat_id, message)
 
     async def on_denied(self, info: dict[str, Any]) -> None:
-        """A stranger's update (a few per sender per hour): logged without what they wrote."""
-        log.warning("access.denied", **{k: v for k, v in info.items() if k != "text"})
-        await self.store.append("access:denied", [NewEvent(cs.ACCESS_DENIED, info)])
+        await record_denied(self.store, info)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """After a restart: restart the actors the log says have unfinished business."""
+    async def recover(self, chats: Collection[int] | None = None) -> None:
+        """After a restart: restart the actors the log says have unfinished business. A
+        worker taking ``chats`` over does the same for those chats and their sessions."""
         unhandled = await self._unhandled_updates()
-        owed = await self._owed_replies()  # read before in-flight turns get ended below
+        owed = await self._owed_replies(chats)  # read before in-flight turns get ended below
         for summary in self.catalog.listed(include_archived=True):
-            if summary.in_flight:
+            if summary.in_flight and (chats is None or summary.chat_id in chats):
                 log.info("recover.session", session=summary.name)
                 if summary.chat_id is not None:
                     self.chats.get(summary.chat_id)
@@ -192,10 +232,19 @@ class App:
         for name, turn_id in owed:
             self.sessions.get(name).tell(sm.Redeliver(turn_id))
         for chat_id, updates in unhandled.items():
+            if chats is not None and chat_id not in chats:
+                continue
             log.info("recover.chat", chat_id=chat_id, unhandled=len(updates))
             for ref, data in updates:  # logged before the crash, never handled: hand over now
                 self.hand_over(chat_id, replayable(data, ref))
-        self.scheduler()  # the routines' timers, set again from the log
+        if self.placement.routines_refusal() is None:
+            self.scheduler()  # the routines' timers, set again from the log
+
+    async def unfinished_chats(self) -> set[int]:
+        """Chats the log says have business left: updates not handled, sessions in flight."""
+        in_flight = self.catalog.listed(include_archived=True)
+        homes = {s.chat_id for s in in_flight if s.in_flight and s.chat_id is not None}
+        return set(await self._unhandled_updates()) | homes
 
     async def _unhandled_updates(self) -> dict[int, list[tuple[str, dict[str, Any]]]]:
         """Updates logged and not handled, per chat, in the order they came."""
@@ -210,7 +259,9 @@ class App:
             unhandled.setdefault(chat_id, []).append((ref, data))
         return unhandled
 
-    async def _owed_replies(self, *, per_session: int = 3) -> list[tuple[str, str]]:
+    async def _owed_replies(
+        self, chats: Collection[int] | None, *, per_session: int = 3
+    ) -> list[tuple[str, str]]:
         """Replies a crash kept from the chat: turns that ended with no delivery recorded."""
         ended: dict[str, list[str]] = {}
         delivered: set[str] = set()
@@ -225,6 +276,8 @@ class App:
         for name, turn_ids in ended.items():
             summary = self.catalog.get(name)
             if summary is None or summary.chat_id is None:
+                continue
+            if chats is not None and summary.chat_id not in chats:
                 continue
             for turn_id in turn_ids[-per_session:]:
                 if turn_id not in delivered:
@@ -254,17 +307,27 @@ class App:
         await self.store.close()
 
 
+async def record_denied(store: EventStore, info: dict[str, Any]) -> None:
+    """A stranger's update (a few per sender per hour): logged without what they wrote."""
+    log.warning("access.denied", **{k: v for k, v in info.items() if k != "text"})
+    await store.append("access:denied", [NewEvent(cs.ACCESS_DENIED, info)])
+
+
 async def open_app(
     settings: Config,
     *,
     spawner: Spawner = spawn_claude,
     clock: Clock | None = None,
     ids: IdFactory = uuid_ids,
+    log_store: EventStore | None = None,
 ) -> App:
+    """The app on the configured log, or on ``log_store`` (a worker's fenced log); either way
+    behind the redaction."""
     clock = clock or SystemClock()
     await asyncio.to_thread(make_private_dirs, settings)
     secrets = Secrets(secret_values(settings))
-    store = RedactingStore(await open_store(settings, now=clock.now), secrets)
+    inner = log_store if log_store is not None else await open_store(settings, now=clock.now)
+    store = RedactingStore(inner, secrets)
 
     async def on_failure(name: str, exc: BaseException, escalated: bool) -> None:
         await store.append(

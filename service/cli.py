@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from eventstore.dburl import secrets_in
+from eventstore.errors import EventStoreError
 from service.config import Config, load_settings, secret_values, startup_problems
 from service.errors import PocketcodeError
 from service.logs import configure_logging
@@ -30,11 +31,16 @@ def _cannot_start(problems: list[str]) -> int:
 
 
 async def cmd_run(settings: Config, args: argparse.Namespace) -> int:
-    if problems := startup_problems(settings):
+    role: str = args.role
+    if problems := startup_problems(settings, need_claude=role != "intake"):
         return _cannot_start(problems)
-    from service.runner import run_telegram
+    if role == "all":
+        from service.runner import run_telegram
 
-    return await run_telegram(settings)
+        return await run_telegram(settings)
+    from service.roles import run_intake, run_worker
+
+    return await (run_intake if role == "intake" else run_worker)(settings)
 
 
 async def cmd_chat(settings: Config, args: argparse.Namespace) -> int:
@@ -51,7 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", type=Path, help="YAML config file (env POCKETCODE_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the Telegram bot").set_defaults(handler=cmd_run)
+    run = sub.add_parser("run", help="run the Telegram bot")
+    run.add_argument(
+        "--role",
+        choices=("all", "intake", "worker"),
+        default="all",
+        help="all: everything in this process (default); intake: take updates from Telegram "
+        "into the log; worker: run the chats it holds leases on (both need PostgreSQL; see "
+        "README, More than one machine)",
+    )
+    run.set_defaults(handler=cmd_run)
     sub.add_parser("chat", help="chat in this terminal (no Telegram needed)").set_defaults(
         handler=cmd_chat
     )
@@ -80,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return asyncio.run(handler(settings, args))
-    except PocketcodeError as exc:
+    except (PocketcodeError, EventStoreError) as exc:  # the database unreachable, say: words
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130

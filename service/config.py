@@ -174,6 +174,16 @@ class DataSettings(_Section):
         return text
 
 
+class ClusterSettings(_Section):
+    """Several workers sharing one PostgreSQL log (``pocketcode run --role worker``)."""
+
+    #: How long a worker's lease on a chat lasts unless renewed (every third of it): a worker
+    #: that dies has its chats taken over by the others about this long after.
+    lease_ttl_s: float = Field(10.0, ge=1)
+    #: This worker's name in the lease table (default: host name and process id).
+    worker_id: str | None = Field(None, min_length=1, max_length=200)
+
+
 class Config(_Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     personas_dir: Path | None = None
@@ -181,6 +191,7 @@ class Config(_Section):
     #: read in it, daylight saving changes included.
     timezone: str = "UTC"
     data: DataSettings = DataSettings()
+    cluster: ClusterSettings = ClusterSettings()
     telegram: TelegramSettings = TelegramSettings()
     claude: ClaudeSettings = ClaudeSettings()
     voice: VoiceSettings = VoiceSettings()
@@ -263,6 +274,7 @@ ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "POCKETCODE_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
     "POCKETCODE_DATABASE_URL": ("data", "database_url"),
+    "POCKETCODE_WORKER_ID": ("cluster", "worker_id"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
     "POCKETCODE_TIMEZONE": (None, "timezone"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
@@ -361,7 +373,9 @@ def _refuse_secrets_in_claude_env(settings: Config) -> None:
             )
 
 
-def startup_problems(settings: Config, *, need_token: bool = True) -> list[str]:
+def startup_problems(
+    settings: Config, *, need_token: bool = True, need_claude: bool = True
+) -> list[str]:
     """Everything that stops the bot from starting, in plain words (empty when ready)."""
     problems = []
     if need_token and settings.telegram.token is None:
@@ -384,7 +398,7 @@ def startup_problems(settings: Config, *, need_token: bool = True) -> list[str]:
             "webhook mode needs a secret: set POCKETCODE_WEBHOOK_SECRET (1-256 characters of "
             "A-Z, a-z, 0-9, _ and -); Telegram sends it with every update and others are refused"
         )
-    if shutil.which(settings.claude.bin) is None:
+    if need_claude and shutil.which(settings.claude.bin) is None:
         problems.append(
             f"the claude CLI ({settings.claude.bin!r}) was not found: install it with "
             "`npm install -g @anthropic-ai/claude-code` and log in once with `claude`, "

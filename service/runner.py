@@ -11,6 +11,7 @@ import sys
 import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.types import User
 
 from service.app import App, open_app
 from service.config import Config
@@ -35,30 +36,38 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def _on_sigterm(stop: asyncio.Event) -> None:
+def on_sigterm(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
 
-async def run_telegram(settings: Config) -> int:
-    from service.telegram.bot import COMMANDS, build_dispatcher, make_bot, make_view
+async def connect_bot(settings: Config) -> tuple[Bot, User]:
+    """The bot, once Telegram has accepted its token."""
+    from service.telegram.bot import make_bot
 
     bot = make_bot(settings)
     try:
-        me = await bot.get_me()
+        return bot, await bot.get_me()
     except TelegramUnauthorizedError:
         await bot.session.close()
         raise PocketcodeError(
             "Telegram refused the bot token (401): check it with @BotFather"
         ) from None
+
+
+async def run_telegram(settings: Config) -> int:
+    """``pocketcode run`` (``--role all``): intake and every chat in this one process."""
+    from service.telegram.bot import COMMANDS, build_dispatcher, make_view
+
+    bot, me = await connect_bot(settings)
     app = await open_app(settings)
     view = make_view(bot, settings, clock=app.system.clock)
     app.view = view
     dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
     stop = asyncio.Event()
-    _on_sigterm(stop)
+    on_sigterm(stop)
     try:
         await bot.set_my_commands(COMMANDS)
         await app.recover()
@@ -66,7 +75,7 @@ async def run_telegram(settings: Config) -> int:
         freeze_startup_heap()
         log.info("pocketcode.started", bot=me.username, db=str(settings.db_path))
         if settings.telegram.webhook_url:
-            await _serve_webhook(settings, dp, bot, stop)
+            await serve_webhook(settings, dp, bot, stop)
         else:
             await poll(dp, bot, app.intake, stop)
     finally:
@@ -77,7 +86,7 @@ async def run_telegram(settings: Config) -> int:
     return 0
 
 
-async def _serve_webhook(settings: Config, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+async def serve_webhook(settings: Config, dp: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
     from aiohttp import web
 
     from service.telegram.webhook import WEBHOOK_PATH, build_webhook_app

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actors.claude.process import Spawner, spawn_claude
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
+from actors.session.actor import SessionActor
 from actors.session.deps import SessionConfig
 from actors.session.state import SessionState, evolve, evolve_many
 from eventstore import Event, NewEvent, SqliteEventStore, fold
@@ -173,6 +176,40 @@ async def test_crash_mid_turn_is_reported_and_the_next_message_resumes(kit: Sess
     assert any(a.startswith("--resume=") for a in starts[1]["argv"])
     exits = [e.data for e in events if e.type == ev.PROCESS_EXITED]
     assert exits[0]["expected"] is False
+
+
+async def resume_dies_at_once(argv: list[str], cwd: Path, env: dict[str, str] | None) -> Any:
+    """claude, except that a ``--resume`` has exited before the session can write to it."""
+    proc = await spawn_claude(argv, cwd, env)
+    if any(a.startswith("--resume") for a in argv):
+        await proc.wait()
+    return proc
+
+
+@pytest.mark.parametrize("spawner", [spawn_claude, resume_dies_at_once])
+async def test_a_conversation_not_on_this_machine_goes_on_afresh_and_the_chat_is_told(
+    kit: SessionKit, spawner: Spawner
+) -> None:
+    """Another worker took the session over, without claude's files (no shared directory):
+    the resume fails, the turn goes to a fresh conversation, and the chat is told so."""
+    ref = kit.system.spawn(
+        lambda: SessionActor("work", replace(kit.deps(), spawner=spawner)), "session:work"
+    )
+    await ref.ask(m.Create("default", str(kit.tmp / "sessions" / "work"), 42))
+    ref.tell(m.UserTurn("remember the word heron"))
+    await kit.inbox.finished(1)
+    await kit.clock.advance(1800)  # the process stops (idle)
+    await run_until_idle(kit.system)
+    shutil.rmtree(kit.tmp / "fake-state")  # claude's conversation files are not here
+    ref.tell(m.UserTurn("[[recall]]"))
+    *_, done = await kit.inbox.finished(2)
+    assert done.outcome == "completed"
+    assert done.text == "turns=0; history: "  # a fresh conversation: heron is not in it
+    assert "could not be resumed; continuing in a fresh conversation" in " ".join(kit.inbox.said())
+    events = await kit.events("work")
+    assert [e.type for e in events].count(ev.RESUME_FAILED) == 1
+    ended = [e.data["outcome"] for e in events if e.type == ev.TURN_ENDED]
+    assert ended == ["completed", "completed"]  # the turn was not failed on the way
 
 
 async def test_repeated_crashes_back_off(kit: SessionKit) -> None:

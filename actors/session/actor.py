@@ -276,8 +276,12 @@ class SessionActor(Actor[Any]):
             live = await self._ensure_process()
             await self.process.write(live, codec.user_turn(text))
         except ClaudeError as exc:
-            await self._end_turn(TurnEnd(ev.FAILED, "", f"Could not start claude: {exc}"))
-            return
+            started = self.live
+            if started is None or not started.resumed or started.saw_init:
+                await self._end_turn(TurnEnd(ev.FAILED, "", f"Could not start claude: {exc}"))
+                return
+            # A --resume that died at once (its conversation is not on this machine): its
+            # exit hands the turn to a fresh conversation (_on_exited), as when it dies later.
         self.deps.pool.touch(self.name, busy=True)
         self.timers.set(f"turn:{turn_id}", self.deps.config.turn_timeout_s, m.TurnTimeout(turn_id))
 

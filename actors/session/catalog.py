@@ -82,11 +82,15 @@ class SessionExistsError(ValueError):
 
 class SessionCatalog:
     """Holds the directory projection; session actors feed it the events they append (it
-    never writes: each session's stream has its actor as its only writer)."""
+    never writes: each session's stream has its actor as its only writer). Feeding it an event
+    it has folded already does nothing, so it can also follow the log (a worker sees the
+    sessions of the other workers, and its own events once more, through its tail)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._directory: Directory = {}
+        #: The last version folded per session stream.
+        self._folded: dict[str, int] = {}
         #: The claude conversations the sessions drive (read from the log when first asked).
         self.conversations = DrivenConversations(store)
 
@@ -95,10 +99,12 @@ class SessionCatalog:
             e async for e in self.store.read_all(stream_prefix="session:", types=CATALOG_TYPES)
         ]
         self._directory = fold(evolve_directory, {}, events)
+        self._folded = {e.stream: e.version for e in events}
 
     def observe(self, event: Event) -> None:
         self.conversations.observe(event)
-        if event.type in CATALOG_TYPES:
+        if event.type in CATALOG_TYPES and event.version > self._folded.get(event.stream, 0):
+            self._folded[event.stream] = event.version
             self._directory = evolve_directory(self._directory, event)
 
     @property

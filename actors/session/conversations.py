@@ -5,10 +5,12 @@ started to resume (``session.process_started`` ``resume_id``) or what ``/resume`
 (``session.imported``). ``/resume`` leaves those out of the desk's conversations, and the
 session list shows each session's current one as the command that continues it at a terminal.
 
-Built from the log the first time it is asked (a scan of those event types, paid once, not at
-every start), and kept current from then on by the events the sessions append. Both may
-interleave: each session's current id is the one of the latest event by sequence number, so
-an older event read late never replaces a newer one seen live.
+Built from the log the first time it is asked (a scan of those event types, not at every
+start), kept current by the events the sessions here append, and caught up from the log at
+every later ask (what followed the last read: the sessions of other workers sharing the log).
+Both may interleave: each session's current id is the one of the latest event by sequence
+number, so an older event read late never replaces a newer one seen live, and one seen twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ TYPES = frozenset({ev.STDOUT, ev.PROCESS_STARTED, ev.IMPORTED, ev.RESUME_FAILED}
 class DrivenConversations:
     def __init__(self, store: EventStore) -> None:
         self._store = store
-        self._loaded = False
+        #: The sequence number the log has been read up to.
+        self._read_to = 0
         self._lock = asyncio.Lock()
         #: Conversation id -> the session that drives (or drove) it.
         self._owners: dict[str, str] = {}
@@ -60,13 +63,14 @@ class DrivenConversations:
             self._current[name] = (event.seq, conversation)
 
     async def load(self) -> None:
-        """Read the log once (later calls return at once)."""
+        """Read what the log holds of those types past what was read before."""
         async with self._lock:
-            if self._loaded:
-                return
-            async for event in self._store.read_all(stream_prefix="session:", types=TYPES):
+            events = self._store.read_all(
+                after_seq=self._read_to, stream_prefix="session:", types=TYPES
+            )
+            async for event in events:
                 self.observe(event)
-            self._loaded = True
+                self._read_to = event.seq
 
     async def owners(self) -> dict[str, str]:
         """Conversation id -> the session that drives it."""

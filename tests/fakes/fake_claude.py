@@ -19,6 +19,8 @@ Reply text is `Echo: <user text>`. Markers inside the user text script behaviour
   [[huge:N]]          reply of N characters sent in a single delta (multi-megabyte lines)
   [[long:N]]          reply of N characters in many deltas
   [[slow:MS]]         MS milliseconds between deltas (interruptible)
+  [[hold:NAME]]       after the first delta, wait until the file NAME exists in the state
+                      directory (interruptible): a turn held mid-stream until a test lets it go
   [[api_error]] / [[api_error:STATUS]]   api_retry lines, then an is_error result (529 default)
   [[api_retry:N]]     N api_retry lines (529), then a normal reply
   [[stderr:TEXT]]     write TEXT as a line on stderr
@@ -703,7 +705,13 @@ class Fake:
 
     # ---- a turn -------------------------------------------------------------------------
     def stream_text(
-        self, text: str, in_tok: int, slow_s: float, crash: int | None, chunk: int
+        self,
+        text: str,
+        in_tok: int,
+        slow_s: float,
+        crash: int | None,
+        chunk: int,
+        hold: str | None = None,
     ) -> None:
         """One API message with a single text block, streamed in deltas."""
         msg_id = self.start_message(in_tok)
@@ -730,6 +738,8 @@ class Fake:
             )
             done += piece
             self.partial = (msg_id, in_tok, done)
+            while hold and i == 0 and not os.path.exists(os.path.join(self.state_dir, hold)):
+                self.sleep(0.02)
             if crash is not None and i >= min(2, len(pieces) - 1):
                 sys.stdout.flush()
                 os._exit(crash)
@@ -818,7 +828,7 @@ class Fake:
                         errors=[f"Reached maximum number of turns ({n})"],
                     )
                     return
-            self.stream_text(reply, in_tok, slow_s, crash, chunk)
+            self.stream_text(reply, in_tok, slow_s, crash, chunk, names.get("hold"))
             out_tok = max(1, len(reply) // 4)
             if self.reaches_budget(total_in + in_tok, total_out + out_tok):
                 self.budget_result(

@@ -1,5 +1,8 @@
 """The terminal front: the same chat actor, driven from stdin and printing plain text.
 
+A terminal has no topics: what a session says all goes to the one screen (``thread_id`` is
+never anything but None here).
+
 Useful without a bot token (trying pocketcode out, debugging a session). There are no buttons
 in a terminal, so every button is printed as the command a user would type instead; a
 permission question's as ``/allow`` (no id: the chat answers the only open question, or lists
@@ -16,7 +19,7 @@ from typing import TextIO
 from actors.chat import routes
 from actors.chat.approval import visible
 from actors.chat.inbound import Deliver, Incoming
-from actors.chat.view import Button, Keyboard
+from actors.chat.view import Button, Keyboard, NoTopics
 
 #: Answers to a permission question: typed without its id (see ``actors.chat.permissions``).
 NO_ID = frozenset({"allow", "allow_session", "deny"})
@@ -35,7 +38,7 @@ def barred(text: str) -> str:
     return "\n".join(f"│ {line}" for line in visible(text).split("\n"))
 
 
-class TerminalView:
+class TerminalView(NoTopics):
     """Implements `actors.chat.view.ChatView` by printing to `out`; streams only new text."""
 
     def __init__(self, out: TextIO) -> None:
@@ -64,6 +67,7 @@ class TerminalView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        thread_id: int | None = None,
     ) -> int | None:
         self._line(text)
         if verbatim is not None:
@@ -81,14 +85,18 @@ class TerminalView:
             return text[len(printed) :]
         return ("" if self._at_line_start else "\n") + text
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
         k = (chat_id, key)
         self._write(self._new_part(k, text))
         if status and status != self._status.get(k):
             self._line(f"[{status}]")
         self._status[k] = status
 
-    async def reply_done(self, chat_id: int, key: str, text: str, footer: str | None) -> None:
+    async def reply_done(
+        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+    ) -> None:
         k = (chat_id, key)
         self._write(self._new_part(k, text))
         self._printed.pop(k, None)
@@ -98,10 +106,18 @@ class TerminalView:
         elif not self._at_line_start:
             self._write("\n")
 
-    async def typing(self, chat_id: int, on: bool) -> None:
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
         """Nothing to show: streamed text already says the bot is busy."""
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         """No files in a terminal: the file is printed whole, under its name."""
         size = f"{len(data):,} byte{'' if len(data) == 1 else 's'}"
         self._line(f"{caption}\n── {filename} ({size}) ──")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from actors.chat import commands as c
 from actors.chat import info_commands as info
-from actors.chat import permissions, session_commands, setting_commands, texts, turns
+from actors.chat import permissions, setting_commands, texts, topics, turns
 from actors.chat.commands import Spec
 from actors.chat.context import ChatContext
 from actors.chat.inbound import Incoming, Pressed
@@ -42,7 +42,7 @@ async def start(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
 
 
 async def help_(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
-    await chat.say(help_text())
+    await chat.say(help_text() + ("" if chat.where.topics else texts.TOPICS_HOWTO))
 
 
 COMMANDS: dict[str, Route] = {
@@ -50,25 +50,25 @@ COMMANDS: dict[str, Route] = {
     "help": Route(Spec("/help", "the commands"), help_),
     "new": Route(
         Spec("/new NAME [PERSONA]", "create a session and switch to it", 1, 2),
-        session_commands.new,
+        topics.new,
         buttons=("new",),
     ),
     "session": Route(
         Spec("/session [NAME|all]", "list sessions to switch, or switch to NAME", 0, 1),
-        session_commands.session,
+        topics.session,
         buttons=("switch", "list"),
     ),
     "archive": Route(
         Spec("/archive NAME", "stop a session and pack it into an archive", 1, 1),
-        session_commands.archive,
+        topics.archive,
     ),
     "unarchive": Route(
-        Spec("/unarchive NAME", "bring an archived session back", 1, 1), session_commands.unarchive
+        Spec("/unarchive NAME", "bring an archived session back", 1, 1), topics.unarchive
     ),
     "stop": Route(Spec("/stop", "interrupt the running turn"), turns.stop),
     "status": Route(
         Spec("/status", "session, persona, model, turn state, tokens, cost and cap"),
-        setting_commands.status,
+        topics.status,
     ),
     "model": Route(
         Spec(
@@ -138,9 +138,9 @@ COMMANDS: dict[str, Route] = {
 SPECS: dict[str, Spec] = {name: route.spec for name, route in COMMANDS.items()}
 
 BUTTONS: dict[str, ButtonHandler] = {
-    "switch": lambda chat, p: session_commands.session(chat, (p.arg,), p.correlation_id),
-    "new": lambda chat, p: session_commands.new(chat, (p.arg,), p.correlation_id),
-    "list": lambda chat, p: session_commands.session(
+    "switch": lambda chat, p: topics.session(chat, (p.arg,), p.correlation_id),
+    "new": lambda chat, p: topics.new(chat, (p.arg,), p.correlation_id),
+    "list": lambda chat, p: topics.session(
         chat, ("all",) if p.arg == "all" else (), p.correlation_id
     ),
     "allow": lambda chat, p: permissions.answer(chat, p.arg, "allow"),

@@ -46,14 +46,15 @@ async def stop(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
 
 @dataclass(slots=True)
 class Replies:
-    """Shows the turns of the chat's sessions as they run.
+    """Shows the turns of the chat's sessions as they run, each in its session's topic.
 
-    ``running`` keeps the typing indicator on while any turn runs. It is not logged: after a
-    restart no turn of this chat is running until a session says so.
+    ``running`` (turn id -> its topic) keeps a topic's typing indicator on while a turn runs
+    in it. It is not logged: after a restart no turn of this chat is running until a session
+    says so.
     """
 
     chat: ChatContext
-    running: set[str] = field(default_factory=set)
+    running: dict[str, int | None] = field(default_factory=dict)
 
     async def queued(self, msg: n.TurnQueued) -> None:
         await self.chat.say_about(
@@ -62,25 +63,29 @@ class Replies:
         )
 
     async def started(self, msg: n.TurnStarted) -> None:
-        self.running.add(msg.turn_id)
-        await self.chat.view.typing(self.chat.chat_id, True)
+        chat, thread = self.chat, self.chat.state.thread_of(msg.session)
+        self.running[msg.turn_id] = thread
+        await chat.view.typing(chat.chat_id, True, thread_id=thread)
         if msg.merged > 1:
-            await self.chat.say_about(
+            await chat.say_about(
                 msg.session, f"Sending your {msg.merged} queued messages together as one turn."
             )
-        label = self.chat.label(msg.session, "")  # an immediate "Thinking…" placeholder
-        await self.chat.view.reply_progress(self.chat.chat_id, msg.turn_id, label, None)
+        label = chat.label(msg.session, "")  # an immediate "Thinking…" placeholder
+        await chat.view.reply_progress(chat.chat_id, msg.turn_id, label, None, thread_id=thread)
 
     async def progress(self, msg: n.ReplyProgress) -> None:
-        text = self.chat.label(msg.session, msg.text)
-        await self.chat.view.reply_progress(self.chat.chat_id, msg.turn_id, text, msg.status)
+        chat, thread = self.chat, self.chat.state.thread_of(msg.session)
+        text = chat.label(msg.session, msg.text)
+        await chat.view.reply_progress(
+            chat.chat_id, msg.turn_id, text, msg.status, thread_id=thread
+        )
 
     async def finished(self, msg: n.TurnFinished) -> None:
-        self.running.discard(msg.turn_id)
-        if not self.running:
-            await self.chat.view.typing(self.chat.chat_id, False)
-        text = self.chat.label(msg.session, msg.text)
-        await self.chat.view.reply_done(
-            self.chat.chat_id, msg.turn_id, text, texts.reply_footer(msg)
-        )
-        await self.chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)
+        chat, thread = self.chat, self.chat.state.thread_of(msg.session)
+        self.running.pop(msg.turn_id, None)
+        if thread not in self.running.values():
+            await chat.view.typing(chat.chat_id, False, thread_id=thread)
+        text = chat.label(msg.session, msg.text)
+        footer = texts.reply_footer(msg)
+        await chat.view.reply_done(chat.chat_id, msg.turn_id, text, footer, thread_id=thread)
+        await chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)

@@ -60,8 +60,8 @@ IN_TOPICS = (
 TOPICS_HOWTO = (
     "\n\nSessions side by side: with topics, each session gets a topic of its own and "
     "replies land there, so several can work at once without /session. In a private chat, "
-    "turn on Threaded Mode for the bot in @BotFather; in a group, turn on Topics and make the "
-    "bot an admin allowed to manage topics."
+    "turn on Threaded Mode for the bot in @BotFather, then restart pocketcode; in a group, "
+    "turn on Topics and make the bot an admin allowed to manage topics."
 )
 
 

@@ -26,8 +26,6 @@ import re
 import unicodedata
 from collections.abc import Container
 
-import structlog
-
 from actors.chat import session_commands, setting_commands, texts
 from actors.chat import state as cs
 from actors.chat.context import ChatContext
@@ -36,8 +34,6 @@ from actors.names import MAX_NAME_LEN
 from actors.names import validate_session_name as check_name
 from actors.session import messages as sm
 from actors.session.errors import SessionError
-
-log = structlog.get_logger("chat.topics")
 
 CREATED, EDITED, CLOSED, REOPENED = "created", "edited", "closed", "reopened"
 
@@ -67,8 +63,15 @@ async def open_topic(chat: ChatContext, session: str) -> int | None:
     return thread
 
 
-async def _say_in(chat: ChatContext, session: str, text: str) -> None:
-    await chat.view.say(chat.chat_id, text, thread_id=chat.state.thread_of(session))
+async def _point_to(chat: ChatContext, name: str, text: str) -> None:
+    """``text`` in the session's topic (opened if it has none), and where the command was
+    typed, that the session is there."""
+    if await open_topic(chat, name) is None:
+        await chat.say(f"{name} has no topic. " + _NO_TOPIC.format(name=name))
+        return
+    await chat.say_about(name, text)
+    if chat.here() != name:
+        await chat.say(f"{name} is in its topic.")
 
 
 def _welcome(name: str, persona: str, cwd: object) -> str:
@@ -98,7 +101,7 @@ async def new(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
             f"Created {name} (persona {persona.name}, in {cwd}). " + _NO_TOPIC.format(name=name)
         )
         return
-    await _say_in(chat, name, _welcome(name, persona.name, cwd))
+    await chat.say_about(name, _welcome(name, persona.name, cwd))
     await chat.say(f"Created {name} in a topic of its own.")
 
 
@@ -113,12 +116,8 @@ async def session(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
         await chat.say(f"This is {name}'s topic: write here to talk to it.")
         return
     had = chat.state.thread_of(name) is not None
-    if await open_topic(chat, name) is None:
-        await chat.say(f"{name} has no topic. " + _NO_TOPIC.format(name=name))
-        return
     welcome = _welcome(name, summary.persona, summary.cwd)
-    await _say_in(chat, name, f"Here is {name}: write here to talk to it." if had else welcome)
-    await chat.say(f"{name} is in its topic.")
+    await _point_to(chat, name, f"Here is {name}: write here to talk to it." if had else welcome)
 
 
 async def archive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -129,16 +128,15 @@ async def archive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
 
 
 async def unarchive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
-    """``/unarchive NAME``: back in its topic, reopened."""
-    thread = chat.state.thread_of(args[0]) if chat.where.topics else None
-    if thread is None:
+    """``/unarchive NAME``: back in its topic, reopened (or a new one if it had none)."""
+    if not chat.where.topics:
         await session_commands.unarchive(chat, args, ref)
         return
-    workdir = await session_commands.restore(chat, args[0], ref)
-    await chat.view.reopen_topic(chat.chat_id, thread)
-    await _say_in(chat, args[0], f"{args[0]} is back: write here to talk to it.{workdir}")
-    if chat.here() != args[0]:
-        await chat.say(f"{args[0]} is back, in its topic.")
+    name = args[0]
+    workdir = await session_commands.restore(chat, name, ref)
+    if (thread := chat.state.thread_of(name)) is not None:
+        await chat.view.reopen_topic(chat.chat_id, thread)
+    await _point_to(chat, name, f"{name} is back: write here to talk to it.{workdir}")
 
 
 async def status(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -181,11 +179,11 @@ async def adopt(chat: ChatContext, ref: str, title: str | None = None) -> None:
 
 async def changed(chat: ChatContext, msg: TopicChanged) -> None:
     """A topic was opened, renamed, closed or reopened in Telegram."""
-    if msg.change == CREATED or chat.here() is None:
-        await adopt(chat, msg.correlation_id, msg.title)
-        return
     session = chat.here()
-    assert session is not None
+    if session is None:  # one no session has: opened (or renamed) becomes one's
+        if msg.change in (CREATED, EDITED):
+            await adopt(chat, msg.correlation_id, msg.title)
+        return
     thread = chat.where.thread_id
     assert thread is not None
     summary = chat.catalog.get(session)

@@ -106,7 +106,8 @@ async def topic_loop(
         except TimeoutError:
             timeouts.append(uid)
             return
-        await asyncio.sleep(think * random.uniform(1.0, 1.5))
+        left = deadline - time.perf_counter()  # no reading past the end: nothing follows
+        await asyncio.sleep(max(0.0, min(left, think * random.uniform(1.0, 1.5))))
 
 
 async def last_deltas(db: Path) -> dict[str, list[datetime | None]]:

@@ -41,6 +41,10 @@ async def test_three_sessions_in_three_topics_run_at_once_and_answer_in_their_ow
 ) -> None:
     threads = await open_topics(bot, *SESSIONS)
     assert sorted(threads) == sorted(SESSIONS)
+    notes = [m for m in bot.api.chat_messages(OWNER) if m.service and m.from_bot]
+    assert len(notes) == len(SESSIONS), "Telegram tells the bot of the topics it opened..."
+    strangers = [e async for e in bot.app.store.read_all(stream_prefix="access:")]
+    assert strangers == [], "...and those notes of its own are no stranger's"
     for name in SESSIONS:  # each asks a question first: all three turns are then open at once
         bot.say(f"[[tool:Bash:echo {name}]] [[slow:20]] go", thread_id=threads[name])
     await bot.api.wait_for(lambda: all(question_in(bot, threads[n]) for n in SESSIONS), 20)
@@ -67,12 +71,14 @@ async def test_three_sessions_in_three_topics_run_at_once_and_answer_in_their_ow
     assert denied is not None
     await bot.api.wait_for(lambda: answered("alpha") and answered("beta"), 20)
     await bot.api.wait_for(lambda: "Denied" in (denied.text or ""), 20)
+    gamma = threads["gamma"]
+    await bot.api.wait_for(lambda: any("this turn" in t for t in in_topic(bot, gamma)), 20)
     for name, thread in threads.items():
         others = [n for n in SESSIONS if n != name]
         shown = "\n".join(in_topic(bot, thread))
         assert not any(f"echo {n}" in shown for n in others), f"{name}'s topic: {shown}"
         assert f"[{name}]" not in shown, "no labels inside a session's own topic"
-    assert "Tool said" not in "\n".join(in_topic(bot, threads["gamma"]))
+    assert "Bash ok" not in "\n".join(in_topic(bot, gamma)), "gamma's command never ran"
     assert in_topic(bot, None) == [f"Created {n} in a topic of its own." for n in SESSIONS]
     drafted = set(bot.api.draft_threads.values())
     assert {threads["alpha"], threads["beta"]} <= drafted, "each reply streamed in its topic"

@@ -61,7 +61,7 @@ def _is_format_error(e: TelegramBadRequest) -> bool:
     return _FORMAT_REFUSED.search(e.message) is not None
 
 
-def is_topic_refused(e: TelegramBadRequest) -> bool:
+def _is_topic_refused(e: TelegramBadRequest) -> bool:
     return _TOPIC_REFUSED.search(e.message) is not None
 
 
@@ -195,7 +195,7 @@ class TelegramSender:
         try:
             return await call(thread_id)
         except TelegramBadRequest as e:
-            if thread_id is None or not is_topic_refused(e):
+            if thread_id is None or not _is_topic_refused(e):
                 raise
             log.warning(
                 "telegram.topic_refused",

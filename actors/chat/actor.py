@@ -6,7 +6,8 @@ questions, handled updates) to the chat's stream, of which it is the only writer
 rebuilds it. Every update ends handled: a refusal is said in words, an unexpected failure is
 logged and told in one sentence, and neither is retried. The handling itself lives in plain
 functions of a ``ChatContext``: ``routes`` picks them for commands and buttons, ``turns``,
-``permissions``, ``uploads`` and ``voice`` for the rest.
+``permissions``, ``uploads`` and ``voice`` for the rest, ``topics`` for Telegram's notes about
+topics. Each update is answered in the topic it came from (``ChatContext.at``).
 
 Transient on purpose: whether a turn of this chat is running (``Replies.running``, only for the
 typing indicator; a restart ends every running turn) and what the front shows of a streaming

@@ -82,9 +82,9 @@ class Replies:
 
     async def finished(self, msg: n.TurnFinished) -> None:
         chat, thread = self.chat, self.chat.state.thread_of(msg.session)
-        self.running.pop(msg.turn_id, None)
-        if thread not in self.running.values():
-            await chat.view.typing(chat.chat_id, False, thread_id=thread)
+        started = self.running.pop(msg.turn_id, thread)  # its topic may be newer than the turn
+        if started not in self.running.values():
+            await chat.view.typing(chat.chat_id, False, thread_id=started)
         text = chat.label(msg.session, msg.text)
         footer = texts.reply_footer(msg)
         await chat.view.reply_done(chat.chat_id, msg.turn_id, text, footer, thread_id=thread)

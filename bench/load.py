@@ -321,12 +321,14 @@ class BotProcess:
     log: IO[bytes]
 
     @classmethod
-    async def start(cls, tmp: Path, api: TimedBotAPI, users: list[int], groups: bool) -> BotProcess:
+    async def start(
+        cls, tmp: Path, api: TimedBotAPI, users: list[int], groups: list[int]
+    ) -> BotProcess:
         config = tmp / "config.yaml"
         config.write_text(
             yaml.safe_dump(
                 {
-                    "telegram": {"allow_groups": groups, "edit_interval_s": 1.0},
+                    "telegram": {"allowed_chats": groups, "edit_interval_s": 1.0},
                     "claude": {"max_processes": 60},
                     "log": {"format": "json"},
                 }
@@ -403,7 +405,7 @@ async def run(args: Any, report: Report) -> None:
         tmp = Path(tmp_name)
         api = TimedBotAPI(lean=True, observe=rec.observe)
         await api.start()
-        bot = await BotProcess.start(tmp, api, users, groups > 0)
+        bot = await BotProcess.start(tmp, api, users, [c for c in chats if c < 0])
         try:
             await api.wait_for(lambda: any(m == "getUpdates" for m, _p, _s in api.log), 60)
             sampler = asyncio.create_task(watch.run(bot.pid, rec))

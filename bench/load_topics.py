@@ -173,7 +173,7 @@ async def run_topics(args: Any, report: Report) -> None:
         tmp = Path(tmp_name)
         api = TimedBotAPI(lean=True, observe=finals.observe, private_topics=True)
         await api.start()
-        bot = await BotProcess.start(tmp, api, [CHAT], groups=False)
+        bot = await BotProcess.start(tmp, api, [CHAT], groups=[])
         try:
             await api.wait_for(lambda: any(m == "getUpdates" for m, _p, _s in api.log), 60)
             threads = await make_topics(api, args.chats)

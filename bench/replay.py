@@ -203,11 +203,23 @@ class OwedReplies(NoTopics):
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int | None:
         return None
 
     async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
+        return None
+
+    async def send_photo(
         self,
         chat_id: int,
         filename: str,
@@ -224,7 +236,14 @@ class OwedReplies(NoTopics):
         pass
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         self.shown.append(key)
         if len(self.shown) >= self.expected:

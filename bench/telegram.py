@@ -217,7 +217,10 @@ async def running_bot(
         },
     )
     tg = settings.telegram.model_copy(
-        update={"edit_interval_s": edit_interval_s, "allow_groups": allow_groups}
+        update={
+            "edit_interval_s": edit_interval_s,
+            "allowed_chats": frozenset({GROUP}) if allow_groups else frozenset(),
+        }
     )
     claude = settings.claude
     if max_processes is not None:

@@ -167,6 +167,12 @@ class PersonaCatalog:
                 f"There is no persona named {shown(name)}. Available: {available}."
             ) from None
 
+    def archives_workdir(self, name: str) -> bool:
+        """Whether persona ``name`` asks for the working directory in its sessions' archives
+        (an unknown or broken persona does not: the archive is still made, without it)."""
+        persona = self.personas.get(name)
+        return persona is not None and persona.archive_workdir
+
     def __contains__(self, name: object) -> bool:
         return name in self.personas
 

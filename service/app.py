@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -19,8 +21,20 @@ from actors.chat.context import ChatDeps
 from actors.chat.inbound import RECEIVED, Inbound, replayable
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView
+from actors.claude import store
+from actors.claude.environment import claude_environment
 from actors.claude.process import Spawner, spawn_claude
-from actors.runtime import ActorSystem, Clock, IdFactory, Registry, SystemClock, uuid_ids
+from actors.routines.actor import SchedulerActor
+from actors.routines.deps import SchedulerDeps
+from actors.runtime import (
+    ActorRef,
+    ActorSystem,
+    Clock,
+    IdFactory,
+    Registry,
+    SystemClock,
+    uuid_ids,
+)
 from actors.session import events as ev
 from actors.session import messages as sm
 from actors.session.actor import SessionActor
@@ -28,9 +42,8 @@ from actors.session.catalog import SessionCatalog
 from actors.session.deps import SessionConfig, SessionDeps
 from actors.session.pool import ProcessPool
 from eventstore import EventStore, NewEvent
-from personas import SHIPPED_DIR
-from personas.catalog import PersonaCatalog, load_personas
-from service.config import Config, database_exposed, own_dirs, secret_values
+from personas.catalog import PersonaCatalog
+from service.config import Config, database_exposed, own_dirs, persona_catalog, secret_values
 from service.errors import ConfigError
 from service.eventlog import open_store
 from service.intake import Intake
@@ -56,6 +69,7 @@ class App:
     chats: Registry[int] = field(init=False)
     intake: Intake = field(init=False)
     _reaper: asyncio.Task[None] | None = None
+    _scheduler: ActorRef[Any] | None = None
 
     def __post_init__(self) -> None:
         claude = self.settings.claude
@@ -71,11 +85,7 @@ class App:
     # -- wiring --------------------------------------------------------------------------------
 
     def personas(self) -> PersonaCatalog:
-        """Read on use, so an edited persona file counts without a restart."""
-        dirs = [SHIPPED_DIR]
-        if self.settings.personas_dir is not None:
-            dirs.append(self.settings.personas_dir)
-        return load_personas(dirs, own_dirs(self.settings))
+        return persona_catalog(self.settings)
 
     def _session_actor(self, name: str) -> SessionActor:
         claude = self.settings.claude
@@ -84,8 +94,7 @@ class App:
             return self.personas().get(persona).agent_settings()
 
         def archive_workdir(persona: str) -> bool:
-            catalog = self.personas()
-            return persona in catalog and catalog.get(persona).archive_workdir
+            return self.personas().archives_workdir(persona)
 
         config = SessionConfig(
             claude_bin=claude.bin,
@@ -119,8 +128,32 @@ class App:
             sessions_dir=self.settings.sessions_dir,
             upload_limit_bytes=self.settings.telegram.upload_limit_mb * 1024 * 1024,
             transcriber=self.transcriber,
+            routines=self.scheduler,
+            claude_dir=self.claude_dir(),
+            own_dirs=own_dirs(self.settings),
+            now=self.system.clock.now,
         )
         return ChatActor(chat_id, deps)
+
+    def claude_dir(self) -> Path | None:
+        """Where the claude that sessions run keeps its conversations: its config directory
+        in the environment it starts with (``claude.env`` over pocketcode's own)."""
+        env, _ = claude_environment(os.environ, self.settings.claude.env)
+        return store.config_dir(env)
+
+    def scheduler(self) -> ActorRef[Any]:
+        """The routines' scheduler (one for the app), started on first use."""
+        if self._scheduler is None or not self._scheduler.alive:
+            deps = SchedulerDeps(
+                store=self.store,
+                sessions=self.sessions.get,
+                catalog=self.catalog,
+                notify=self.notify,
+                tz=self.settings.zone,
+                catch_up=self.settings.routines.catch_up,
+            )
+            self._scheduler = self.system.spawn(lambda: SchedulerActor(deps), "routines")
+        return self._scheduler
 
     def notify(self, chat_id: int, notice: object) -> None:
         self.chats.get(chat_id).tell(notice)
@@ -162,6 +195,7 @@ class App:
             log.info("recover.chat", chat_id=chat_id, unhandled=len(updates))
             for ref, data in updates:  # logged before the crash, never handled: hand over now
                 self.hand_over(chat_id, replayable(data, ref))
+        self.scheduler()  # the routines' timers, set again from the log
 
     async def _unhandled_updates(self) -> dict[int, list[tuple[str, dict[str, Any]]]]:
         """Updates logged and not handled, per chat, in the order they came."""

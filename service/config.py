@@ -14,13 +14,24 @@ import shutil
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from actors.claude.environment import STRIPPED, is_forbidden
 from eventstore.dburl import is_postgres_url, secrets_in
+from personas import SHIPPED_DIR
+from personas.catalog import PersonaCatalog, load_personas
 from service.errors import ConfigError
 
 PUBLIC_API_BASE = "https://api.telegram.org"
@@ -46,7 +57,8 @@ class TelegramSettings(_Section):
     token_file: Path | None = None
     api_base: str = PUBLIC_API_BASE
     allowed_users: frozenset[int] = frozenset()
-    allow_groups: bool = False
+    #: Group chats (ids, negative) the allowed users may use the bot in; private chats need none.
+    allowed_chats: frozenset[int] = frozenset()
     edit_interval_s: float = Field(1.0, gt=0)
     use_drafts: bool = True
     upload_limit_mb: int = Field(20, gt=0)
@@ -55,7 +67,18 @@ class TelegramSettings(_Section):
     webhook_listen: str = "127.0.0.1:8443"
     webhook_secret: SecretStr | None = None
 
-    @field_validator("allowed_users", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_allow_groups(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "allow_groups" in value:
+            raise ValueError(
+                "allow_groups is gone: list the group chats the bot may answer in under "
+                "telegram.allowed_chats (their ids, e.g. [-1001234567890]), so one group is "
+                "allowed, not every group an allowed user is in"
+            )
+        return value
+
+    @field_validator("allowed_users", "allowed_chats", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -121,6 +144,13 @@ class VoiceSettings(_Section):
     timeout_s: float = Field(120, gt=0)
 
 
+class RoutineSettings(_Section):
+    """Routines (``/every``)."""
+
+    #: A run missed while pocketcode was not running: run it once at start (late), or skip it.
+    catch_up: Literal["once", "skip"] = "once"
+
+
 class LogSettings(_Section):
     level: str = "info"
     format: str = Field("auto", pattern="^(auto|console|json)$")
@@ -147,11 +177,31 @@ class DataSettings(_Section):
 class Config(_Section):
     data_dir: Path = Field(default_factory=default_data_dir)
     personas_dir: Path | None = None
+    #: The user's time zone (an IANA name such as Europe/Berlin): routines' schedules are
+    #: read in it, daylight saving changes included.
+    timezone: str = "UTC"
     data: DataSettings = DataSettings()
     telegram: TelegramSettings = TelegramSettings()
     claude: ClaudeSettings = ClaudeSettings()
     voice: VoiceSettings = VoiceSettings()
+    routines: RoutineSettings = RoutineSettings()
     log: LogSettings = LogSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value[:64]!r} is not a time zone: use an IANA name such as Europe/Berlin, "
+                "America/New_York or UTC"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def db_path(self) -> Path:
@@ -179,6 +229,14 @@ def own_dirs(settings: Config) -> dict[str, Path]:
     return dirs
 
 
+def persona_catalog(settings: Config) -> PersonaCatalog:
+    """The personas as this configuration sees them: the shipped ones, then the user's directory
+    over them, each checked against pocketcode's own directories. The one lookup the bot, its
+    sessions and the offline commands all use; read on use, so an edited file counts at once."""
+    dirs = [SHIPPED_DIR, *([settings.personas_dir] if settings.personas_dir is not None else [])]
+    return load_personas(dirs, own_dirs(settings))
+
+
 def database_exposed(db: Path) -> str | None:
     """Why the event log (or its WAL files) must not be used as it is: readable by others. It
     holds every message and everything the agent printed; pocketcode creates it owner-only."""
@@ -199,12 +257,14 @@ def database_exposed(db: Path) -> str | None:
 ENV_KEYS: Mapping[str, tuple[str | None, str]] = {
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
     "POCKETCODE_ALLOWED_USERS": ("telegram", "allowed_users"),
+    "POCKETCODE_ALLOWED_CHATS": ("telegram", "allowed_chats"),
     "POCKETCODE_TELEGRAM_API_BASE": ("telegram", "api_base"),
     "POCKETCODE_WEBHOOK_URL": ("telegram", "webhook_url"),
     "POCKETCODE_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
     "POCKETCODE_DATA_DIR": (None, "data_dir"),
     "POCKETCODE_DATABASE_URL": ("data", "database_url"),
     "POCKETCODE_PERSONAS_DIR": (None, "personas_dir"),
+    "POCKETCODE_TIMEZONE": (None, "timezone"),
     "POCKETCODE_CLAUDE_BIN": ("claude", "bin"),
     "POCKETCODE_VOICE_MODEL": ("voice", "model"),
     "POCKETCODE_LOG_LEVEL": ("log", "level"),

@@ -150,6 +150,12 @@ class RedactingView:
     def _opt(self, text: str | None) -> str | None:
         return None if text is None else self.secrets.text(text)
 
+    def _buttons(self, buttons: Keyboard) -> Keyboard:
+        return tuple(
+            tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
+            for row in buttons
+        )
+
     async def say(
         self,
         chat_id: int,
@@ -158,18 +164,16 @@ class RedactingView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int | None:
-        shown = tuple(
-            tuple(Button(self.secrets.text(b.label), b.action, b.arg) for b in row)
-            for row in buttons
-        )
         return await self.inner.say(
             chat_id,
             self.secrets.text(text),
-            buttons=shown,
+            buttons=self._buttons(buttons),
             markdown=markdown,
             verbatim=self._opt(verbatim),
+            silent=silent,
             thread_id=thread_id,
         )
 
@@ -189,6 +193,19 @@ class RedactingView:
         caption = self.secrets.text(caption)
         return await self.inner.send_file(chat_id, filename, data, caption, thread_id=thread_id)
 
+    async def send_photo(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
+        """An image goes as it is (its pixels are not text); its caption is redacted."""
+        caption = self.secrets.text(caption)
+        return await self.inner.send_photo(chat_id, filename, data, caption, thread_id=thread_id)
+
     async def reply_progress(
         self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
     ) -> None:
@@ -198,10 +215,22 @@ class RedactingView:
         )
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         await self.inner.reply_done(
-            chat_id, key, self.secrets.text(text), self._opt(footer), thread_id=thread_id
+            chat_id,
+            key,
+            self.secrets.text(text),
+            self._opt(footer),
+            buttons=self._buttons(buttons),
+            thread_id=thread_id,
         )
 
     async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:

@@ -67,15 +67,19 @@ class TerminalView(NoTopics):
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int | None:
         self._line(text)
         if verbatim is not None:
             self._line(barred(verbatim))
+        self._buttons(buttons)
+        return next(self._handles)
+
+    def _buttons(self, buttons: Keyboard) -> None:
         for row in buttons:
             for button in row:
                 self._line(f"  {button_command(button)}   ({button.label})")
-        return next(self._handles)
 
     def _new_part(self, key: tuple[int, str], text: str) -> str:
         """What of `text` is not on screen yet; a rewritten reply is printed again in full."""
@@ -95,7 +99,14 @@ class TerminalView(NoTopics):
         self._status[k] = status
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         k = (chat_id, key)
         self._write(self._new_part(k, text))
@@ -105,6 +116,7 @@ class TerminalView(NoTopics):
             self._line(f"({footer})")
         elif not self._at_line_start:
             self._write("\n")
+        self._buttons(buttons)
 
     async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
         """Nothing to show: streamed text already says the bot is busy."""
@@ -118,12 +130,30 @@ class TerminalView(NoTopics):
         *,
         thread_id: int | None = None,
     ) -> int | None:
-        """No files in a terminal: the file is printed whole, under its name."""
+        """No files in a terminal: a text file is printed whole, under its name; of other
+        bytes only the name and size."""
         size = f"{len(data):,} byte{'' if len(data) == 1 else 's'}"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self._line(f"{caption}\n── {filename} ({size}, not text: not shown) ──")
+            return next(self._handles)
         self._line(f"{caption}\n── {filename} ({size}) ──")
-        self._line(barred(data.decode("utf-8", "replace")))
+        self._line(barred(text))
         self._line(f"── end of {filename} ──")
         return next(self._handles)
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
+        """An image cannot show here: its name and size."""
+        return await self.send_file(chat_id, filename, data, caption)
 
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None

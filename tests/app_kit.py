@@ -24,7 +24,7 @@ from tests.session_kit import FAKE_CLAUDE, fake_claude_config
 
 @dataclass
 class Shown:
-    kind: str  # say | progress | done | typing | closed | file
+    kind: str  # say | progress | done | typing | closed | file | photo
     text: str  # a file's caption
     buttons: Keyboard = ()
     handle: int | None = None
@@ -33,6 +33,7 @@ class Shown:
     verbatim: str | None = None
     filename: str | None = None
     data: bytes | None = None
+    silent: bool = False
     thread_id: int | None = None  # the topic it went into
 
 
@@ -60,12 +61,14 @@ class RecordingView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int | None:
         self.next_handle += 1
         shown = Shown(
-            "say", text, buttons, self.next_handle, verbatim=verbatim, thread_id=thread_id
-        )
+            "say", text, buttons, self.next_handle, verbatim=verbatim, silent=silent,
+            thread_id=thread_id,
+        )  # fmt: skip
         await self._add(chat_id, shown)
         return self.next_handle
 
@@ -86,6 +89,23 @@ class RecordingView:
         await self._add(chat_id, shown)
         return self.next_handle
 
+    async def send_photo(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
+        self.next_handle += 1
+        shown = Shown(
+            "photo", caption, handle=self.next_handle, filename=filename, data=data,
+            thread_id=thread_id,
+        )  # fmt: skip
+        await self._add(chat_id, shown)
+        return self.next_handle
+
     async def reply_progress(
         self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
     ) -> None:
@@ -93,9 +113,17 @@ class RecordingView:
         await self._add(chat_id, shown)
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
-        await self._add(chat_id, Shown("done", text, key=key, footer=footer, thread_id=thread_id))
+        shown = Shown("done", text, buttons, key=key, footer=footer, thread_id=thread_id)
+        await self._add(chat_id, shown)
 
     async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
         await self._add(chat_id, Shown("typing", "on" if on else "off", thread_id=thread_id))
@@ -140,14 +168,16 @@ class RecordingView:
         return self.of(chat_id, kind)
 
 
-def app_settings(tmp: Path, claude_env: dict[str, str] | None = None, **env: str) -> Any:
+def app_settings(
+    tmp: Path, claude_env: dict[str, str] | None = None, config: str = "", **env: str
+) -> Any:
     base = {
         "POCKETCODE_DATA_DIR": str(tmp / "data"),
         "POCKETCODE_CLAUDE_BIN": FAKE_CLAUDE,
         "POCKETCODE_ALLOWED_USERS": "7",
         "POCKETCODE_PERSONAS_DIR": str(tmp / "personas"),
     }
-    return load_settings(fake_claude_config(tmp, **(claude_env or {})), env={**base, **env})
+    return load_settings(fake_claude_config(tmp, config, **(claude_env or {})), env={**base, **env})
 
 
 @dataclass
@@ -157,13 +187,18 @@ class AppKit:
     view: RecordingView = field(default_factory=RecordingView)
     app: App | None = None
     n: int = 0
+    #: One id sequence for every start: turn ids stay unique across restarts, as uuids do.
+    ids: SequentialIds = field(default_factory=lambda: SequentialIds("id"))
     #: ``claude.env`` of the config, beside the fake's state directory.
     claude_env: dict[str, str] = field(default_factory=dict)
+    #: More of the config file, as YAML (``routines: {catch_up: skip}``).
+    config: str = ""
 
     async def start(self, **env: str) -> App:
         """Open (or reopen, after ``stop``) the app on the same data directory."""
-        settings = app_settings(self.tmp, self.claude_env, **env)
-        self.app = await open_app(settings, clock=self.clock, ids=SequentialIds("id"))
+        settings = app_settings(self.tmp, self.claude_env, self.config, **env)
+        self.app = await open_app(settings, clock=self.clock, ids=self.ids)
+        self.clock.attach(self.app.system)
         log_truth.track(self.app.system)
         self.app.view = self.view
         await self.app.recover()
@@ -198,9 +233,14 @@ class AppKit:
         await self.app.deliver(chat_id, TopicChanged(7, change, title, f"upd-{self.n}", where))
 
     async def settle(self) -> None:
-        """Run until every actor's mailbox is empty."""
+        """Run until every actor's mailbox is empty and no claude is still writing a turn."""
         assert self.app is not None
         await run_until_idle(self.app.system)
+
+    async def settle_mailboxes(self) -> None:
+        """Run until every actor's mailbox is empty (a claude may still be working)."""
+        assert self.app is not None
+        await run_until_idle(self.app.system, io=False)
 
     async def said(self, needle: str, chat_id: int = 1) -> str:
         """The latest thing the chat was told that holds ``needle``, once it has been told."""
@@ -233,6 +273,16 @@ class AppKit:
         """The command line of every claude the session started, in order."""
         events = await self.session_events(session)
         return [e.data["argv"] for e in events if e.type == ev.PROCESS_STARTED]
+
+    async def crash(self) -> None:
+        """pocketcode killed (kill -9), as near as one process can come: the log takes nothing
+        more (what it holds is all a restart has), then every actor is cancelled mid-flight and
+        its claude stopped; no shutdown runs. Live state is compared with the log first."""
+        assert self.app is not None
+        app, self.app = self.app, None
+        await log_truth.compare(app.system)
+        await app.store.close()
+        await app.system.stop_all(drain=False)
 
     async def stop(self) -> None:
         """Shut the app down (a clean restart when started again), first checking that every

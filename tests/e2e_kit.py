@@ -12,7 +12,7 @@ from pathlib import Path
 from aiogram import Bot, Dispatcher
 from aiogram.utils.backoff import BackoffConfig
 
-from actors.runtime import SystemClock
+from actors.runtime import Clock, SystemClock
 from service.app import App, open_app
 from service.config import load_settings
 from service.polling import poll
@@ -70,9 +70,15 @@ class Bot_:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp: Path, denials: DenialLimiter | None = None, *, topics: bool = False, **env: str
+    tmp: Path,
+    denials: DenialLimiter | None = None,
+    app_clock: Clock | None = None,
+    *,
+    topics: bool = False,
+    **env: str,
 ) -> AsyncIterator[Bot_]:
-    """``topics``: the bot's topic mode is on in private chats (as ``getMe`` says at start)."""
+    """``app_clock``: the app's (its actors' timers; a ``FakeClock`` for routines); ``topics``:
+    the bot's topic mode is on in private chats (as ``getMe`` says at start)."""
     clock = ManualClock()
     api = FakeBotAPI(clock=clock, private_topics=topics)
     api.flood.configure(enabled=False)
@@ -98,7 +104,7 @@ async def running_bot(
         clock.advance(seconds)
         await asyncio.sleep(0)
 
-    app = await open_app(settings, clock=SystemClock())
+    app = await open_app(settings, clock=app_clock or SystemClock())
     view = TelegramView(
         bot, TelegramSender(bot, sleep=stand_in_sleep), edit_interval_s=0.02, clock=SystemClock()
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from actors.chat.actor import ChatActor
+from actors.routines import state as routines
+from actors.routines.actor import SchedulerActor
 from actors.runtime import ActorSystem
 from actors.runtime.testkit import run_until_idle
 from actors.session.actor import SessionActor
@@ -47,4 +49,6 @@ async def _rebuilt(actor: Any) -> Any:
         return await load_state(actor.deps.store, actor.name)
     if isinstance(actor, ChatActor):
         return await actor.rebuilt_state()
+    if isinstance(actor, SchedulerActor):
+        return await routines.load_state(actor.deps.store)
     return None

@@ -29,8 +29,11 @@ FAKE_CLAUDE = str(Path(__file__).parent / "fakes" / "fake_claude.py")
 
 def fake_claude_config(tmp: Path, text: str = "", **claude_env: str) -> Path:
     """A config file under ``tmp`` whose ``claude.env`` gives the fake its state directory
-    (claude gets no other variables of the test's environment), then ``text`` after it."""
-    env = {"FAKE_CLAUDE_STATE_DIR": str(tmp / "fake-state"), **claude_env}
+    (claude gets no other variables of the test's environment), then ``text`` after it. The
+    state directory is also ``CLAUDE_CONFIG_DIR``: the fake keeps its conversations there as
+    the real CLI does in its config directory, where ``/resume`` looks for them."""
+    state = str(tmp / "fake-state")
+    env = {"FAKE_CLAUDE_STATE_DIR": state, "CLAUDE_CONFIG_DIR": state, **claude_env}
     path = tmp / "pocketcode.yaml"
     tmp.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump({"claude": {"env": env}}) + text, encoding="utf-8")
@@ -90,6 +93,7 @@ class SessionKit:
 
     def __post_init__(self) -> None:
         self.system = ActorSystem(clock=self.clock, ids=SequentialIds("turn"))
+        self.clock.attach(self.system)
         log_truth.track(self.system)
         self.pool = ProcessPool(self.max_processes)
         self.config = self.config or SessionConfig(

@@ -13,6 +13,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -32,7 +33,9 @@ from tests.fakes.botapi import (
     FakeBotAPI,
     ManualClock,
     entity_faults,
+    image_size,
     parse_html,
+    png,
 )
 
 
@@ -312,6 +315,29 @@ async def test_documents_round_trip(api: FakeBotAPI, bot: Bot) -> None:
     assert api.document_content(sent.document.file_id) == b"\x00\x01bin"
     with pytest.raises(TelegramBadRequest, match="message caption is too long"):
         await bot.send_document(4, BufferedInputFile(b"x", "x.txt"), caption="c" * 1025)
+
+
+async def test_photos_and_their_limits(api: FakeBotAPI, bot: Bot) -> None:
+    """sendPhoto: up to 10 MB, width + height at most 10000, one side at most 20 times the
+    other, an image Telegram can read; any upload up to 50 MB (HTTP 413 beyond)."""
+    sent = await bot.send_photo(4, BufferedInputFile(png(640, 480), "a.png"), caption="shot")
+    assert sent.photo is not None
+    assert (sent.photo[-1].width, sent.photo[-1].height, sent.caption) == (640, 480, "shot")
+    assert api.document_content(sent.photo[-1].file_id) == png(640, 480)
+    assert image_size(png(3, 7)) == (3, 7)
+    refused = [
+        ("PHOTO_INVALID_DIMENSIONS", png(6000, 4001)),
+        ("PHOTO_INVALID_DIMENSIONS", png(2100, 100)),
+        ("IMAGE_PROCESS_FAILED", b"not an image at all"),
+        ("PHOTO_SAVE_FILE_INVALID", png(10, 10) + b"\x00" * (10 * 1024 * 1024)),
+    ]
+    for description, data in refused:
+        with pytest.raises(TelegramBadRequest, match=description):
+            await bot.send_photo(4, BufferedInputFile(data, "x.png"))
+    assert (await bot.send_photo(4, BufferedInputFile(png(2000, 100), "x.png"))).photo
+    with pytest.raises(TelegramEntityTooLarge):
+        await bot.send_document(4, BufferedInputFile(b"\x00" * (50 * 1024 * 1024 + 1), "big"))
+    assert [m.caption for m in api.bot_messages(4)] == ["shot", None]
 
 
 async def test_message_draft(api: FakeBotAPI, bot: Bot) -> None:

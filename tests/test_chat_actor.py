@@ -196,7 +196,6 @@ async def test_update_logged_but_not_handled_is_handled_after_restart(kit: AppKi
     await kit.app.deliver(CHAT, Incoming(7, "/status", "upd-99"))  # Telegram delivers it again
     await kit.send("/help")  # a lower update id never logged: new, not a duplicate
     await kit.settle()
-    assert kit.n < 99
     assert any(t.startswith("/start") for t in kit.view.texts(CHAT)), "handled, out of order"
     assert sum(t.startswith("Session: work") for t in kit.view.texts(CHAT)) == 1, "once"
 

@@ -439,7 +439,7 @@ def test_archive_refuses_an_open_turn_and_unknown_sessions(
     assert "has a turn open" in err
     code, _, err = run(capsys, "archive", "nosuch")
     assert code != 0
-    assert "there is no session named nosuch" in err
+    assert "There is no session named nosuch" in err
     code, _, err = run(capsys, "archive", "Bad/Name")
     assert code != 0
     assert "not a valid session name" in err
@@ -450,8 +450,8 @@ def test_archive_conflict_with_a_concurrent_writer_is_clear(
     app_log: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bot appending between the fold and the append: conflict, no archive left behind."""
-    import service.commands.archive as archive_cmd
-    from actors.archive.tarball import build_archive as real_build  # what archive_cmd calls
+    import actors.session.archiving as archiving  # the archive flow the bot and the CLI share
+    from actors.archive.tarball import build_archive as real_build
 
     def build_then_someone_writes(*args: Any, **kwargs: Any) -> Path:
         path = real_build(*args, **kwargs)
@@ -466,7 +466,7 @@ def test_archive_conflict_with_a_concurrent_writer_is_clear(
         asyncio.run(write())  # runs on the archive's worker thread: its own loop
         return path
 
-    monkeypatch.setattr(archive_cmd, "build_archive", build_then_someone_writes)
+    monkeypatch.setattr(archiving, "build_archive", build_then_someone_writes)
     code, _, err = run(capsys, "archive", "other")
     assert code != 0
     assert "changed while it was being archived" in err

@@ -3,21 +3,37 @@ before it because whatever changes behaviour is in the fold."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from actors.archive.transcript import render_transcript
+from actors.chat import state as cs
+from actors.chat.inbound import RECEIVED
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
+from actors.session.actor import SessionActor
 from actors.session.errors import SessionError
 from actors.session.state import load_state
 from eventstore import NewEvent
+from service.app import App
+from tests import log_truth
 from tests.app_kit import AppKit, open_app_kit
 from tests.session_kit import SessionKit, open_session_kit
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -184,3 +200,229 @@ async def test_chat_state_is_written_by_the_chat_alone(
         kit_: AppKit = app
         await kit_.stop()
         await kit_.start()
+
+
+# -- the proof: random sequences against the real actors ------------------------------------------
+
+#: ``POCKETCODE_HYPOTHESIS_PROFILE=deep`` explores many more sequences (run it outside CI).
+hypothesis.settings.register_profile(
+    "ci",
+    max_examples=10,
+    stateful_step_count=15,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+hypothesis.settings.register_profile(
+    "deep",
+    max_examples=300,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+PROFILE = os.environ.get("POCKETCODE_HYPOTHESIS_PROFILE", "ci")
+
+NAMES = st.sampled_from(["alpha", "beta"])
+MESSAGES = st.sampled_from(
+    [
+        "hello",
+        "[[tool:Bash:ls -la]] look",
+        "[[tool:AskUserQuestion:Which?|A|B]] ask",
+        "[[crash]] boom",
+        "[[slow:5]] [[long:300]] stream",
+        "[[api_retry:1]] retry",
+    ]
+)
+SETTINGS = st.sampled_from(
+    ["/model sonnet", "/model default", "/mode plan", "/mode default", "/cap 0.25", "/cap off"]
+)
+
+
+class LogIsTruth(RuleBasedStateMachine):
+    """Drives the real chat and session actors (fake claude over real pipes, a real SQLite log,
+    the fake clock) through random sequences; after every step, once the system has settled,
+    checks that each actor's live state is the fold of its stream, that every update is handled
+    once and every ended turn answered once, and that no question is open without its turn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.tmp = Path(tempfile.mkdtemp(prefix="pocketcode-truth-"))
+        self.kit = AppKit(self.tmp)
+        self.run(self.kit.start())
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(work)
+
+    @property
+    def app(self) -> App:
+        assert self.kit.app is not None
+        return self.kit.app
+
+    async def _send(self, text: str) -> None:
+        await self.kit.send(text)
+        await self._settle()
+
+    async def _settle(self) -> None:
+        """Until nothing is pending: claudes that answer are waited for; a hung one (its turn
+        has the [[hang]] marker, and may have started only now, after a backoff or a cap) is
+        moved on by the clock, as its timeouts would in real time."""
+        claude = self.app.settings.claude
+        for _ in range(20):
+            await self.kit.settle_mailboxes()
+            busy = [
+                cell.actor
+                for cell in list(self.app.system.cells.values())
+                if isinstance(cell.actor, SessionActor) and cell.actor.awaits_io()
+            ]
+            if not busy:
+                return
+            if any(a.state.turn is not None and "[[hang]]" in a.state.turn.text for a in busy):
+                await self.kit.clock.advance(claude.turn_timeout_s)
+                await self.kit.clock.advance(31)  # past kill_after_interrupt_s: killed
+            with contextlib.suppress(TimeoutError):  # a killed claude dies; a hung one may not
+                await run_until_idle(self.app.system, timeout=5)
+        turns = [(a.name, a.state.turn, a.state.questions) for a in busy]
+        raise AssertionError(f"the system did not settle: {turns}")
+
+    # -- rules --------------------------------------------------------------------------------
+
+    @rule(name=NAMES)
+    def new(self, name: str) -> None:
+        self.run(self._send(f"/new {name}"))
+
+    @rule(name=NAMES)
+    def switch(self, name: str) -> None:
+        self.run(self._send(f"/session {name}"))
+
+    @rule(text=MESSAGES)
+    def message(self, text: str) -> None:
+        self.run(self._send(text))
+
+    @rule(first=MESSAGES, second=MESSAGES)
+    def message_during_a_turn(self, first: str, second: str) -> None:
+        async def both() -> None:
+            await self.kit.send("[[slow:20]] [[long:400]] " + first)
+            await self.kit.send(second)
+            await self._settle()
+
+        self.run(both())
+
+    @rule()
+    def stop(self) -> None:
+        self.run(self._send("/stop"))
+
+    @rule(decision=st.sampled_from(["allow", "deny", "allow_session", "no answer"]))
+    def answer(self, decision: str) -> None:
+        chat = self.app.system.cells.get("chat:1")
+        questions = chat.actor.state.questions if chat and chat.actor else {}  # type: ignore[attr-defined]
+        if not questions:
+            return
+
+        async def press() -> None:
+            if decision == "no answer":
+                await self.kit.clock.advance(self.app.settings.claude.permission_timeout_s)
+            else:
+                request_id, question = next(iter(questions.items()))
+                if question.kind == "ask":
+                    await self.kit.press("answer", f"{request_id}|0|0", handle=question.handle)
+                else:
+                    await self.kit.press(decision, request_id, handle=question.handle)
+            await self._settle()
+
+        self.run(press())
+
+    @rule(command=SETTINGS)
+    def setting(self, command: str) -> None:
+        self.run(self._send(command))
+
+    @rule(name=NAMES)
+    def archive(self, name: str) -> None:
+        self.run(self._send(f"/archive {name}"))
+
+    @rule(name=NAMES)
+    def unarchive(self, name: str) -> None:
+        self.run(self._send(f"/unarchive {name}"))
+
+    @rule()
+    def claude_hangs(self) -> None:
+        """claude stops answering: the turn timeout interrupts it, then kills it."""
+
+        self.run(self._send("[[hang]] stuck"))
+
+    @rule()
+    def restart(self) -> None:
+        """A clean restart: pocketcode stopped, then started on the same log."""
+
+        async def again() -> None:
+            await self.kit.stop()
+            await self.kit.start()
+            await self._settle()
+
+        self.run(again())
+
+    @rule()
+    def crash(self) -> None:
+        """kill -9 of pocketcode: nothing more reaches the log; its claudes die with it."""
+
+        async def crash() -> None:
+            await self.kit.crash()
+            await self.kit.start()
+            await self._settle()
+
+        self.run(crash())
+
+    # -- what must hold -----------------------------------------------------------------------
+
+    @invariant()
+    def live_state_is_the_fold_of_the_log(self) -> None:
+        self.run(self._settle())
+        self.run(log_truth.compare(self.app.system))
+
+    @invariant()
+    def every_update_is_handled_once_and_every_ended_turn_answered_once(self) -> None:
+        async def check() -> None:
+            store = self.app.store
+            received = [e.correlation_id or "" async for e in store.read_all(types={RECEIVED})]
+            handled = [
+                e.data["ref"]
+                async for e in store.read_all(stream_prefix="chat:", types={cs.UPDATE_HANDLED})
+            ]
+            assert sorted(handled) == sorted(received), "each update handled exactly once"
+            ended = [e.data["turn_id"] async for e in store.read_all(types={ev.TURN_ENDED})]
+            shown = [d.key for d in self.kit.view.of(1, "done")]
+            for turn_id in ended:
+                assert shown.count(turn_id) == 1, f"{turn_id} answered {shown.count(turn_id)}x"
+
+        self.run(check())
+
+    @invariant()
+    def no_question_is_open_without_its_turn(self) -> None:
+        chat = self.app.system.cells.get("chat:1")
+        if chat is None or chat.actor is None:
+            return
+        for request_id, question in chat.actor.state.questions.items():  # type: ignore[attr-defined]
+            session = self.app.system.cells.get(f"session:{question.session}")
+            assert session is not None, f"{request_id}: its session is not running"
+            assert session.actor is not None, request_id
+            state = session.actor.state  # type: ignore[attr-defined]
+            assert state.turn is not None, f"{request_id} open with no turn running"
+            assert state.question(request_id) is not None, f"{request_id} not open in claude"
+
+    def teardown(self) -> None:
+        try:
+            self.run(self.kit.stop())
+        finally:
+            self.run(_cancel_the_rest())  # a crashed app's last tasks
+            self.loop.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+async def _cancel_the_rest() -> None:
+    left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+
+
+LogIsTruth.TestCase.settings = hypothesis.settings.get_profile(PROFILE)
+test_live_state_is_the_fold_of_the_log_whatever_happens = LogIsTruth.TestCase

@@ -4,6 +4,7 @@ cannot be logged mid-turn, a command that raises, replies to the chat that asked
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,8 @@ async def test_a_command_that_fails_is_answered_once_and_never_replayed(
     async def broken(*_: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(routes.COMMANDS, "personas", broken)
+    failing = dataclasses.replace(routes.COMMANDS["personas"], run=broken)
+    monkeypatch.setitem(routes.COMMANDS, "personas", failing)
     await kit.send("/personas")
     await kit.settle()
     [said] = [t for t in kit.view.texts(1) if "failed inside pocketcode" in t]

@@ -138,11 +138,11 @@ async def _feed(tmp_path: Path, lines: list[Any]) -> None:
     for line in lines:
         if actor.state.turn is None:
             await ref.ask(m.UserTurn("go"))
-            await run_until_idle(kit.system)
+            await run_until_idle(kit.system, io=False)  # the stand-in process writes nothing
         live.unread.append(json.dumps(line).encode())  # NaN as NaN, as a buggy writer would
         live.nudged = True
         ref.tell(m.LinesReady(live))
-        await run_until_idle(kit.system)
+        await run_until_idle(kit.system, io=False)
         assert kit.system.escalations == []
         assert actor.state == await load_state(kit.store, "prop")
     actor.process.live = None

@@ -182,9 +182,11 @@ async def test_repeated_crashes_back_off(kit: SessionKit) -> None:
     await kit.inbox.wait_for(
         lambda: any("waiting 5 s" in x.text for x in kit.inbox.of(n.SessionNotice))
     )
+    started = len(kit.inbox.of(n.TurnStarted))
     ref.tell(m.UserTurn("patient"))
     await run_until_idle(kit.system)
-    assert len(kit.inbox.of(n.TurnFinished)) == 2, "no restart during the backoff"
+    assert len(kit.inbox.of(n.TurnStarted)) == started, "no turn starts during the backoff"
+    assert [e.type for e in await kit.events("work")].count(ev.TURN_STARTED) == started
     await kit.clock.advance(5)
     *_, done = await kit.inbox.finished(3)
     assert done.text == "Echo: patient"
@@ -313,10 +315,8 @@ async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
     ref = await kit.create("work")
     ref.tell(m.UserTurn("[[hang]]"))
     await kit.inbox.wait_for(lambda: kit.inbox.of(n.TurnStarted))
-    await run_until_idle(kit.system)
-    await kit.clock.advance(60)
+    await kit.clock.advance(60)  # a hung claude: only the clock moves it on
     await kit.inbox.wait_for(lambda: kit.inbox.of(n.SessionNotice))
-    await run_until_idle(kit.system)
     await kit.clock.advance(10)
     [done] = await kit.inbox.finished(1)
     assert done.outcome == "crashed"
@@ -335,3 +335,33 @@ async def test_a_replayed_message_is_queued_once(kit: SessionKit) -> None:
     types = await kit.types("work")
     assert types.count(ev.MESSAGE_QUEUED) == 1
     assert types.count(ev.TURN_STARTED) == 1
+
+
+async def test_a_resumed_claude_killed_for_hanging_is_a_crash_not_a_lost_conversation(
+    tmp_path: Path,
+) -> None:
+    """Found by the stateful test: a resumed claude that hangs before its init and is killed
+    was taken for a failed --resume, started afresh with the same turn, and hung for good."""
+    store = await SqliteEventStore.open(tmp_path / "log.db")
+    config = SessionConfig(
+        claude_bin=FAKE_CLAUDE,
+        turn_timeout_s=60,
+        kill_after_interrupt_s=10,
+        env=(("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")),),
+    )
+    kit = SessionKit(store, tmp_path, config=config)
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("hello"))
+    await kit.inbox.finished(1)
+    await ref.ask(m.StopProcess("idle"))
+    ref.tell(m.UserTurn("[[hang]]"))
+    await kit.inbox.wait_for(lambda: len(kit.inbox.of(n.TurnStarted)) == 2)
+    await kit.clock.advance(60)
+    await kit.clock.advance(10)
+    *_, done = await kit.inbox.finished(2)
+    assert done.outcome == "crashed"
+    types = await kit.types("work")
+    assert ev.RESUME_FAILED not in types
+    assert types.count(ev.PROCESS_STARTED) == 2
+    await kit.stop()
+    await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from actors.chat.inbound import FileArrived, FileRefused, Incoming, Pressed
-from service.config import Config, TelegramSettings
+from service.config import Config, TelegramSettings, load_settings
+from service.errors import ConfigError
 from service.telegram.bot import COMMANDS, build_dispatcher, make_bot, make_view
 from service.telegram.view import Act
 from tests.fakes.botapi import FakeBotAPI
@@ -178,11 +180,25 @@ async def test_group_refused_unless_allowed(harness: Harness) -> None:
     assert [d["chat_id"] for d in harness.denied] == [GROUP]
 
 
-async def test_group_allowed_when_configured(harness: Harness) -> None:
-    await harness.start(allow_groups=True)
+async def test_a_group_is_allowed_by_its_id_and_no_other_group_is(harness: Harness) -> None:
+    """An allowed user in some other group must not open the agent to that group."""
+    await harness.start(allowed_chats=frozenset({GROUP}))
     uid = harness.api.push_message(GROUP, ME, "hi group", chat_type="supergroup")
     assert (await harness.next())[:2] == (GROUP, Incoming(ME, "hi group", f"upd-{uid}"))
-    assert harness.denied == []
+    other = GROUP - 1
+    harness.api.push_message(other, ME, "hi other group", chat_type="supergroup")
+    harness.api.push_message(ME, ME, "private")
+    assert (await harness.next())[1].text == "private"  # type: ignore[attr-defined]
+    assert [d["chat_id"] for d in harness.denied] == [other]
+
+
+def test_allow_groups_is_refused_with_what_replaces_it(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("telegram:\n  allow_groups: true\n")
+    with pytest.raises(ConfigError, match="allowed_chats"):
+        load_settings(config, env={})
+    chats = load_settings(None, env={"POCKETCODE_ALLOWED_CHATS": "-100123, -100456"})
+    assert chats.telegram.allowed_chats == frozenset({-100123, -100456})
 
 
 async def test_update_handled_is_logged_with_duration(harness: Harness) -> None:
@@ -208,7 +224,7 @@ async def test_commands_are_accepted_by_telegram(api: FakeBotAPI) -> None:
     names = [c["command"] for c in next(iter(api.commands.values()))]
     assert names == [
         "start", "help", "new", "session", "archive", "unarchive", "stop", "status", "model",
-        "mode", "cap", "personas",
+        "mode", "cap", "every", "routines", "resume", "release", "get", "ls", "personas",
     ]  # fmt: skip
 
 

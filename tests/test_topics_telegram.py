@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e_kit import OWNER, Bot_, running_bot
-from tests.fakes.botapi import StoredMessage
+from tests.fakes.botapi import StoredMessage, png
 
 SESSIONS = ("alpha", "beta", "gamma")
 
@@ -112,3 +112,32 @@ async def test_without_topics_the_chat_is_as_before_and_help_says_how(tmp_path: 
         assert "Threaded Mode" in await bot.wait_text("Sessions side by side")
         assert bot.api.calls_of("createForumTopic") == []
         assert all(m.thread_id is None for m in bot.api.bot_messages(OWNER))
+
+
+async def test_a_topics_files_come_into_it_from_get_and_from_the_buttons_under_its_reply(
+    bot: Bot_,
+) -> None:
+    threads = await open_topics(bot, "work", "other")
+    work = threads["work"]
+    summary = bot.app.catalog.get("work")
+    assert summary is not None
+    (Path(summary.cwd) / "shot.png").write_bytes(png(640, 480))
+    bot.say("/get shot.png", thread_id=work)
+    await bot.api.wait_for(lambda: any(m.photo for m in bot.api.thread_messages(OWNER, work)), 20)
+    bot.say("/mode acceptEdits", thread_id=work)
+    await bot.api.wait_for(lambda: any("acceptEdits" in t for t in in_topic(bot, work)), 20)
+    bot.say("[[tool:Write:report.txt|all done]] write the report", thread_id=work)
+    await bot.api.wait_for(lambda: any("📝 Changed" in t for t in in_topic(bot, work)), 20)
+    reply = next(m for m in bot.api.thread_messages(OWNER, work) if "📝" in (m.text or ""))
+    [button] = (reply.reply_markup or {})["inline_keyboard"][0]
+    assert button["text"] == "📄 report.txt"
+    bot.api.push_callback(OWNER, OWNER, reply.message_id, button["callback_data"])
+    await bot.api.wait_for(
+        lambda: any(m.document for m in bot.api.thread_messages(OWNER, work)), 20
+    )
+    [report] = [m for m in bot.api.thread_messages(OWNER, work) if m.document]
+    assert report.document is not None
+    assert report.document["file_name"] == "report.txt"
+    assert bot.api.document_content(report.document["file_id"]) == b"all done"
+    assert in_topic(bot, None) == [f"Created {n} in a topic of its own." for n in threads]
+    assert in_topic(bot, threads["other"])[1:] == [], "nothing of work's in other's topic"

@@ -35,6 +35,8 @@ from actors.chat.inbound import (
 )
 from actors.claude.choices import InvalidChoice
 from actors.names import InvalidName, PathEscape
+from actors.routines.errors import RoutineError
+from actors.routines.notices import RoutineNotice
 from actors.runtime import Actor
 from actors.session import notices as n
 from actors.session.catalog import SessionExistsError
@@ -54,6 +56,7 @@ USER_ERRORS = (
     PathEscape,
     UnknownPersona,
     InvalidChoice,
+    RoutineError,
 )
 
 
@@ -103,6 +106,11 @@ class ChatActor(Actor[Any]):
                 await permissions.closed(chat, message)
             case n.SessionNotice():
                 await chat.say_about(message.session, message.text)
+            case RoutineNotice():
+                thread = chat.state.thread_of(message.session) if message.session else None
+                await chat.view.say(
+                    chat.chat_id, message.text, silent=message.silent, thread_id=thread
+                )
             case _:
                 raise TypeError(f"chat actor got an unknown message {message!r}")
 

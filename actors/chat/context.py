@@ -7,8 +7,9 @@ nothing of the mailbox, the dedupe of updates or their replay after a restart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +39,16 @@ class ChatServices:
     sessions_dir: Path
     upload_limit_bytes: int = 20 * 1024 * 1024
     transcriber: Transcriber = field(default_factory=NoTranscriber)
+    #: The scheduler actor of routines (``actors.routines``); None where none runs.
+    routines: Callable[[], ActorRef[Any]] | None = None
+    #: Where claude keeps its own conversations (``actors.claude.store``; None: unknown).
+    claude_dir: Path | None = None
+    #: pocketcode's own directories, which no session may work in (``personas.cwd_problem``).
+    own_dirs: Mapping[str, Path] = field(default_factory=dict)
+    #: The largest file the front can send (Telegram's bots: 50 MB).
+    send_limit_bytes: int = 50 * 1024 * 1024
+    #: Wall time, for how old things are (the actor system's clock).
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +109,25 @@ class ChatContext(ChatServices):
         plain = session == self.state.active or self.state.thread_of(session) is not None
         return text if plain else f"[{session}] {text}"
 
-    async def say(self, text: str, *, buttons: Keyboard = (), markdown: bool = False) -> int | None:
+    async def say(
+        self, text: str, *, buttons: Keyboard = (), markdown: bool = False, silent: bool = False
+    ) -> int | None:
         """Said where the update being handled came from."""
         return await self.view.say(
-            self.chat_id, text, buttons=buttons, markdown=markdown, thread_id=self.where.thread_id
+            self.chat_id,
+            text,
+            buttons=buttons,
+            markdown=markdown,
+            silent=silent,
+            thread_id=self.where.thread_id,
         )
 
-    async def say_about(self, session: str, text: str) -> None:
+    async def say_about(self, session: str, text: str, *, silent: bool = False) -> None:
         """Said in the session's topic (the chat itself if it has none)."""
         thread = self.state.thread_of(session)
-        await self.view.say(self.chat_id, self.label(session, text), thread_id=thread)
+        await self.view.say(
+            self.chat_id, self.label(session, text), silent=silent, thread_id=thread
+        )
 
     async def set_active(self, name: str | None) -> None:
         if self.state.active != name:
@@ -126,6 +146,7 @@ class ChatContext(ChatServices):
             None if self.where.topics else self.state.active,
             more_archived=not include_archived
             and any(s.status == "archived" for s in catalog.listed(include_archived=True)),
+            conversations=await catalog.conversations.current(),
             topics=self.where.topics,
         )
         await self.say(text, buttons=buttons)

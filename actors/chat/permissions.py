@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from actors.chat import approval as ap
 from actors.chat import questions as q
+from actors.chat import routine_texts
 from actors.chat import state as cs
 from actors.chat.context import ChatContext
 from actors.session import messages as sm
@@ -26,6 +27,9 @@ async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
     shown = q.render(msg)
     text = shown.text
     thread = chat.state.thread_of(msg.session)  # asked in the session's topic
+    if msg.routine is not None:  # an unattended run: say which, the user may be far away
+        head = f"⏰ {msg.routine.label} is running unattended and waits for you:"
+        text = f"{routine_texts.escaped(head) if shown.markdown else head}\n{text}"
     if shown.attachment is not None:
         file = shown.attachment
         caption = chat.label(msg.session, file.caption)

@@ -10,13 +10,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from actors.chat import commands as c
+from actors.chat import (
+    desk,
+    files,
+    permissions,
+    routine_commands,
+    setting_commands,
+    texts,
+    topics,
+    turns,
+)
 from actors.chat import info_commands as info
-from actors.chat import permissions, setting_commands, texts, topics, turns
 from actors.chat.commands import Spec
 from actors.chat.context import ChatContext
 from actors.chat.inbound import Incoming, Pressed
 from actors.session import events as sev
 
+#: Words a path may have (a command's arguments are split at spaces, then joined again).
+MAX_PATH_WORDS = 32
 #: A command's handler: the chat, the arguments (their count already checked by
 #: ``commands.parse``) and the update's correlation id, which makes a replayed command idempotent.
 CommandHandler = Callable[[ChatContext, tuple[str, ...], str], Awaitable[None]]
@@ -33,6 +44,9 @@ class Route:
     run: CommandHandler
     menu: bool = True
     buttons: tuple[str, ...] = ()
+    #: The handler gets everything after the command as one argument, its lines kept (a
+    #: prompt), instead of the words.
+    raw: bool = False
 
 
 async def start(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -102,6 +116,60 @@ COMMANDS: dict[str, Route] = {
         ),
         setting_commands.cap,
     ),
+    "every": Route(
+        Spec(
+            "/every SCHEDULE PROMPT",
+            "run PROMPT in the active session on a schedule (/every alone: how)",
+            0,
+            4096,
+        ),
+        routine_commands.every,
+        raw=True,
+    ),
+    "routines": Route(
+        Spec(
+            "/routines [run|pause|resume|delete N]",
+            "the routines of this chat, to run now, pause, resume or delete",
+            0,
+            2,
+        ),
+        routine_commands.routines,
+        buttons=("routine",),
+    ),
+    "resume": Route(
+        Spec(
+            "/resume [DIR|ID] [as NAME]",
+            "continue here a conversation started with claude at a terminal: lists them, "
+            "newest first (DIR: one directory's)",
+            0,
+            MAX_PATH_WORDS,
+        ),
+        desk.resume,
+        buttons=("resume",),
+    ),
+    "release": Route(
+        Spec(
+            "/release [NAME]",
+            "stop the session's claude so its conversation can go on at a terminal",
+            0,
+            1,
+        ),
+        desk.release,
+    ),
+    "get": Route(
+        Spec("/get PATH", "send a file of the session's directory", 1, MAX_PATH_WORDS),
+        files.get,
+    ),
+    "ls": Route(
+        Spec("/ls [DIR]", "list a folder of the session's directory", 0, MAX_PATH_WORDS),
+        files.ls,
+    ),
+    "open": Route(
+        Spec("/open N.I", "fetch a file or open a folder of a list (what its buttons do)", 1, 1),
+        lambda chat, args, ref: files.open_entry(chat, args),
+        menu=False,
+        buttons=("open",),
+    ),
     "personas": Route(Spec("/personas", "the personas you can start sessions with"), info.personas),
     # The permission answers are buttons in Telegram; typed, they are for the terminal front.
     "allow": Route(
@@ -147,12 +215,17 @@ BUTTONS: dict[str, ButtonHandler] = {
     "allow_session": lambda chat, p: permissions.answer(chat, p.arg, "allow_session"),
     "deny": lambda chat, p: permissions.answer(chat, p.arg, "deny"),
     "answer": lambda chat, p: permissions.answer_question(chat, p.arg),
+    "routine": lambda chat, p: routine_commands.routines(
+        chat, tuple(p.arg.split()), p.correlation_id
+    ),
     "model": lambda chat, p: setting_commands.change(
         chat, sev.MODEL, (p.arg,), p.correlation_id, p.handle
     ),
     "mode": lambda chat, p: setting_commands.change(
         chat, sev.PERMISSION_MODE, (p.arg,), p.correlation_id, p.handle
     ),
+    "resume": lambda chat, p: desk.resume(chat, (p.arg,), p.correlation_id),
+    "open": lambda chat, p: files.open_entry(chat, (p.arg,)),
 }
 
 
@@ -185,7 +258,15 @@ async def on_text(chat: ChatContext, msg: Incoming) -> None:
         case c.Plain(text):
             await turns.send_to_active(chat, text, msg.correlation_id)
         case c.Command(name, args):
-            await COMMANDS[name].run(chat, args, msg.correlation_id)
+            route = COMMANDS[name]
+            typed = args_as_typed(msg.text) if route.raw else args
+            await route.run(chat, typed, msg.correlation_id)
+
+
+def args_as_typed(text: str) -> tuple[str, ...]:
+    """Everything after the command, its lines kept (none: no arguments)."""
+    parts = text.strip().split(maxsplit=1)
+    return tuple(parts[1:])
 
 
 async def on_pressed(chat: ChatContext, msg: Pressed) -> None:

@@ -14,6 +14,9 @@ QUESTION_ASKED = "chat.question_asked"
 QUESTION_CLOSED = "chat.question_closed"
 QUESTION_ANSWERED = "chat.question_answered"
 REPLY_DELIVERED = "chat.reply_delivered"
+#: Files and folders offered as buttons (``/ls``, a reply's changed files). Data: session,
+#: paths (relative to its directory, folders ending in ``/``).
+FILES_LISTED = "chat.files_listed"
 #: A topic is a session's from now on (``thread_id``, ``session``, ``title``); see ``topics``.
 TOPIC_BOUND = "chat.topic_bound"
 #: Its topic was renamed in Telegram (``thread_id``, ``title``); the session keeps its name.
@@ -41,6 +44,20 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class Listing:
+    """Files offered as buttons. A button names the listing (its event's version) and an
+    index in it, never a path: Telegram keeps 64 bytes of a button, and a path can be longer."""
+
+    number: int
+    session: str
+    paths: tuple[str, ...]
+
+
+#: How many listings a chat remembers: older buttons say they expired.
+RECENT_LISTINGS = 32
+
+
+@dataclass(frozen=True, slots=True)
 class ChatState:
     chat_id: int = 0
     active: str | None = None
@@ -51,6 +68,7 @@ class ChatState:
     #: The stream's version this state was folded up to: the next append expects it.
     version: int = 0
     last_number: int = 0  # of the questions open (see ``Question.number``)
+    listings: tuple[Listing, ...] = ()
     #: Thread id -> the session whose topic it is, and the topic's title (chats with topics).
     topics: dict[int, Topic] = field(default_factory=dict)
     #: Session -> its topic's thread id: where what the session says goes.
@@ -58,6 +76,9 @@ class ChatState:
 
     def was_handled(self, ref: str) -> bool:
         return ref in self.handled
+
+    def listing(self, number: int) -> Listing | None:
+        return next((x for x in self.listings if x.number == number), None)
 
     def thread_of(self, session: str) -> int | None:
         return self.threads.get(session)
@@ -110,6 +131,9 @@ def _changed(state: ChatState, event: Event) -> ChatState:
             answers = {**asked.answers, data["question"]: data["answer"]}
             questions = {**state.questions, data["request_id"]: replace(asked, answers=answers)}
             return replace(state, questions=questions)
+        case "chat.files_listed":
+            listed = Listing(event.version, data["session"], tuple(data["paths"]))
+            return replace(state, listings=(*state.listings[-(RECENT_LISTINGS - 1) :], listed))
         case "chat.question_closed":
             questions = dict(state.questions)
             questions.pop(data["request_id"], None)

@@ -3,7 +3,8 @@ reply footers, uploads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shlex
+from collections.abc import Mapping, Sequence
 
 from actors.chat.view import Button, Keyboard
 from actors.claude.choices import MODEL_CHOICES
@@ -21,16 +22,23 @@ WELCOME = (
 SHOWN_SESSIONS = 20
 
 
+def desk_line(cwd: str, claude_session_id: str) -> str:
+    """The command that continues a session's conversation at a terminal, shell-quoted."""
+    return f"cd {shlex.quote(cwd)} && claude --resume {shlex.quote(claude_session_id)}"
+
+
 def session_list(
     title: str,
     sessions: Sequence[SessionSummary],
     active: str | None,
     *,
     more_archived: bool,
+    conversations: Mapping[str, str] | None = None,
     topics: bool = False,
 ) -> tuple[str, Keyboard]:
     """The list with a button per session to switch (``topics``: to open its topic), and one
-    to create a new one."""
+    to create a new one; under each session with a conversation (``conversations``: session ->
+    claude's id), the command that continues it at a terminal."""
     rows: list[tuple[Button, ...]] = []
     lines = [title]
     for s in sessions[:SHOWN_SESSIONS]:
@@ -39,6 +47,8 @@ def session_list(
             lines.append(f"• {s.name} ({s.persona}, archived)")
             continue
         lines.append(f"• {mark}{s.name} ({s.persona})")
+        if conversations and (conversation := conversations.get(s.name)):
+            lines.append(f"   {desk_line(s.cwd, conversation)}")
         rows.append((Button(f"{mark}{s.name}", "switch", s.name),))
     if not sessions:
         lines.append("No sessions yet.")
@@ -114,8 +124,17 @@ def status(s: SessionState, cap: CostCap | None = None) -> str:
             f"Cost: ${s.total_cost_usd:.4f}",
             *([f"Cost cap: {cap_summary(cap)}"] if cap is not None else []),
             f"Working directory: {s.cwd}",
+            *([at_terminal(s)] if s.claude_session_id else []),
         ]
     )
+
+
+def at_terminal(s: SessionState) -> str:
+    """How to go on with the conversation at a terminal (/release first while claude runs,
+    so that two processes never write it)."""
+    assert s.claude_session_id is not None
+    after = " (/release first)" if s.process_pid else ""
+    return f"At a terminal{after}: {desk_line(s.cwd, s.claude_session_id)}"
 
 
 def cap_summary(cap: CostCap) -> str:

@@ -1,9 +1,12 @@
 """Sessions side by side: where a chat has topics, each session is one.
 
 A forum supergroup, or a private chat with the bot's topic mode on, has topics; the front says
-so with every update (``Where``). There, ``/new`` opens a topic named after the session it
-creates, and a message in a topic goes to that topic's session: nothing to switch. What a session
-says goes into its topic (``ChatContext.say_about``, ``turns.Replies``, ``permissions``), which
+so with every update (``Where``). There, ``/new`` (and ``/resume``, ``desk``) opens a topic named
+after the session it creates, and a message in a topic goes to that topic's session: nothing to
+switch; so do the commands about one session (``/stop``, ``/every``, ``/get``, ``/ls``...), and
+``/routines`` there lists its routines. What a session says goes into its topic
+(``ChatContext.say_about``, ``turns.Replies``, ``permissions``: replies, routines' answers, the
+buttons of changed files), which
 is what the binding (thread id <-> session) is for: an event of the chat's stream
 (``chat.topic_bound``), so a restart, a crash or an outage still delivers into the right topic.
 
@@ -63,7 +66,7 @@ async def open_topic(chat: ChatContext, session: str) -> int | None:
     return thread
 
 
-async def _point_to(chat: ChatContext, name: str, text: str) -> None:
+async def point_to(chat: ChatContext, name: str, text: str) -> None:
     """``text`` in the session's topic (opened if it has none), and where the command was
     typed, that the session is there."""
     if await open_topic(chat, name) is None:
@@ -117,7 +120,7 @@ async def session(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
         return
     had = chat.state.thread_of(name) is not None
     welcome = _welcome(name, summary.persona, summary.cwd)
-    await _point_to(chat, name, f"Here is {name}: write here to talk to it." if had else welcome)
+    await point_to(chat, name, f"Here is {name}: write here to talk to it." if had else welcome)
 
 
 async def archive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -136,7 +139,7 @@ async def unarchive(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
     workdir = await session_commands.restore(chat, name, ref)
     if (thread := chat.state.thread_of(name)) is not None:
         await chat.view.reopen_topic(chat.chat_id, thread)
-    await _point_to(chat, name, f"{name} is back: write here to talk to it.{workdir}")
+    await point_to(chat, name, f"{name} is back: write here to talk to it.{workdir}")
 
 
 async def status(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:

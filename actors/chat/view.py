@@ -36,12 +36,14 @@ class ChatView(Protocol):
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int | None:
         """Send a message; returns a handle (message id) for ``close_buttons``.
 
         ``verbatim`` follows the text in monospace, exactly as it is: every character and
         newline shows and nothing in it is read as formatting (a command to approve).
+        ``silent``: it arrives without a notification sound (a routine's "all is well").
         """
         ...
 
@@ -57,6 +59,19 @@ class ChatView(Protocol):
         """Send ``data`` as a file named ``filename``; None if the front could not."""
         ...
 
+    async def send_photo(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
+        """Send an image to be seen as a picture; the front sends it as a file where it
+        cannot show it as one (Telegram: too big, odd dimensions). None if it could not."""
+        ...
+
     async def reply_progress(
         self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
     ) -> None:
@@ -65,9 +80,17 @@ class ChatView(Protocol):
         ...
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
-        """The final reply replaces the streamed one: formatted, split, attached if huge."""
+        """The final reply replaces the streamed one: formatted, split, attached if huge;
+        ``buttons`` go under its last message."""
         ...
 
     async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:

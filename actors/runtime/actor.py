@@ -40,6 +40,12 @@ class Actor(Generic[M]):
     async def on_stop(self) -> None:
         """Release what the actor owns (processes, timers)."""
 
+    def awaits_io(self) -> bool:
+        """Whether the actor is waiting on something outside the system that will answer with a
+        message (a child process's output), so it is not idle yet even with an empty mailbox.
+        The test kit's ``run_until_idle`` waits for that too."""
+        return False
+
 
 @dataclass(slots=True)
 class Timer:

@@ -8,13 +8,16 @@ fold of that stream.
 
 What is not the turn lives beside it: ``process`` (the process itself), ``lines`` (what a
 stdout line means, pure), ``settings`` (/model, /mode, /cap), ``permissions`` (answering
-questions), ``replies`` (how a turn ends, also after a restart), ``archiving``.
+questions), ``replies`` (how a turn ends, also after a restart), ``archiving``, ``routine_runs``
+(the turns routines start: never merged, a fresh conversation when asked).
 
 Transient on purpose (everything else is in the fold, so a restart behaves as the run before):
 - the running process (``ProcessSlot.live``): it dies with pocketcode; the log says it ran, and
   recovery logs that it is gone;
-- what the chat is shown of the running turn (``shown``) and whether its API retry was told
-  (``retry_told``): a restart ends the turn, and its text is rebuilt from the log for the notice;
+- what the chat is shown of the running turn (``shown``), whether its API retry was told
+  (``retry_told``) and the files it changed (``changes``): a restart ends the turn, and its text
+  is rebuilt from the log for the notice (its files for a reply delivered again, not for a turn
+  a restart cut off);
 - timers (turn timeout, question timeout, idle stop, kill): they watch a process, which a
   restart does not keep; the crash backoff is rebuilt from the fold (``last_crash_at``);
 - the process pool's order: which idle process to stop first is a guess, not a promise.
@@ -33,11 +36,12 @@ import structlog
 from actors.claude import codec
 from actors.claude.errors import ClaudeError
 from actors.runtime import Actor
-from actors.session import archiving, replies, wording
+from actors.session import archiving, replies, routine_runs, wording
 from actors.session import events as ev
 from actors.session import messages as m
 from actors.session import notices as n
 from actors.session.catalog import SessionExistsError
+from actors.session.changes import FileChanges
 from actors.session.deps import SessionDeps
 from actors.session.errors import SessionError
 from actors.session.lines import Shown, read_line
@@ -68,9 +72,11 @@ class SessionActor(Actor[Any]):
             notice=self._notice,
         )
         self.permissions = OpenQuestions(name, lambda: self.state)
-        #: What the chat is shown of the running turn; its API retry notice went out.
+        #: What the chat is shown of the running turn; its API retry notice went out; the
+        #: files it changed so far (for the reply's footer).
         self.shown = Shown()
         self.retry_told = False
+        self.changes = FileChanges()
         #: Why the last process was cut off when its output could not be logged.
         self.cut_off: str | None = None
         self.timers = Timers(lambda delay, message: self.ctx.schedule(delay, message))
@@ -79,6 +85,10 @@ class SessionActor(Actor[Any]):
     def live(self) -> Live | None:
         """The running process, if any."""
         return self.process.live
+
+    def awaits_io(self) -> bool:
+        """A turn runs in a live claude that asked nothing of the user: its output will come."""
+        return self.live is not None and self.state.turn is not None and not self.state.questions
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -130,7 +140,7 @@ class SessionActor(Actor[Any]):
                 await self._on_lines(message.live)
             case m.Create():
                 await self._on_create(message)
-            case m.UserTurn():
+            case m.UserTurn() | m.RoutineTurn():
                 await self._on_user_turn(message)
             case m.Interrupt():
                 await self._on_interrupt(message)
@@ -154,6 +164,8 @@ class SessionActor(Actor[Any]):
                 await self._on_idle_check(message.generation)
             case m.StopProcess():
                 await self._on_stop_process(message.reason)
+            case m.Release():
+                return await self._on_release()
             case m.Shutdown():
                 await self._on_shutdown()
             case m.GetState():
@@ -175,22 +187,34 @@ class SessionActor(Actor[Any]):
             if msg.correlation_id is not None and s.created_by == msg.correlation_id:
                 return  # this very /new, replayed after a crash
             raise SessionExistsError(f"A session named {self.name} already exists.")
-        created = ev.event(
-            ev.CREATED,
-            msg.correlation_id,
-            name=self.name,
-            persona=msg.persona,
-            cwd=msg.cwd,
-            chat_id=msg.chat_id,
-        )
+        created = [
+            ev.event(
+                ev.CREATED,
+                msg.correlation_id,
+                name=self.name,
+                persona=msg.persona,
+                cwd=msg.cwd,
+                chat_id=msg.chat_id,
+            )
+        ]
+        if msg.claude_session_id is not None:
+            created.append(
+                ev.event(
+                    ev.IMPORTED,
+                    msg.correlation_id,
+                    claude_session_id=msg.claude_session_id,
+                    first_prompt=msg.first_prompt,
+                )
+            )
         try:
-            await self._append(created)
+            await self._append_many(created)
         except SessionError:  # created meanwhile by another writer (the offline CLI)
             raise SessionExistsError(f"A session named {self.name} already exists.") from None
 
-    async def _on_user_turn(self, msg: m.UserTurn) -> None:
+    async def _on_user_turn(self, msg: m.UserTurn | m.RoutineTurn) -> None:
         """Queue the message in the log and answer (the chat then marks its update handled);
-        the turn itself starts after, so the asker is not kept waiting for a process start."""
+        the turn itself starts after, so the asker is not kept waiting for a process start.
+        A routine's run is queued the same way, marked (``routine_runs``)."""
         await self._close_lost(self.cut_off)
         s = self.state
         if s.replayed(msg.correlation_id):
@@ -204,9 +228,19 @@ class SessionActor(Actor[Any]):
         if (cap := self.settings.cost_cap()).reached:
             return self._notice(wording.cap_refused(cap), to)
         chat = {} if msg.chat_id is None else {"chat_id": msg.chat_id}
-        await self._append(ev.event(ev.MESSAGE_QUEUED, msg.correlation_id, text=msg.text, **chat))
+        run = msg.run if isinstance(msg, m.RoutineTurn) else None
+        await self._append(
+            ev.event(
+                ev.MESSAGE_QUEUED,
+                msg.correlation_id,
+                text=msg.text,
+                **chat,
+                **routine_runs.marked(run),
+            )
+        )
         if self.state.busy or self._backoff_left() > 0:
-            self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)), to)
+            if run is None:  # an unattended run waits without a word
+                self._tell_chat(n.TurnQueued(self.name, len(self.state.pending)), to)
             return None
         self.ctx.ref.tell(m.Resume())
         return None
@@ -218,8 +252,11 @@ class SessionActor(Actor[Any]):
         if (cap := self.settings.cost_cap()).reached:  # the turn before them reached it
             self._notice(wording.cap_waiting(cap, len(s.pending)))
             return
-        queued = s.pending
+        queued = routine_runs.next_batch(s.pending)
         text = queued[0].text if len(queued) == 1 else "\n\n".join(q.text for q in queued)
+        run = queued[0].routine
+        if run is not None and run.fresh and self.live is not None:
+            await self._stop_process("a routine runs in a conversation of its own")
         turn_id = self.ctx.ids()
         await self._append(
             ev.event(
@@ -228,10 +265,11 @@ class SessionActor(Actor[Any]):
                 turn_id=turn_id,
                 text=text,
                 merged=len(queued),
+                **routine_runs.marked(run),
             )
         )
-        self.shown, self.retry_told = Shown(), False
-        self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued)))
+        self.shown, self.retry_told, self.changes = Shown(), False, FileChanges()
+        self._tell_chat(n.TurnStarted(self.name, turn_id, len(queued), run))
         try:
             live = await self._ensure_process()
             await self.process.write(live, codec.user_turn(text))
@@ -279,10 +317,15 @@ class SessionActor(Actor[Any]):
 
     async def _on_permission_timeout(self, request_id: str) -> None:
         closing = self.permissions.expire(request_id)
-        if closing is None or self.live is None:
+        question = self.state.question(request_id)
+        if closing is None or question is None or self.live is None:
             return
         await self.process.write(self.live, closing.line)
         self._tell_chat(closing.notice)
+        turn = self.state.turn
+        if turn is not None and turn.routine is not None:  # nobody was there: say so
+            timeout = self.deps.config.permission_timeout_s
+            self._notice(routine_runs.denied_unattended(turn.routine, question.tool_name, timeout))
 
     async def _on_turn_timeout(self, turn_id: str) -> None:
         turn = self.state.turn
@@ -311,6 +354,21 @@ class SessionActor(Actor[Any]):
         if self.state.busy:
             return  # never stop a working process to make room
         await self._stop_process(reason)
+
+    async def _on_release(self) -> SessionState:
+        """``/release``: stop claude on purpose, as the idle stop does, so the conversation can
+        go on at a terminal with no second process writing it; the next message resumes it."""
+        s = self.state
+        if not s.exists:
+            raise SessionError(f"There is no session named {self.name}.")
+        if s.busy or s.pending:
+            raise SessionError(
+                f"{self.name} is working on a turn; /release it once the reply is in "
+                "(or /stop the turn first)."
+            )
+        if self.live is not None:
+            await self._stop_process("released")
+        return self.state
 
     async def _on_shutdown(self) -> None:
         if self.state.turn is not None:
@@ -408,6 +466,7 @@ class SessionActor(Actor[Any]):
         """React to one stdout line (``lines.read_line``); True if what is shown changed."""
         live = self.live
         assert live is not None
+        self.changes = self.changes.seen(line)
         effect = read_line(
             line,
             self.shown,
@@ -455,8 +514,11 @@ class SessionActor(Actor[Any]):
         if live is None:
             return
         await self.settings.settle_all()
-        if live.resumed and not live.saw_init:
-            # --resume from a lost conversation: start afresh rather than fail forever.
+        failed_itself = msg.returncode is not None and msg.returncode > 0
+        if live.resumed and not live.saw_init and failed_itself:
+            # --resume from a lost conversation (claude says so and exits 1 before its init):
+            # start afresh rather than fail forever. Not a process killed by a signal (a hung
+            # one we killed says nothing either, and must end as the crash it was).
             await self._append(ev.event(ev.RESUME_FAILED, None, stderr_tail=list(msg.stderr_tail)))
             self._notice(wording.resume_lost(self.name))
             turn = self.state.turn
@@ -490,7 +552,14 @@ class SessionActor(Actor[Any]):
         s = self.state
         turn_cost = max(0.0, s.total_cost_usd - turn.cost_at_start)
         reply = TurnReply(
-            turn.turn_id, end.outcome, end.text, end.error, s.total_cost_usd, turn_cost
+            turn.turn_id,
+            end.outcome,
+            end.text,
+            end.error,
+            s.total_cost_usd,
+            turn_cost,
+            turn.routine,
+            self.changes.paths,
         )
         self._tell_chat(replies.finished(self.name, reply), turn.chat_id)
         self.shown = Shown()
@@ -498,9 +567,13 @@ class SessionActor(Actor[Any]):
         # cap than the one set since: the next turn gets a new process.
         spent = end.reason == ev.COST_CAP
         stale = spent or self.settings.stale(self.live)
-        restarting = self.live is not None and end.reason != "shutdown" and stale
+        # A fresh routine run's process holds its own conversation: the next turn resumes the
+        # user's (given back by the fold) in a new one.
+        fresh = turn.routine is not None and turn.routine.fresh
+        restarting = self.live is not None and end.reason != "shutdown" and (stale or fresh)
         if restarting:
-            await self._stop_process("budget spent" if spent else "cost cap changed")
+            why = "budget spent" if spent else "cost cap changed" if stale else "routine run over"
+            await self._stop_process(why)
         if self.live is not None:
             self.deps.pool.touch(self.name, busy=False)
             idle = m.IdleCheck(self.live.generation)

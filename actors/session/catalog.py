@@ -1,4 +1,5 @@
-"""The directory of all sessions: a projection of the session streams' lifecycle events."""
+"""The directory of all sessions: a projection of the session streams' lifecycle events, and
+beside it the claude conversations they drive (``conversations``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from actors.session import events as ev
+from actors.session.conversations import DrivenConversations
 from eventstore import Event, EventStore, fold
 
 #: The only event types the directory needs, so a rebuild skips the stdout firehose.
@@ -85,6 +87,8 @@ class SessionCatalog:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._directory: Directory = {}
+        #: The claude conversations the sessions drive (read from the log when first asked).
+        self.conversations = DrivenConversations(store)
 
     async def load(self) -> None:
         events = [
@@ -93,6 +97,7 @@ class SessionCatalog:
         self._directory = fold(evolve_directory, {}, events)
 
     def observe(self, event: Event) -> None:
+        self.conversations.observe(event)
         if event.type in CATALOG_TYPES:
             self._directory = evolve_directory(self._directory, event)
 

@@ -7,6 +7,9 @@ from typing import Any
 from eventstore import NewEvent
 
 CREATED = "session.created"
+#: ``/resume``: the session continues a conversation claude already has (written beside
+#: ``session.created``). Data: claude_session_id, the conversation's first prompt.
+IMPORTED = "session.imported"
 MESSAGE_QUEUED = "session.message_queued"
 TURN_STARTED = "session.turn_started"
 TURN_ENDED = "session.turn_ended"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from actors.session.routine_runs import RoutineRun
+
 if TYPE_CHECKING:
     from actors.session.process import Live
 
@@ -15,12 +17,18 @@ Decision = Literal["allow", "allow_session", "deny"]
 class Create:
     """``/new``: the session's first event, written by the session itself (the only writer
     of its stream). Answered once it is in the log; a name taken already raises
-    ``SessionExistsError`` (unless this very command made it: a replay)."""
+    ``SessionExistsError`` (unless this very command made it: a replay).
+
+    ``claude_session_id``: a conversation claude already has, which the session continues
+    (``/resume``); logged as ``session.imported`` in the same append, so its first process
+    starts with ``--resume``."""
 
     persona: str
     cwd: str
     chat_id: int | None
     correlation_id: str | None = None
+    claude_session_id: str | None = None
+    first_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,18 @@ class UserTurn:
     """A message for the agent; ``chat_id`` is the chat that sent it and gets the reply."""
 
     text: str
+    correlation_id: str | None = None
+    chat_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineTurn:
+    """A routine's run (``actors.routines``): queued and run like a ``UserTurn``, marked with
+    ``run`` so its reply is labelled; ``correlation_id`` names the slot, so a run handed over
+    again after a restart is queued once."""
+
+    text: str
+    run: RoutineRun
     correlation_id: str | None = None
     chat_id: int | None = None
 
@@ -80,6 +100,15 @@ class StopProcess:
     """Stop the process cleanly (idle, least recently used, archive); resumed on demand."""
 
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """``/release``: stop the process so the conversation can go on at a terminal (refused in
+    words while a turn runs). Answered with the ``SessionState`` after the stop."""
+
+    correlation_id: str | None = None
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

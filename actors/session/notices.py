@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.session.routine_runs import RoutineRun
+
 
 @dataclass(frozen=True, slots=True)
 class TurnQueued:
@@ -17,6 +19,7 @@ class TurnStarted:
     session: str
     turn_id: str
     merged: int
+    routine: RoutineRun | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,8 @@ class PermissionAsked:
     description: str | None = None
     scope: str = "none"
     rules: tuple[str, ...] = ()
+    #: The routine whose unattended run asks, if one does.
+    routine: RoutineRun | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,9 @@ class TurnFinished:
     cost_usd: float
     turn_cost_usd: float
     error: str | None = None
+    routine: RoutineRun | None = None
+    #: Files the turn created or changed (``changes.FileChanges``), as claude named them.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

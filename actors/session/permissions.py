@@ -42,6 +42,7 @@ class OpenQuestions:
         """What the chat shows of ``request`` (open already: it is in the fold)."""
         summary = codec.tool_status(request.tool_name, request.input, cwd)
         allowance = codec.session_allowance(request)
+        turn = self._state().turn
         return n.PermissionAsked(
             self.session,
             request.request_id,
@@ -51,6 +52,7 @@ class OpenQuestions:
             request.description,
             allowance.scope,
             allowance.rules,
+            turn.routine if turn is not None else None,
         )
 
     def answer(self, msg: m.PermissionAnswer) -> Closing | None:

@@ -11,6 +11,8 @@ from actors.session import budget
 from actors.session import events as ev
 from actors.session import notices as n
 from actors.session.budget import CostCap
+from actors.session.changes import FileChanges
+from actors.session.routine_runs import RoutineRun
 from actors.session.state import SessionState, Turn, evolve
 from actors.session.wording import CUT_OFF_BY_RESTART, cap_reached
 from eventstore import Event, NewEvent
@@ -44,6 +46,8 @@ class TurnReply:
     error: str | None
     cost_usd: float
     turn_cost_usd: float
+    routine: RoutineRun | None = None
+    files: tuple[str, ...] = ()
 
 
 def finished(session: str, reply: TurnReply) -> n.TurnFinished:
@@ -56,6 +60,8 @@ def finished(session: str, reply: TurnReply) -> n.TurnFinished:
         reply.cost_usd,
         reply.turn_cost_usd,
         reply.error,
+        reply.routine,
+        reply.files,
     )
 
 
@@ -73,20 +79,25 @@ def streamed_text(events: Iterable[Event], turn_id: str) -> str:
 
 
 def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
-    """The reply of ``turn_id`` as it ended: the result text, or the streamed text if cut off."""
+    """The reply of ``turn_id`` as it ended: the result text, or the streamed text if cut off,
+    and the files it changed."""
     state = SessionState()
     before: SessionState | None = None
     deltas: list[str] = []
     result_text: str | None = None
+    routine: RoutineRun | None = None
+    changes = FileChanges()
     inside = False
     for event in events:
         if event.type == ev.TURN_STARTED and event.data.get("turn_id") == turn_id:
             before, inside = state, True
+            routine = RoutineRun.from_data(event.data.get("routine"))
         state = evolve(state, event)
         if not inside:
             continue
         if event.type in (ev.STDOUT, ev.STREAM):
             line = event.data.get("line") or {}
+            changes = changes.seen(line)
             if (delta := codec.text_delta(line)) is not None:
                 deltas.append(delta)
             elif (result := codec.result_info(line)) is not None and not result.is_error:
@@ -100,6 +111,8 @@ def turn_reply(events: Iterable[Event], turn_id: str) -> TurnReply | None:
                 event.data.get("error"),
                 state.total_cost_usd,
                 max(0.0, state.total_cost_usd - before.total_cost_usd),
+                routine,
+                changes.paths,
             )
     return None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from actors.claude import codec
 from actors.session import events as ev
+from actors.session.routine_runs import RoutineRun
 from eventstore import Event, EventStore, fold
 
 
@@ -26,6 +27,8 @@ class Turn:
     result_is_error: bool = False
     result_interrupted: bool = False
     result_subtype: str | None = None
+    #: The routine that started it (``routine_runs``), if one did.
+    routine: RoutineRun | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class Queued:
     text: str
     correlation_id: str | None
     chat_id: int | None = None
+    routine: RoutineRun | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class SessionState:
     cost_cap_usd: float | None = None
     #: Whether ``/cap`` was ever used; until then ``claude.max_cost_usd`` applies.
     cost_cap_chosen: bool = False
+    #: The user's conversation, kept aside while a routine runs in a fresh one.
+    kept_conversation: str | None = None
 
     @property
     def exists(self) -> bool:
@@ -257,6 +263,21 @@ def _stdin(state: SessionState, line: dict[str, Any]) -> dict[str, Any]:
     return {"questions": tuple(q for q in state.questions if q.request_id != reply.request_id)}
 
 
+def _conversation_at_start(state: SessionState, turn: Turn) -> dict[str, Any]:
+    """A fresh routine run starts without ``--resume``: the user's conversation waits aside."""
+    if turn.routine is None or not turn.routine.fresh:
+        return {}
+    return {"claude_session_id": None, "kept_conversation": state.claude_session_id}
+
+
+def _conversation_at_end(state: SessionState) -> dict[str, Any]:
+    """... and is the session's again once that run has ended, however it ended."""
+    routine = state.turn.routine if state.turn is not None else None
+    if routine is None or not routine.fresh:
+        return {}
+    return {"claude_session_id": state.kept_conversation, "kept_conversation": None}
+
+
 def _changes(state: SessionState, event: Event) -> dict[str, Any]:
     """What ``event`` changes, as field values (applied in one ``replace``)."""
     data = event.data
@@ -274,7 +295,8 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             }
         case ev.MESSAGE_QUEUED:
             chat_id = data.get("chat_id", state.chat_id)
-            queued = Queued(data["text"], event.correlation_id, chat_id)
+            routine = RoutineRun.from_data(data.get("routine"))
+            queued = Queued(data["text"], event.correlation_id, chat_id, routine)
             return {
                 "pending": (*state.pending, queued),
                 "chat_id": chat_id,
@@ -313,12 +335,14 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
                     "chat_id", started_by if started_by is not None else state.chat_id
                 ),
                 cost_at_start=state.total_cost_usd,
+                routine=RoutineRun.from_data(data.get("routine")),
             )
             return {
                 "turn": turn,
                 "turns": state.turns + 1,
                 "pending": state.pending[merged:],
                 "last_used_at": event.at,
+                **_conversation_at_start(state, turn),
             }
         case ev.TURN_ENDED:
             crashed = data["outcome"] == ev.CRASHED
@@ -328,6 +352,7 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
                 "crashes": state.crashes + 1 if crashed else 0,
                 "last_crash_at": event.at if crashed else None,
                 "questions": (),  # a turn's questions end with it
+                **_conversation_at_end(state),
             }
         case ev.STDOUT:
             return _stdout(state, _line(data))
@@ -344,6 +369,8 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
             return {"process_pid": None, "questions": ()}
         case ev.RESUME_FAILED:
             return {"claude_session_id": None}
+        case ev.IMPORTED:
+            return {"claude_session_id": data["claude_session_id"]}
         case ev.ARCHIVED:
             return {
                 "status": "archived",

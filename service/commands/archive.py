@@ -14,32 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from actors.archive.tarball import ArchiveError, build_archive
+from actors.archive.tarball import ArchiveError
 from actors.names import InvalidName, validate_session_name
+from actors.session import archiving
 from actors.session import events as ev
-from actors.session.state import SessionState, evolve
-from eventstore import fold
+from actors.session.errors import SessionError
+from actors.session.state import load_state
 from eventstore.errors import ConcurrencyError
-from personas import SHIPPED_DIR
-from personas.catalog import load_personas
 from service.commands import CommandError, guarded, open_writable
-from service.config import Config
-
-
-def _wants_workdir(settings: Config, persona: str) -> bool:
-    """The persona's ``archive_workdir`` flag, read the way the app reads it."""
-    dirs = [SHIPPED_DIR]
-    if settings.personas_dir is not None:
-        dirs.append(settings.personas_dir)
-    try:
-        catalog = load_personas(dirs)
-    except Exception:  # a broken persona file must not block archiving: skip the workdir
-        return False
-    return persona in catalog and catalog.get(persona).archive_workdir
+from service.config import Config, persona_catalog
 
 
 @guarded
 async def cmd_archive(settings: Config, args: argparse.Namespace) -> int:
+    """The bot's own archive flow (``actors.session.archiving``), offline: the same checks, the
+    same archive, and the ``session.archived`` event appended with the version folded."""
     name = args.name
     try:
         validate_session_name(name)
@@ -47,39 +36,36 @@ async def cmd_archive(settings: Config, args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     store = await open_writable(settings.db_path)
     try:
-        events = await store.read_stream(ev.stream_of(name))
-        state = fold(evolve, SessionState(), events)
-        if not state.exists:
-            raise CommandError(f"there is no session named {name}")
-        if state.status == "archived":
-            raise CommandError(f"{name} is already archived ({state.archive_path})")
-        if state.turn is not None:
+        state = await load_state(store, name)
+        if state.turn is not None:  # offline, no /stop: the bot must close it
             raise CommandError(
                 f"{name} has a turn open in the log ({state.turn.turn_id}); start the bot so "
                 "it closes it (or /stop it), then archive"
             )
+        try:
+            archiving.check_archivable(state, name, None)
+        except SessionError as exc:
+            raise CommandError(str(exc)) from None
         if state.process_pid is not None:
             print(
                 f"pocketcode: note: the log says a claude process (pid {state.process_pid}) "
                 "was running for this session; make sure the bot is stopped",
                 file=sys.stderr,
             )
-        workdir: Path | None = None
-        if _wants_workdir(settings, state.persona):
-            workdir = Path(state.cwd)
-            if not workdir.is_dir():
-                print(
-                    f"pocketcode: note: working directory {workdir} is gone; archiving without it",
-                    file=sys.stderr,
-                )
-                workdir = None
+        workdir = persona_catalog(settings).archives_workdir(state.persona)
+        if workdir and not await asyncio.to_thread(Path(state.cwd).is_dir):
+            print(
+                f"pocketcode: note: working directory {state.cwd} is gone; archiving without it",
+                file=sys.stderr,
+            )
+            workdir = False
         try:
-            path = await asyncio.to_thread(
-                build_archive,
-                events,
-                state.to_json(),
+            path = await archiving.pack(
+                store,
+                state,
+                ev.stream_of(name),
                 settings.archive_dir,
-                workdir=workdir,
+                include_workdir=workdir,
                 now=datetime.now(UTC),
             )
         except ArchiveError as exc:

@@ -14,9 +14,7 @@ from typing import Any
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 
 from eventstore.schema import SCHEMA_VERSION, SQLITE_MAGIC
-from personas import SHIPPED_DIR
-from personas.catalog import load_personas
-from service.config import Config, database_exposed, own_dirs
+from service.config import Config, database_exposed, persona_catalog
 from service.logs import redact_text
 
 #: Less free space than this where the data directory is gets a warning: the log only grows,
@@ -149,8 +147,7 @@ def quick_check(db: Path) -> str | None:
 
 
 def check_personas(settings: Config) -> Check:
-    dirs = [SHIPPED_DIR] + ([settings.personas_dir] if settings.personas_dir else [])
-    catalog = load_personas(dirs, own_dirs(settings))
+    catalog = persona_catalog(settings)
     if catalog.problems:
         return Check(False, "personas", "; ".join(str(p) for p in catalog.problems))
     return Check(True, "personas", f"{len(catalog)} valid: {', '.join(catalog.names())}")

@@ -57,7 +57,7 @@ def build_dispatcher(
     tg = settings.telegram
     dp = Dispatcher(name="pocketcode")
     dp.update.outer_middleware(LogContextMiddleware())
-    access = AccessMiddleware(tg.allowed_users, tg.allow_groups, on_denied, denials)
+    access = AccessMiddleware(tg.allowed_users, tg.allowed_chats, on_denied, denials)
     dp.update.outer_middleware(access)
     limit = tg.upload_limit_mb * 1024 * 1024
     dp.include_router(

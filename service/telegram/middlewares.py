@@ -66,26 +66,26 @@ def _update_text(update: Update) -> str:
 
 
 class AccessMiddleware(BaseMiddleware):
-    """Drops updates from users outside the allow-list, and from groups unless allowed; the
-    bot's own service messages (Telegram sends those about topics) quietly."""
+    """Drops updates from users outside the allow-list, and from group chats not allowed by id
+    (an allowed user in some other group must not open the agent to that group); the bot's own
+    service messages (Telegram sends those about topics) quietly."""
 
     def __init__(
         self,
         allowed_users: frozenset[int],
-        allow_groups: bool,
+        allowed_chats: frozenset[int],
         on_denied: Callable[[dict[str, Any]], Awaitable[None]],
         denials: DenialLimiter | None = None,
     ) -> None:
         self.allowed_users = frozenset(allowed_users)
-        self.allow_groups = allow_groups
+        self.allowed_chats = frozenset(allowed_chats)
         self.on_denied = on_denied
         self.denials = denials or DenialLimiter()
 
     def allows(self, user: User | None, chat: Chat | None) -> bool:
-        if user is None or user.id not in self.allowed_users:
+        if user is None or user.id not in self.allowed_users or chat is None:
             return False
-        private = chat is not None and chat.type == "private"
-        return private or self.allow_groups
+        return chat.type == "private" or chat.id in self.allowed_chats
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):

@@ -156,15 +156,17 @@ class TelegramSender:
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
         fmt: Fmt = "markdown",
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> list[int]:
         """Send `text` as one or more messages; return their ids (markup goes on the last).
 
-        `fmt` says what `text` is: the model's Markdown (default) or plain text.
+        `fmt` says what `text` is: the model's Markdown (default) or plain text; `silent`
+        sends it without a notification sound (`disable_notification`).
         """
         messages = await self._messages(text, fmt)
         return await self.send_messages(
-            chat_id, messages, reply_markup=reply_markup, thread_id=thread_id
+            chat_id, messages, reply_markup=reply_markup, silent=silent, thread_id=thread_id
         )
 
     async def send_messages(
@@ -173,6 +175,7 @@ class TelegramSender:
         messages: list[Message],
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> list[int]:
         """Send prepared messages (`format.messages_for`) in order, into topic `thread_id`;
@@ -180,7 +183,7 @@ class TelegramSender:
         ids: list[int] = []
         for n, message in enumerate(messages):
             markup = reply_markup if n == len(messages) - 1 else None
-            ids.append(await self._send_one(chat_id, message, markup, thread_id))
+            ids.append(await self._send_one(chat_id, message, markup, silent, thread_id))
         return ids
 
     async def _into_topic(
@@ -211,6 +214,7 @@ class TelegramSender:
         chat_id: int | str,
         message: Message,
         markup: InlineKeyboardMarkup | None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int:
         async def go(m: Message, thread: int | None) -> int:
@@ -224,6 +228,7 @@ class TelegramSender:
                     parse_mode=None,
                     entities=_entities(m),
                     reply_markup=markup,
+                    disable_notification=silent or None,
                 ),
             )
             self._remember_shown(chat_id, sent.message_id, _shown_key(m, markup))
@@ -335,11 +340,6 @@ class TelegramSender:
         thread_id: int | None = None,
     ) -> int:
         """Send bytes as a file; the caption is plain text cut to Telegram's 1024 limit."""
-        cap = (
-            caption[: CAPTION_LIMIT - 1] + "…"
-            if caption and len(caption) > CAPTION_LIMIT
-            else caption
-        )
 
         async def go(thread: int | None) -> int:
             msg = await self._call(
@@ -349,13 +349,41 @@ class TelegramSender:
                     chat_id,
                     BufferedInputFile(data, filename),
                     message_thread_id=thread,
-                    caption=cap or None,
+                    caption=_caption(caption),
                     parse_mode=None,
                 ),
             )
             return msg.message_id
 
         return await self._into_topic("sendDocument", chat_id, thread_id, go)
+
+    async def send_photo(
+        self,
+        chat_id: int | str,
+        filename: str,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
+    ) -> int:
+        """Send an image as a photo (Telegram checks its size and dimensions: a refusal is a
+        ``TelegramBadRequest``); the caption as for ``send_document``."""
+
+        async def go(thread: int | None) -> int:
+            msg = await self._call(
+                "sendPhoto",
+                chat_id,
+                lambda: self.bot.send_photo(
+                    chat_id,
+                    BufferedInputFile(data, filename),
+                    message_thread_id=thread,
+                    caption=_caption(caption),
+                    parse_mode=None,
+                ),
+            )
+            return msg.message_id
+
+        return await self._into_topic("sendPhoto", chat_id, thread_id, go)
 
     async def create_topic(self, chat_id: int | str, name: str) -> int:
         """Open a topic; its thread id."""
@@ -397,6 +425,13 @@ class TelegramSender:
                 log.warning("telegram.draft_failed", chat_id=chat_id, error=redact(str(e)))
                 return False
         return False
+
+
+def _caption(caption: str | None) -> str | None:
+    """A caption as plain text cut to Telegram's 1024 limit; None for none."""
+    if caption and len(caption) > CAPTION_LIMIT:
+        return caption[: CAPTION_LIMIT - 1] + "…"
+    return caption or None
 
 
 class _Gone(Exception):

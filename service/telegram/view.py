@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import structlog
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.chat_action import ChatActionSender
@@ -50,6 +50,7 @@ OUTAGE_MAX_DELAY_S = 30.0  # retry spacing while Telegram is unreachable
 T = TypeVar("T")
 ATTACH_OVER_MESSAGES = 3  # a reply needing more messages is also sent as reply.md
 FILE_LIMIT = 50 * 1024 * 1024  # the most a bot may upload (Bot API, sendDocument)
+PHOTO_LIMIT = 10 * 1024 * 1024  # the most a photo may be (Bot API, sendPhoto)
 
 
 class Act(CallbackData, prefix="a"):
@@ -208,6 +209,7 @@ class TelegramView:
         buttons: Keyboard = (),
         markdown: bool = False,
         verbatim: str | None = None,
+        silent: bool = False,
         thread_id: int | None = None,
     ) -> int | None:
         markup = keyboard_markup(buttons)
@@ -219,7 +221,7 @@ class TelegramView:
                 "say",
                 chat_id,
                 lambda: sender.send_messages(
-                    chat_id, shown, reply_markup=markup, thread_id=thread_id
+                    chat_id, shown, reply_markup=markup, silent=silent, thread_id=thread_id
                 ),
             )
         else:
@@ -227,7 +229,7 @@ class TelegramView:
                 "say",
                 chat_id,
                 lambda: sender.send(
-                    chat_id, text, reply_markup=markup, fmt=fmt, thread_id=thread_id
+                    chat_id, text, reply_markup=markup, fmt=fmt, silent=silent, thread_id=thread_id
                 ),
             )
         return ids[-1] if ids else None
@@ -255,6 +257,33 @@ class TelegramView:
         except TelegramAPIError as e:  # refused outright: the caller says so in words
             log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
             return None
+
+    async def send_photo(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
+        """As a photo when Telegram takes it as one; over 10 MB, or refused for what it is
+        (dimensions, not an image Telegram can read), as a file."""
+        if len(data) <= PHOTO_LIMIT:
+            try:
+                return await self._patiently(
+                    "photo",
+                    chat_id,
+                    lambda: self.sender.send_photo(
+                        chat_id, filename, data, caption=caption, thread_id=thread_id
+                    ),
+                )
+            except TelegramBadRequest as e:
+                log.info("telegram.photo_refused", chat_id=chat_id, file=filename, error=e.message)
+            except TelegramAPIError as e:  # refused outright: the caller says so in words
+                log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
+                return None
+        return await self.send_file(chat_id, filename, data, caption, thread_id=thread_id)
 
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
@@ -342,7 +371,14 @@ class TelegramView:
         reply.shown = shown
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, thread_id: int | None = None
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         lane = self._lanes.setdefault(chat_id, _Lane())
         lane.pending.pop(key, None)
@@ -350,7 +386,8 @@ class TelegramView:
             reply = self._replies.pop((chat_id, key), None)
             if not lane.pending and lane.task is not None and not lane.task.done():
                 lane.task.cancel()  # only ever cancelled while sleeping: we hold the lock
-            await self._send_final(chat_id, reply, text, footer, thread_id)
+            markup = keyboard_markup(buttons)
+            await self._send_final(chat_id, reply, text, footer, markup, thread_id)
             log.info("reply.final_shown", turn=key, chat_id=chat_id)  # for `pocketcode latency`
             lane.last_call = self.clock.monotonic()
 
@@ -360,6 +397,7 @@ class TelegramView:
         reply: _Reply | None,
         text: str,
         footer: str | None,
+        markup: InlineKeyboardMarkup | None,
         thread_id: int | None,
     ) -> None:
         streamed = reply.message_id if reply is not None else None
@@ -379,11 +417,16 @@ class TelegramView:
             return
         first, rest = chunks[0], chunks[1:]
         edited = streamed is not None and await self._patiently(
-            "reply", chat_id, lambda: self.sender.edit_message(chat_id, streamed, first)
+            "reply",
+            chat_id,
+            lambda: self.sender.edit_message(
+                chat_id, streamed, first, reply_markup=None if rest else markup
+            ),
         )
         send = partial(self.sender.send_messages, chat_id, thread_id=thread_id)
         for chunk in rest if edited else chunks:
-            await self._patiently("reply", chat_id, partial(send, [chunk]))
+            keyboard = markup if chunk is chunks[-1] else None
+            await self._patiently("reply", chat_id, partial(send, [chunk], reply_markup=keyboard))
         if len(chunks) > ATTACH_OVER_MESSAGES:
             body = (text + (f"\n\n_{footer}_\n" if footer else "\n")).encode()
             await self._patiently(

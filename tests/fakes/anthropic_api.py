@@ -11,6 +11,8 @@ The reply is scripted by markers in the text of the last user message:
 - ``[[mock:tool:Bash:CMD]]``: a ``tool_use`` block for Bash running CMD (up to the ``]]``); for
   another tool, ``[[mock:tool:NAME:JSON]]`` gives its input. The follow-up request that carries
   the ``tool_result`` is answered with ``Tool said: <result>``.
+- ``[[mock:recall]]``: ``Recall: <every user text of the conversation so far, " | " between>``
+  (markers removed), so a reply shows what the model was sent of earlier turns.
 - anything else: ``Echo: <text>`` (markers removed).
 
 Streaming requests (``"stream": true``) get SSE events as the real API sends them; others get one
@@ -38,6 +40,7 @@ log = logging.getLogger("fake_anthropic")
 _SLOW = re.compile(r"\[\[mock:slow(?::([0-9.]+))?\]\]")
 _LONG = re.compile(r"\[\[mock:long:(\d+)\]\]")
 _TOOL = re.compile(r"\[\[mock:tool:([A-Za-z_][\w-]*):(.*?)\]\]", re.DOTALL)
+_RECALL = "[[mock:recall]]"
 _ANY_MARKER = re.compile(r"\[\[mock:.*?\]\]", re.DOTALL)
 _REMINDER = "<system-reminder>"
 
@@ -205,7 +208,21 @@ def plan_for(body: Any) -> Plan:
         return Plan(chunks=_split(reply, 50 if slow else 500), delay_s=delay)
     if slow:
         return Plan(chunks=tuple(f"w{i:03d} " for i in range(200)), delay_s=delay)
+    if _RECALL in text:
+        said = [_ANY_MARKER.sub("", t).strip() for t in conversation_texts(body)]
+        return Plan(chunks=("Recall: ", " | ".join(t for t in said if t)))
     return Plan(chunks=("Echo: ", _ANY_MARKER.sub("", text).strip()))
+
+
+def conversation_texts(body: Any) -> list[str]:
+    """What the user typed in each user message of a request, in order (tool results and
+    reminders left out)."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    return [
+        user_text(m.get("content"))
+        for m in messages or []
+        if isinstance(m, dict) and m.get("role") == "user" and user_text(m.get("content"))
+    ]
 
 
 def _tokens(obj: Any) -> int:

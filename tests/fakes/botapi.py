@@ -26,6 +26,7 @@ import json
 import math
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -535,6 +536,12 @@ def entity_faults(entities: list[dict[str, Any]]) -> list[str]:
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+#: What a bot may upload (multipart): any file up to 50 MB, a photo up to 10 MB whose width and
+#: height add up to 10000 at most, one at most 20 times the other (Bot API, sendPhoto).
+MAX_UPLOAD = 50 * 1024 * 1024
+MAX_PHOTO = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10000
+MAX_PHOTO_RATIO = 20
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -657,6 +664,7 @@ class StoredMessage:
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_markup: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
+    photo: list[dict[str, Any]] | None = None
     caption: str | None = None
     edited: int = 0
     deleted: bool = False
@@ -680,6 +688,54 @@ class ApiError(Exception):
     def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
         super().__init__(description)
         self.status, self.description, self.parameters = status, description, parameters
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG, JPEG, GIF or WebP, read from its header; None for anything
+    else (Telegram answers IMAGE_PROCESS_FAILED to a photo it cannot read)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        kind = data[12:16]
+        if kind == b"VP8X":
+            w, h = data[24:27], data[27:30]
+            return int.from_bytes(w, "little") + 1, int.from_bytes(h, "little") + 1
+        if kind == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+            w, h = data[26:28], data[28:30]
+            return int.from_bytes(w, "little") & 0x3FFF, int.from_bytes(h, "little") & 0x3FFF
+        if kind == b"VP8L" and data[20:21] == b"\x2f":
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        return None
+    if data[:2] == b"\xff\xd8":  # JPEG: the size is in the first start-of-frame segment
+        i = 2
+        while i + 9 <= len(data) and data[i] == 0xFF:
+            marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(
+                    data[i + 5 : i + 7], "big"
+                )
+            i += 2 + length
+    return None
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of that size (1-bit grey, all black): small however large its dimensions."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    rows = (b"\x00" + b"\x00" * ((width + 7) // 8)) * height
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _bad(desc: str) -> ApiError:
@@ -1266,14 +1322,16 @@ class FakeBotAPI:
         }  # fmt: skip
         if m.from_bot:
             out["from"] = self.bot_user
-        if m.text is not None and m.document is None:
+        if m.text is not None and m.document is None and m.photo is None:
             out["text"] = m.text
             if m.entities:
                 out["entities"] = m.entities
         if m.document is not None:
             out["document"] = m.document
-            if m.caption:
-                out["caption"] = m.caption
+        if m.photo is not None:
+            out["photo"] = m.photo
+        if m.caption and (m.document is not None or m.photo is not None):
+            out["caption"] = m.caption
         if m.reply_markup:
             out["reply_markup"] = m.reply_markup
         if m.edited:
@@ -1357,7 +1415,7 @@ class FakeBotAPI:
         stored = self._find(p, "edit")
         if not stored.from_bot:
             raise _bad("message can't be edited")
-        if stored.document is not None:
+        if stored.document is not None or stored.photo is not None:
             raise _bad("there is no text in the message to edit")
         visible, entities = self._text(
             p.get("text"), p.get("parse_mode"), MAX_TEXT, entities=p.get("entities"),
@@ -1420,25 +1478,63 @@ class FakeBotAPI:
     def _commands_key(p: dict[str, Any]) -> str:
         return json.dumps([p.get("scope") or {"type": "default"}, p.get("language_code") or ""])
 
+    def _upload(self, p: dict[str, Any], field: str, folder: str) -> tuple[str, str, str, bytes]:
+        """(file_id, file_unique_id, filename, bytes) of the file a send method got: uploaded
+        (multipart, up to 50 MB) or a file_id of one stored already."""
+        sent = p.get(field)
+        if isinstance(sent, str) and sent.startswith("attach://"):
+            sent = p.get(sent[len("attach://") :])
+        if isinstance(sent, dict) and "content" in sent:
+            filename, content = sent["filename"] or field, sent["content"]
+            if len(content) > MAX_UPLOAD:
+                raise ApiError(413, "Request Entity Too Large")
+            file_id, unique = self._store_file(content, folder, filename)
+            return file_id, unique, filename, content
+        if isinstance(sent, str) and sent in self._files:
+            path, content = self._files[sent]
+            return sent, "U" + sent, path.rsplit("/", 1)[-1], content
+        raise _bad("wrong remote file identifier specified: can't unserialize it")
+
+    def _caption(self, p: dict[str, Any], method: str) -> str | None:
+        if not p.get("caption"):
+            return None
+        caption, _ = self._text(
+            p["caption"], p.get("parse_mode"), MAX_CAPTION, caption=True,
+            entities=p.get("caption_entities"), method=method,
+        )  # fmt: skip
+        return caption
+
+    async def _m_sendphoto(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        file_id, unique, _, content = self._upload(p, "photo", "photos")
+        if len(content) > MAX_PHOTO:
+            raise _bad("PHOTO_SAVE_FILE_INVALID")
+        size = image_size(content)
+        if size is None:
+            raise _bad("IMAGE_PROCESS_FAILED")
+        width, height = size
+        if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * max(
+            1, min(width, height)
+        ):
+            raise _bad("PHOTO_INVALID_DIMENSIONS")
+        caption = self._caption(p, "sendPhoto")
+        markup = self._markup(p.get("reply_markup"))
+        thread = self._thread(chat, p)
+        self._flood(chat)
+        mid = self._new_message_id(chat)
+        photo = [{"file_id": file_id, "file_unique_id": unique, "width": width, "height": height,
+                  "file_size": len(content)}]  # fmt: skip
+        stored = StoredMessage(
+            mid, chat, int(time.time()), True, photo=photo, caption=caption, reply_markup=markup,
+            thread_id=thread,
+        )  # fmt: skip
+        self._messages[chat][mid] = stored
+        return self._message_json(stored)
+
     async def _m_senddocument(self, p: dict[str, Any]) -> Any:
         chat = self._chat(p)
-        doc = p.get("document")
-        if isinstance(doc, str) and doc.startswith("attach://"):
-            doc = p.get(doc[len("attach://") :])
-        if isinstance(doc, dict) and "content" in doc:
-            filename, content = doc["filename"] or "document", doc["content"]
-            file_id, unique = self._store_file(content, "documents", filename)
-        elif isinstance(doc, str) and doc in self._files:
-            file_id, (path, content) = doc, self._files[doc]
-            filename, unique = path.rsplit("/", 1)[-1], "U" + doc
-        else:
-            raise _bad("wrong remote file identifier specified: can't unserialize it")
-        caption = None
-        if p.get("caption"):
-            caption, _ = self._text(
-                p["caption"], p.get("parse_mode"), MAX_CAPTION, caption=True,
-                entities=p.get("caption_entities"), method="sendDocument",
-            )  # fmt: skip
+        file_id, unique, filename, content = self._upload(p, "document", "documents")
+        caption = self._caption(p, "sendDocument")
         markup = self._markup(p.get("reply_markup"))
         thread = self._thread(chat, p)
         self._flood(chat)

@@ -25,6 +25,7 @@ Reply text is `Echo: <user text>`. Markers inside the user text script behaviour
   [[recall]]          reply with the turn count and the earlier user texts of this session
   [[env]]             reply with this process's environment, NAME=value a line (a `printenv`)
   [[cat:PATH]]        reply with the text of the file PATH (a `cat` of a file the agent found)
+  [[say:TEXT]]        reply with TEXT, exactly (an answer of the agent's own words)
 Control requests on stdin are answered as 2.1.197 answers them: `set_model` (aliases resolved;
 the next init and assistant messages carry the model), `set_permission_mode` (answered with the
 mode; bypassPermissions refused unless the process was started able to bypass), `interrupt`,
@@ -34,7 +35,9 @@ API call (tool call or reply); the call that reaches X (>=) ends the turn with a
 `error_max_budget_usd` result (what it streamed stays streamed), every later turn answers the
 same error at once, and the process exits 1 when stdin closes. Cost: $5 per million input
 tokens, $25 per million output tokens (a plain turn is about $0.10).
-Env: FAKE_CLAUDE_STATE_DIR (sessions), FAKE_CLAUDE_STARTUP_MS, FAKE_CLAUDE_DELTA_CHARS (40),
+An allowed Write or Edit of a file inside the working directory really changes it.
+Env: FAKE_CLAUDE_STATE_DIR (its config directory: conversations kept as 2.1.197 keeps them, in
+projects/<dir>/<session id>.jsonl), FAKE_CLAUDE_STARTUP_MS, FAKE_CLAUDE_DELTA_CHARS (40),
 CLAUDE_CODE_MAX_RETRIES (retries shown for [[api_error]], default 2).
 """
 
@@ -286,6 +289,7 @@ class Fake:
         self.model_usage: dict[str, float] = {"in": 0, "out": 0}
         self.session_id = str(uuid.uuid4())
         self.history: list[str] = []
+        self.last_uuid: str | None = None
         self.turns = 0
         self.partial: tuple[str, int, str] | None = None
 
@@ -304,9 +308,12 @@ class Fake:
         self.emit_raw(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
 
     # ---- sessions on disk ---------------------------------------------------------------
+    # Shaped like 2.1.197's store (FAKE_CLAUDE_STATE_DIR stands for its config directory):
+    # projects/<cwd, non-alphanumerics as '-'>/<session id>.jsonl, a `user` and an `assistant`
+    # line per turn (message, cwd, sessionId, timestamp) and a `last-prompt` line, appended.
     def session_path(self, session_id: str) -> str:
         slug = re.sub(r"[^A-Za-z0-9]", "-", self.cwd)
-        return os.path.join(self.state_dir, "projects", slug, session_id + ".json")
+        return os.path.join(self.state_dir, "projects", slug, session_id + ".jsonl")
 
     def load_session(self) -> None:
         resume = self.opts.get("resume")
@@ -314,8 +321,8 @@ class Fake:
         if resume:
             path = self.session_path(resume)
             try:
-                with open(path, encoding="utf-8") as fh:
-                    data = json.load(fh)
+                with open(path, "rb") as fh:
+                    lines = [json.loads(raw) for raw in fh if raw.strip()]
             except (OSError, ValueError):
                 msg = f"No conversation found with session ID: {resume}"
                 sys.stderr.write(msg + "\n")
@@ -340,8 +347,13 @@ class Fake:
                 )
                 os._exit(1)
             self.session_id = resume
-            self.history = list(data.get("history", []))
-            self.turns = int(data.get("turns", 0))
+            for line in lines:
+                content = (line.get("message") or {}).get("content")
+                if line.get("type") == "user" and isinstance(content, str):
+                    self.history.append(content)
+                if line.get("uuid"):
+                    self.last_uuid = line["uuid"]
+            self.turns = len(self.history)
         elif wanted:
             if not UUID_RE.match(wanted):
                 fail("Error: Invalid session ID. Must be a valid UUID.")
@@ -349,23 +361,50 @@ class Fake:
                 fail(f"Error: Session ID {wanted} is already in use.")
             self.session_id = wanted
 
-    def save_session(self, user_text: str) -> None:
+    def save_session(self, user_text: str, reply: str) -> None:
         self.history.append(user_text)
         self.turns += 1
         path = self.session_path(self.session_id)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(
-                {
-                    "session_id": self.session_id,
-                    "cwd": self.cwd,
-                    "turns": self.turns,
-                    "history": self.history,
+        common = {"cwd": self.cwd, "sessionId": self.session_id, "version": VERSION}
+        asked, answered = new_uuid(), new_uuid()
+        lines = [
+            {
+                "parentUuid": self.last_uuid, "isSidechain": False, "type": "user",
+                "message": {"role": "user", "content": user_text}, "uuid": asked,
+                "timestamp": timestamp(), **common,
+            },
+            {
+                "parentUuid": asked, "isSidechain": False, "type": "assistant",
+                "message": {
+                    "role": "assistant", "model": self.model,
+                    "content": [{"type": "text", "text": reply}],
                 },
-                fh,
-            )
-        os.replace(tmp, path)
+                "uuid": answered, "timestamp": timestamp(), **common,
+            },
+            {"type": "last-prompt", "lastPrompt": user_text, "sessionId": self.session_id},
+        ]  # fmt: skip
+        self.last_uuid = answered
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+
+    def write_file(self, name: str, tool_input: dict[str, Any]) -> None:
+        """What an allowed Write or Edit does to a file inside the working directory (outside
+        it, and for a failed edit, nothing: the reply is the same either way)."""
+        target = os.path.realpath(os.path.join(self.cwd, str(tool_input.get("file_path", ""))))
+        if not target.startswith(self.cwd + os.sep):
+            return
+        if name == "Write":
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write(str(tool_input.get("content", "")))
+        elif name == "Edit" and os.path.isfile(target):
+            with open(target, encoding="utf-8") as fh:
+                text = fh.read()
+            old, new = str(tool_input.get("old_string", "")), str(tool_input.get("new_string", ""))
+            if old and old in text:
+                with open(target, "w", encoding="utf-8") as fh:
+                    fh.write(text.replace(old, new, 1))
 
     # ---- stdin --------------------------------------------------------------------------
     def reader(self) -> None:
@@ -761,7 +800,7 @@ class Fake:
                         stop_reason="tool_use",
                         permission_denials=denials,
                     )
-                    self.save_session(text)
+                    self.save_session(text, reply)
                     return
                 self.emit(self.status_msg())
                 if self.max_turns is not None and num_turns - 1 >= self.max_turns:
@@ -788,7 +827,7 @@ class Fake:
                     total_out + out_tok,
                     permission_denials=denials,
                 )
-                self.save_session(text)
+                self.save_session(text, reply)
                 return
             self.result(
                 "success",
@@ -799,7 +838,7 @@ class Fake:
                 result=reply,
                 permission_denials=denials,
             )
-            self.save_session(text)
+            self.save_session(text, reply)
         except Interrupted:
             # Read into a declared local: mypy would keep self.partial narrowed to the None set
             # before the try, not seeing that stream_text() sets it.
@@ -834,6 +873,8 @@ class Fake:
         if "cat" in names:  # what `cat PATH` in a tool would show
             with open(names["cat"] or "", encoding="utf-8") as fh:
                 return fh.read(), self.delta_chars
+        if "say" in names:
+            return names["say"] or "", self.delta_chars
         return f"Echo: {text}", self.delta_chars
 
     def api_errors(self, names: dict[str, str | None], t0: float) -> bool:
@@ -991,6 +1032,8 @@ class Fake:
                 tool_use_result=f"Error: {message}",
             )
             return None if stop else message
+        if name in ("Write", "Edit"):
+            self.write_file(name, tool_input)
         if isinstance(tool_input.get("answers"), dict):
             output = f"{name} ok: " + "; ".join(
                 f"{q} -> {a}" for q, a in tool_input["answers"].items()

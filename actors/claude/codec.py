@@ -285,14 +285,20 @@ class ControlAnswer:
     error: str | None
 
 
-def control_answer(msg: Mapping[str, Any]) -> ControlAnswer | None:
-    """A ``control_response`` on stdout (``subtype`` "success" or "error" with ``error``)."""
+def _response_to(msg: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The request id and body of a ``control_response`` (either way: claude's or ours)."""
     if msg.get("type") != "control_response":
         return None
     response = _dict(msg.get("response"))
     request_id = _str(response.get("request_id"))
-    if request_id is None:
+    return None if request_id is None else (request_id, response)
+
+
+def control_answer(msg: Mapping[str, Any]) -> ControlAnswer | None:
+    """A ``control_response`` on stdout (``subtype`` "success" or "error" with ``error``)."""
+    if (found := _response_to(msg)) is None:
         return None
+    request_id, response = found
     if response.get("subtype") == "success":
         return ControlAnswer(request_id, None)
     return ControlAnswer(request_id, _str(response.get("error")) or "no reason given")
@@ -416,12 +422,9 @@ class PermissionReply:
 
 def permission_reply(msg: Mapping[str, Any]) -> PermissionReply | None:
     """A ``control_response`` we wrote on stdin (answering a permission question), or None."""
-    if msg.get("type") != "control_response":
+    if (found := _response_to(msg)) is None:
         return None
-    response = _dict(msg.get("response"))
-    request_id = _str(response.get("request_id"))
-    if request_id is None:
-        return None
+    request_id, response = found
     answer = _dict(response.get("response"))
     return PermissionReply(request_id, _str(answer.get("behavior")), _str(answer.get("message")))
 

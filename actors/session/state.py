@@ -83,7 +83,7 @@ class SessionState:
     #: When the last of ``crashes`` crashes in a row ended its turn: the backoff counts from it.
     last_crash_at: datetime | None = None
     #: Permission questions claude asked and nobody has answered yet (they close with their
-    #: turn, or when the process that asked is gone).
+    #: turn, which tells the chat; a new process starts with none).
     questions: tuple[codec.PermissionRequest, ...] = ()
     version: int = 0
     #: Correlation ids of the latest queued messages and setting changes, so a replayed update
@@ -366,7 +366,8 @@ def _changes(state: SessionState, event: Event) -> dict[str, Any]:
                 "questions": (),
             }
         case ev.PROCESS_EXITED:
-            return {"process_pid": None, "questions": ()}
+            # Its questions stay open until their turn ends, which tells the chat they expired.
+            return {"process_pid": None}
         case ev.RESUME_FAILED:
             return {"claude_session_id": None}
         case ev.IMPORTED:

@@ -1,7 +1,8 @@
 """Load: 50 chats streaming replies at once, with the bot alone in its own process.
 
 Run ``python -m bench.load [--json] [--seconds 60] [--chats 50] [--groups 25] [--think 1.0]
-[--py-spy FILE]`` (``--seconds 300`` for several minutes).
+[--py-spy FILE]`` (``--seconds 300`` for several minutes). ``--topics``: instead, ``--chats``
+sessions side by side as topics of ONE private chat (``bench/load_topics.py``).
 
 Three kinds of process, so the bot's own cost can be measured:
 
@@ -613,14 +614,29 @@ async def run(args: Any, report: Report) -> None:
 
 async def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--seconds", type=float, default=60, help="how long to send (default 60)")
-    p.add_argument("--chats", type=int, default=50, help="chats streaming at once (default 50)")
+    p.add_argument("--seconds", type=float, help="how long to send (default 60; --topics 240)")
+    p.add_argument("--chats", type=int, default=50, help="chats (or topics) at once (default 50)")
     p.add_argument("--groups", type=int, default=25, help="of them supergroups (default 25)")
-    p.add_argument("--think", type=float, default=1.0, help="reading time per reply, s")
+    p.add_argument(
+        "--think", type=float, help="reading time per reply, s (default 1.0; --topics 60)"
+    )
     p.add_argument("--py-spy", metavar="FILE", help="sample the bot with py-spy into FILE")
+    p.add_argument(
+        "--topics", action="store_true", help="the sessions as topics of one private chat"
+    )
     args = p.parse_args()
     if args.py_spy and py_spy_path() is None:
         p.error("--py-spy needs py-spy: pip install -e '.[profile]'")
+    if args.topics:
+        from bench.load_topics import run_topics  # it builds on this module
+
+        args.seconds = 240 if args.seconds is None else args.seconds
+        args.think = 60.0 if args.think is None else args.think
+        report = Report(f"load bench ({args.chats} topics in one chat; the bot alone)")
+        await run_topics(args, report)
+        return report.finish(as_json=args.json)
+    args.seconds = 60 if args.seconds is None else args.seconds
+    args.think = 1.0 if args.think is None else args.think
     report = Report(f"load bench ({args.chats} chats; the bot alone in its process)")
     await run(args, report)
     return report.finish(as_json=args.json)

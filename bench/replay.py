@@ -38,7 +38,7 @@ if __package__ in (None, ""):
 from actors.archive.tarball import build_archive
 from actors.chat import state as cs
 from actors.chat.inbound import RECEIVED, update_stream
-from actors.chat.view import Keyboard
+from actors.chat.view import Keyboard, NoTopics
 from actors.session import events as ev
 from actors.session.state import SessionState, evolve, load_state
 from bench.common import Report, at_most, parser
@@ -187,7 +187,7 @@ async def write_log(store: SqliteEventStore, sessions: int, per_session: int) ->
     return written
 
 
-class OwedReplies:
+class OwedReplies(NoTopics):
     """The chat side of a restart: counts the final replies the chat actors show."""
 
     def __init__(self, expected: int) -> None:
@@ -204,28 +204,52 @@ class OwedReplies:
         markdown: bool = False,
         verbatim: str | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int | None:
         return None
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         return None
 
     async def send_photo(
-        self, chat_id: int, filename: str, data: bytes, caption: str
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
     ) -> int | None:
         return None
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
         pass
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         self.shown.append(key)
         if len(self.shown) >= self.expected:
             self.all_shown.set()
 
-    async def typing(self, chat_id: int, on: bool) -> None:
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
         pass
 
     async def close_buttons(

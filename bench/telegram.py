@@ -140,8 +140,10 @@ class TimedLog(list[tuple[str, dict[str, Any], int]]):
 class TimedBotAPI(FakeBotAPI):
     """The stand-in with real flood control (real monotonic clock) and a timed request log."""
 
-    def __init__(self, *, lean: bool = False, observe: Observer | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, *, lean: bool = False, observe: Observer | None = None, private_topics: bool = False
+    ) -> None:
+        super().__init__(private_topics=private_topics)
         self.log: TimedLog = TimedLog(lean=lean, observe=observe)
         if lean:
             self.draft_history = _Discard()

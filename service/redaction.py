@@ -199,6 +199,7 @@ class RedactingView:
         markdown: bool = False,
         verbatim: str | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int | None:
         return await self.inner.say(
             chat_id,
@@ -207,27 +208,55 @@ class RedactingView:
             markdown=markdown,
             verbatim=self._opt(verbatim),
             silent=silent,
+            thread_id=thread_id,
         )
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         """A file of text (a command, a diff) is redacted like any text; other bytes go as
         they are."""
         with contextlib.suppress(UnicodeDecodeError):
             data = self.secrets.text(data.decode("utf-8")).encode("utf-8")
-        return await self.inner.send_file(chat_id, filename, data, self.secrets.text(caption))
+        caption = self.secrets.text(caption)
+        return await self.inner.send_file(chat_id, filename, data, caption, thread_id=thread_id)
 
     async def send_photo(
-        self, chat_id: int, filename: str, data: bytes, caption: str
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
     ) -> int | None:
         """An image goes as it is (its pixels are not text); its caption is redacted."""
-        return await self.inner.send_photo(chat_id, filename, data, self.secrets.text(caption))
+        caption = self.secrets.text(caption)
+        return await self.inner.send_photo(chat_id, filename, data, caption, thread_id=thread_id)
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
         """The reply so far may end in the first half of a secret whose rest is still coming."""
-        await self.inner.reply_progress(chat_id, key, self.secrets.pieces(text), self._opt(status))
+        await self.inner.reply_progress(
+            chat_id, key, self.secrets.pieces(text), self._opt(status), thread_id=thread_id
+        )
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         await self.inner.reply_done(
             chat_id,
@@ -235,10 +264,11 @@ class RedactingView:
             self.secrets.text(text),
             self._opt(footer),
             buttons=self._buttons(buttons),
+            thread_id=thread_id,
         )
 
-    async def typing(self, chat_id: int, on: bool) -> None:
-        await self.inner.typing(chat_id, on)
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
+        await self.inner.typing(chat_id, on, thread_id=thread_id)
 
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
@@ -246,3 +276,12 @@ class RedactingView:
         await self.inner.close_buttons(
             chat_id, handle, self.secrets.text(text), verbatim=self._opt(verbatim)
         )
+
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        return await self.inner.create_topic(chat_id, self.secrets.text(name))
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> bool:
+        return await self.inner.close_topic(chat_id, thread_id)
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> bool:
+        return await self.inner.reopen_topic(chat_id, thread_id)

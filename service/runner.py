@@ -65,7 +65,12 @@ async def run_telegram(settings: Config) -> int:
     app = await open_app(settings)
     view = make_view(bot, settings, clock=app.system.clock)
     app.view = view
-    dp = build_dispatcher(deliver=app.deliver, on_denied=app.on_denied, settings=settings)
+    dp = build_dispatcher(
+        deliver=app.deliver,
+        on_denied=app.on_denied,
+        settings=settings,
+        private_topics=bool(me.has_topics_enabled),
+    )
     stop = asyncio.Event()
     on_sigterm(stop)
     try:

@@ -1,5 +1,8 @@
 """The terminal front: the same chat actor, driven from stdin and printing plain text.
 
+A terminal has no topics: what a session says all goes to the one screen (``thread_id`` is
+never anything but None here).
+
 Useful without a bot token (trying pocketcode out, debugging a session). There are no buttons
 in a terminal, so every button is printed as the command a user would type instead; a
 permission question's as ``/allow`` (no id: the chat answers the only open question, or lists
@@ -16,7 +19,7 @@ from typing import TextIO
 from actors.chat import routes
 from actors.chat.approval import visible
 from actors.chat.inbound import Deliver, Incoming
-from actors.chat.view import Button, Keyboard
+from actors.chat.view import Button, Keyboard, NoTopics
 
 #: Answers to a permission question: typed without its id (see ``actors.chat.permissions``).
 NO_ID = frozenset({"allow", "allow_session", "deny"})
@@ -35,7 +38,7 @@ def barred(text: str) -> str:
     return "\n".join(f"│ {line}" for line in visible(text).split("\n"))
 
 
-class TerminalView:
+class TerminalView(NoTopics):
     """Implements `actors.chat.view.ChatView` by printing to `out`; streams only new text."""
 
     def __init__(self, out: TextIO) -> None:
@@ -65,6 +68,7 @@ class TerminalView:
         markdown: bool = False,
         verbatim: str | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int | None:
         self._line(text)
         if verbatim is not None:
@@ -85,7 +89,9 @@ class TerminalView:
             return text[len(printed) :]
         return ("" if self._at_line_start else "\n") + text
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
         k = (chat_id, key)
         self._write(self._new_part(k, text))
         if status and status != self._status.get(k):
@@ -93,7 +99,14 @@ class TerminalView:
         self._status[k] = status
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         k = (chat_id, key)
         self._write(self._new_part(k, text))
@@ -105,10 +118,18 @@ class TerminalView:
             self._write("\n")
         self._buttons(buttons)
 
-    async def typing(self, chat_id: int, on: bool) -> None:
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
         """Nothing to show: streamed text already says the bot is busy."""
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         """No files in a terminal: a text file is printed whole, under its name; of other
         bytes only the name and size."""
         size = f"{len(data):,} byte{'' if len(data) == 1 else 's'}"
@@ -123,7 +144,13 @@ class TerminalView:
         return next(self._handles)
 
     async def send_photo(
-        self, chat_id: int, filename: str, data: bytes, caption: str
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
     ) -> int | None:
         """An image cannot show here: its name and size."""
         return await self.send_file(chat_id, filename, data, caption)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from actors.chat.inbound import Incoming, Pressed
+from actors.chat.inbound import HERE, Incoming, Pressed, TopicChanged, Where
 from actors.chat.view import Keyboard
 from actors.runtime.testkit import FakeClock, SequentialIds, run_until_idle
 from actors.session import events as ev
@@ -34,15 +34,19 @@ class Shown:
     filename: str | None = None
     data: bytes | None = None
     silent: bool = False
+    thread_id: int | None = None  # the topic it went into
 
 
 @dataclass
 class RecordingView:
-    """A ChatView that remembers what each chat was shown, awaitable without sleeps."""
+    """A ChatView that remembers what each chat was shown, awaitable without sleeps. It opens
+    topics where asked (``topics``: chat -> thread id -> [name, closed]), as Telegram would in
+    a chat with topics."""
 
     shown: dict[int, list[Shown]] = field(default_factory=dict)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     next_handle: int = 100
+    topics: dict[int, dict[int, list[Any]]] = field(default_factory=dict)
 
     async def _add(self, chat_id: int, item: Shown) -> None:
         self.shown.setdefault(chat_id, []).append(item)
@@ -58,36 +62,88 @@ class RecordingView:
         markdown: bool = False,
         verbatim: str | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int | None:
         self.next_handle += 1
-        shown = Shown("say", text, buttons, self.next_handle, verbatim=verbatim, silent=silent)
+        shown = Shown(
+            "say", text, buttons, self.next_handle, verbatim=verbatim, silent=silent,
+            thread_id=thread_id,
+        )  # fmt: skip
         await self._add(chat_id, shown)
         return self.next_handle
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         self.next_handle += 1
-        shown = Shown("file", caption, handle=self.next_handle, filename=filename, data=data)
+        shown = Shown(
+            "file", caption, handle=self.next_handle, filename=filename, data=data,
+            thread_id=thread_id,
+        )  # fmt: skip
         await self._add(chat_id, shown)
         return self.next_handle
 
     async def send_photo(
-        self, chat_id: int, filename: str, data: bytes, caption: str
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
     ) -> int | None:
         self.next_handle += 1
-        shown = Shown("photo", caption, handle=self.next_handle, filename=filename, data=data)
+        shown = Shown(
+            "photo", caption, handle=self.next_handle, filename=filename, data=data,
+            thread_id=thread_id,
+        )  # fmt: skip
         await self._add(chat_id, shown)
         return self.next_handle
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
-        await self._add(chat_id, Shown("progress", text, key=key, footer=status))
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
+        shown = Shown("progress", text, key=key, footer=status, thread_id=thread_id)
+        await self._add(chat_id, shown)
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
-        await self._add(chat_id, Shown("done", text, buttons, key=key, footer=footer))
+        shown = Shown("done", text, buttons, key=key, footer=footer, thread_id=thread_id)
+        await self._add(chat_id, shown)
 
-    async def typing(self, chat_id: int, on: bool) -> None:
-        await self._add(chat_id, Shown("typing", "on" if on else "off"))
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
+        await self._add(chat_id, Shown("typing", "on" if on else "off", thread_id=thread_id))
+
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        self.next_handle += 1  # a topic's id is the id of the message that opened it
+        self.topics.setdefault(chat_id, {})[self.next_handle] = [name, False]
+        return self.next_handle
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> bool:
+        self.topics[chat_id][thread_id][1] = True
+        return True
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> bool:
+        self.topics[chat_id][thread_id][1] = False
+        return True
+
+    def in_topic(self, chat_id: int, thread_id: int | None, kind: str = "say") -> list[str]:
+        """What one topic of a chat was shown (None: the chat itself, or General)."""
+        return [s.text for s in self.of(chat_id, kind) if s.thread_id == thread_id]
 
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
@@ -148,17 +204,33 @@ class AppKit:
         await self.app.recover()
         return self.app
 
-    async def send(self, text: str, chat_id: int = 1, user_id: int = 7) -> None:
-        assert self.app is not None
-        self.n += 1
-        await self.app.deliver(chat_id, Incoming(user_id, text, f"upd-{self.n}"))
-
-    async def press(
-        self, action: str, arg: str, chat_id: int = 1, handle: int | None = None
+    async def send(
+        self, text: str, chat_id: int = 1, user_id: int = 7, where: Where = HERE
     ) -> None:
         assert self.app is not None
         self.n += 1
-        await self.app.deliver(chat_id, Pressed(7, action, arg, handle, f"upd-{self.n}"))
+        await self.app.deliver(chat_id, Incoming(user_id, text, f"upd-{self.n}", where))
+
+    async def press(
+        self,
+        action: str,
+        arg: str,
+        chat_id: int = 1,
+        handle: int | None = None,
+        where: Where = HERE,
+    ) -> None:
+        assert self.app is not None
+        self.n += 1
+        await self.app.deliver(chat_id, Pressed(7, action, arg, handle, f"upd-{self.n}", where))
+
+    async def topic_changed(
+        self, change: str, thread_id: int, title: str | None = None, chat_id: int = 1
+    ) -> None:
+        """Telegram's note that a topic was opened, renamed, closed or reopened by the user."""
+        assert self.app is not None
+        self.n += 1
+        where = Where(thread_id, True)
+        await self.app.deliver(chat_id, TopicChanged(7, change, title, f"upd-{self.n}", where))
 
     async def settle(self) -> None:
         """Run until every actor's mailbox is empty and no claude is still writing a turn."""

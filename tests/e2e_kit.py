@@ -41,8 +41,15 @@ class Bot_:
     clock: ManualClock
     sleeps: list[float] = field(default_factory=list)
 
-    def say(self, text: str, *, chat_id: int = OWNER, user_id: int = OWNER) -> int:
-        return self.api.push_message(chat_id, user_id, text)
+    def say(
+        self,
+        text: str,
+        *,
+        chat_id: int = OWNER,
+        user_id: int = OWNER,
+        thread_id: int | None = None,
+    ) -> int:
+        return self.api.push_message(chat_id, user_id, text, thread_id=thread_id)
 
     def texts(self, chat_id: int = OWNER) -> list[str]:
         return [m.text or m.caption or "" for m in self.api.bot_messages(chat_id)]
@@ -63,11 +70,17 @@ class Bot_:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    tmp: Path, denials: DenialLimiter | None = None, app_clock: Clock | None = None, **env: str
+    tmp: Path,
+    denials: DenialLimiter | None = None,
+    app_clock: Clock | None = None,
+    *,
+    topics: bool = False,
+    **env: str,
 ) -> AsyncIterator[Bot_]:
-    """``app_clock``: the app's (its actors' timers; a ``FakeClock`` for routines)."""
+    """``app_clock``: the app's (its actors' timers; a ``FakeClock`` for routines); ``topics``:
+    the bot's topic mode is on in private chats (as ``getMe`` says at start)."""
     clock = ManualClock()
-    api = FakeBotAPI(clock=clock)
+    api = FakeBotAPI(clock=clock, private_topics=topics)
     api.flood.configure(enabled=False)
     await api.start()
     settings = load_settings(
@@ -98,7 +111,11 @@ async def running_bot(
     app.view = view
     await app.recover()
     dp = build_dispatcher(
-        deliver=app.deliver, on_denied=app.on_denied, settings=settings, denials=denials
+        deliver=app.deliver,
+        on_denied=app.on_denied,
+        settings=settings,
+        denials=denials,
+        private_topics=topics,
     )
     running = Bot_(api, app, bot, dp, view, clock, sleeps)
     stop = asyncio.Event()

@@ -50,3 +50,33 @@ def test_a_p99_needs_enough_samples_and_unmeasured_is_a_failure() -> None:
     nothing = Report("nothing")
     nothing.add("rate", math.nan, "/s", "", at_least(1))
     assert nothing.failed()[0].name == "rate"
+
+
+def test_the_topics_run_counts_a_reply_only_whole_and_in_its_own_topic() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bench.load import REPLY_CHARS
+    from bench.load_topics import Final, judge
+    from bench.telegram import filler
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    whole = filler(REPLY_CHARS)
+
+    def final(thread: int | None, session: str, seconds: float, text: str = whole) -> Final:
+        return Final(
+            thread, t0 + timedelta(seconds=seconds), f"{text}\n\n$0.1 this turn · $1 in {session}"
+        )
+
+    threads = {"t0": 10, "t1": 11}
+    turns: dict[str, list[datetime | None]] = {"t0": [t0, t0 + timedelta(seconds=5)], "t1": [t0]}
+    finals = [
+        final(10, "t0", 0.25),
+        final(10, "t0", 6.0),
+        final(11, "t0", 1.0),  # t0's reply in t1's topic
+        final(None, "t1", 1.0),  # in General
+        final(11, "t1", 2.0, text=whole[:100]),  # cut short
+    ]
+    waits, good, misplaced = judge(finals, threads, turns)
+    assert good == 2
+    assert misplaced == 2
+    assert waits == [250.0, 1000.0, 2000.0], "a misplaced final times no turn"

@@ -360,3 +360,93 @@ async def test_fault_injection(api: FakeBotAPI, bot: Bot) -> None:
         await bot.get_me()
     api.set_outage(False)
     assert (await bot.get_me()).is_bot
+
+
+# --------------------------------------------------------------------------- topics
+
+FORUM = -1001234
+
+
+async def test_a_forum_opens_topics_and_messages_go_into_them(api: FakeBotAPI, bot: Bot) -> None:
+    api.make_forum(FORUM)
+    topic = await bot.create_forum_topic(FORUM, "work")
+    assert topic.name == "work"
+    sent = await bot.send_message(FORUM, "hi", message_thread_id=topic.message_thread_id)
+    assert sent.message_thread_id == topic.message_thread_id
+    assert sent.is_topic_message
+    assert sent.chat.is_forum
+    assert [m.text for m in api.thread_messages(FORUM, topic.message_thread_id)] == ["hi"]
+    general = await bot.send_message(FORUM, "to all")
+    assert general.message_thread_id is None
+    assert [m.text for m in api.thread_messages(FORUM, None)] == ["to all"]
+    # The bot's own note about the topic is an update too (the Bot API does not skip those).
+    [note] = [u for u in await bot.get_updates(timeout=0) if u.message is not None]
+    assert note.message is not None
+    assert note.message.forum_topic_created is not None
+    assert note.message.forum_topic_created.name == "work"
+    assert note.message.from_user is not None
+    assert note.message.from_user.id == api.bot_id
+    assert note.message.message_thread_id == topic.message_thread_id
+
+
+async def test_a_closed_or_unknown_topic_is_refused_as_telegram_does(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    api.make_forum(FORUM)
+    thread = (await bot.create_forum_topic(FORUM, "work")).message_thread_id
+    assert await bot.close_forum_topic(FORUM, thread)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_CLOSED"):
+        await bot.send_message(FORUM, "hi", message_thread_id=thread)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_CLOSED"):
+        await bot.send_document(FORUM, BufferedInputFile(b"x", "x.txt"), message_thread_id=thread)
+    assert await bot.send_chat_action(FORUM, "typing", message_thread_id=thread)
+    assert await bot.reopen_forum_topic(FORUM, thread)
+    assert (await bot.send_message(FORUM, "hi", message_thread_id=thread)).message_thread_id
+    for unknown in (thread + 100, 1):  # 1: General's id is no topic to send into
+        with pytest.raises(TelegramBadRequest, match="message thread not found"):
+            await bot.send_message(FORUM, "hi", message_thread_id=unknown)
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(-100999, "hi", message_thread_id=thread)  # no topics there
+    with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
+        await bot.create_forum_topic(-100999, "nope")
+    with pytest.raises(TelegramBadRequest, match="TOPIC_ID_INVALID"):
+        await bot.close_forum_topic(FORUM, thread + 100)
+
+
+async def test_private_topics_follow_the_bots_topic_mode(clock: ManualClock) -> None:
+    async with FakeBotAPI(clock=clock, private_topics=True) as api:
+        bot = make_bot(api)
+        try:
+            me = await bot.get_me()
+            assert me.has_topics_enabled
+            assert me.allows_users_to_create_topics
+            thread = (await bot.create_forum_topic(9, "work")).message_thread_id
+            assert await bot.send_message_draft(9, 5, text="streaming", message_thread_id=thread)
+            assert api.draft_threads[(9, 5)] == thread
+            assert await bot.send_message_draft(9, 6, text="in general")
+            await bot.send_message(9, "done", message_thread_id=thread)
+            assert api.drafts[9] == {6: "in general"}, "a message replaces its topic's drafts"
+            await bot.send_chat_action(9, "typing", message_thread_id=thread)
+            assert api.chat_action_threads == [(9, thread, "typing")]
+            with pytest.raises(TelegramBadRequest, match="only for supergroups"):
+                await bot.close_forum_topic(9, thread)  # documented for supergroups only
+            assert await bot.edit_forum_topic(9, thread, name="renamed")
+            assert api.topics[9][thread].name == "renamed"
+            # A topic the user opens by hand, and a message in it.
+            mine = api.push_topic_created(9, 9, "By hand")
+            api.push_message(9, 9, "hello", thread_id=mine)
+            updates = [u.message for u in await bot.get_updates(timeout=0) if u.message]
+            by_user = [m for m in updates if m.from_user is not None and m.from_user.id == 9]
+            assert by_user[0].forum_topic_created is not None
+            assert by_user[0].forum_topic_created.name == "By hand"
+            assert (by_user[1].text, by_user[1].message_thread_id) == ("hello", mine)
+            assert by_user[1].is_topic_message
+        finally:
+            await bot.session.close()
+    async with FakeBotAPI(clock=clock) as off:
+        bot = make_bot(off)
+        try:
+            with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
+                await bot.create_forum_topic(9, "work")
+        finally:
+            await bot.session.close()

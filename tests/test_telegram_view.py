@@ -474,3 +474,108 @@ async def test_latency_marks_are_logged_for_the_profile(
         await view.reply_done(PRIVATE, "t9", "some words and more", None)
     marks = [(e["event"], e["turn"]) for e in logs if e["event"].startswith("reply.")]
     assert marks == [("reply.first_shown", "t9"), ("reply.final_shown", "t9")]
+
+
+# ---------------------------------------------------------------------- topics
+
+
+async def _ticks_until(done: Any, rounds: int = 200) -> None:
+    """Let the loop run (no clock moves) until ``done()`` or ``rounds`` passes of it."""
+    import asyncio
+
+    for _ in range(rounds):
+        if done():
+            return
+        await asyncio.sleep(0)
+
+
+async def test_replies_stream_end_and_type_in_their_own_topics(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    api.make_forum(GROUP)
+    one, two = [await view.create_topic(GROUP, name) for name in ("one", "two")]
+    assert one is not None
+    assert two is not None
+    assert one != two
+    await view.typing(GROUP, True, thread_id=two)
+    await view.reply_progress(GROUP, "t1", "first words", None, thread_id=one)
+    await settle(api, clock, 1)
+    await view.reply_progress(GROUP, "t2", "second words", None, thread_id=two)
+    await clock.advance(1)
+    await settle(api, clock, 2)
+    await view.reply_done(GROUP, "t1", "first, done", None, thread_id=one)
+    await view.reply_done(GROUP, "t2", "second, done", None, thread_id=two)
+    await view.say(GROUP, "for everyone")
+    assert [m.text for m in api.thread_messages(GROUP, one)] == ["first, done"]
+    assert [m.text for m in api.thread_messages(GROUP, two)] == ["second, done"]
+    assert [m.text for m in api.thread_messages(GROUP, None)] == ["for everyone"]
+    await api.wait_for(lambda: bool(api.chat_action_threads))
+    await view.typing(GROUP, False, thread_id=two)
+    assert api.chat_action_threads == [(GROUP, two, "typing")]
+
+
+async def test_drafts_stream_in_the_topic_of_a_private_chat(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    api.bot_user["has_topics_enabled"] = True  # the bot's topic mode, on
+    thread = await view.create_topic(PRIVATE, "work")
+    assert thread is not None
+    await view.reply_progress(PRIVATE, "t1", "", None, thread_id=thread)
+    await settle(api, clock, 1)
+    [(chat, draft)] = api.draft_threads
+    assert api.draft_threads[(chat, draft)] == thread
+    await view.reply_done(PRIVATE, "t1", "all done", None, thread_id=thread)
+    assert [m.text for m in api.thread_messages(PRIVATE, thread)] == ["all done"]
+    assert not await view.close_topic(PRIVATE, thread), "closing is for supergroups only"
+    assert api.calls_of("closeForumTopic") == []
+
+
+async def test_what_a_closed_or_missing_topic_refuses_goes_to_general(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    api.make_forum(GROUP)
+    thread = await view.create_topic(GROUP, "work")
+    assert thread is not None
+    assert await view.close_topic(GROUP, thread)
+    await view.say(GROUP, "archived", thread_id=thread)
+    await view.reply_done(GROUP, "t1", "a late reply", None, thread_id=thread + 50)
+    await view.send_file(GROUP, "a.txt", b"data", "a file", thread_id=thread)
+    general = api.thread_messages(GROUP, None)
+    assert [m.text or m.caption for m in general] == ["archived", "a late reply", "a file"]
+    assert await view.reopen_topic(GROUP, thread)
+    await view.say(GROUP, "back", thread_id=thread)
+    assert [m.text for m in api.thread_messages(GROUP, thread)] == ["back"]
+    assert await view.create_topic(-100999, "not a forum") is None
+
+
+async def test_replies_in_one_chat_take_turns_so_a_busy_one_starves_none(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    """Reply a updates often, b once a second: each interval shows the one waiting longest
+    (round robin), never only the quieter one."""
+    for tick in range(8):
+        await view.reply_progress(GROUP, "b", f"b{tick}", None)
+        for k in range(3):
+            await view.reply_progress(GROUP, "a", f"a{tick}.{k}", None)
+        await clock.advance(1)
+        await settle(api, clock, tick + 1)
+    shown = [p["text"][0] for _, p in progress_calls(api)]
+    assert shown.count("a") >= 3, shown
+    assert shown.count("b") >= 3, shown
+
+
+async def test_a_final_reply_goes_first_and_progress_waits_its_interval(
+    view: TelegramView, api: FakeBotAPI, clock: FakeClock
+) -> None:
+    await view.reply_progress(GROUP, "a", "a0", None)  # t=0: shown at once
+    await settle(api, clock, 1)
+    await view.reply_progress(GROUP, "a", "a1", None)  # due at t=1
+    await clock.advance(0.5)
+    await view.reply_done(GROUP, "b", "b is done", None)  # t=0.5: sent at once
+    assert len(progress_calls(api)) == 2
+    await clock.advance(0.5)  # t=1: the interval since the final is not over
+    await _ticks_until(lambda: clock.pending == 1 or len(progress_calls(api)) > 2)
+    assert len(progress_calls(api)) == 2, "no progress right after a final"
+    await clock.advance(0.5)  # t=1.5
+    await settle(api, clock, 3)
+    assert progress_calls(api)[-1][1]["text"] == "a1"

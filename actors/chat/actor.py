@@ -6,7 +6,8 @@ questions, handled updates) to the chat's stream, of which it is the only writer
 rebuilds it. Every update ends handled: a refusal is said in words, an unexpected failure is
 logged and told in one sentence, and neither is retried. The handling itself lives in plain
 functions of a ``ChatContext``: ``routes`` picks them for commands and buttons, ``turns``,
-``permissions``, ``uploads`` and ``voice`` for the rest.
+``permissions``, ``uploads`` and ``voice`` for the rest, ``topics`` for Telegram's notes about
+topics. Each update is answered in the topic it came from (``ChatContext.at``).
 
 Transient on purpose: whether a turn of this chat is running (``Replies.running``, only for the
 typing indicator; a restart ends every running turn) and what the front shows of a streaming
@@ -20,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from actors.chat import permissions, routes, turns, uploads, voice
+from actors.chat import permissions, routes, topics, turns, uploads, voice
 from actors.chat import state as cs
 from actors.chat.context import ChatContext, ChatDeps
 from actors.chat.inbound import (
@@ -29,6 +30,7 @@ from actors.chat.inbound import (
     FileRefused,
     Incoming,
     Pressed,
+    TopicChanged,
     VoiceArrived,
 )
 from actors.claude.choices import InvalidChoice
@@ -79,18 +81,17 @@ class ChatActor(Actor[Any]):
     async def receive(self, message: Any) -> Any:
         chat = self.chat
         match message:
-            case Incoming():
-                await self._handled(message.correlation_id, routes.on_text(chat, message))
-            case Pressed():
-                await self._handled(message.correlation_id, routes.on_pressed(chat, message))
-            case FileArrived():
-                await self._handled(message.correlation_id, uploads.save(chat, message))
-            case FileRefused():
-                await self._handled(message.correlation_id, uploads.refused(chat, message))
-            case FileLost():
-                await self._handled(message.correlation_id, uploads.lost(chat, message))
-            case VoiceArrived():
-                await self._handled(message.correlation_id, voice.hear(chat, message))
+            case (
+                Incoming()
+                | Pressed()
+                | FileArrived()
+                | FileRefused()
+                | FileLost()
+                | VoiceArrived()
+                | TopicChanged()
+            ):
+                here = chat.at(message.where)  # answered in the topic it came from
+                await self._handled(here, message.correlation_id, self._inbound(here, message))
             case n.TurnStarted():
                 await self.replies.started(message)
             case n.TurnQueued():
@@ -106,11 +107,35 @@ class ChatActor(Actor[Any]):
             case n.SessionNotice():
                 await chat.say_about(message.session, message.text)
             case RoutineNotice():
-                await chat.say(message.text, silent=message.silent)
+                thread = chat.state.thread_of(message.session) if message.session else None
+                await chat.view.say(
+                    chat.chat_id, message.text, silent=message.silent, thread_id=thread
+                )
             case _:
                 raise TypeError(f"chat actor got an unknown message {message!r}")
 
-    async def _handled(self, ref: str, work: Coroutine[Any, Any, None]) -> None:
+    @staticmethod
+    async def _inbound(chat: ChatContext, message: Any) -> None:
+        """An update; from a topic no session has yet, that topic first becomes one's."""
+        if isinstance(message, TopicChanged):
+            await topics.changed(chat, message)
+            return
+        await topics.adopt(chat, message.correlation_id)
+        match message:
+            case Incoming():
+                await routes.on_text(chat, message)
+            case Pressed():
+                await routes.on_pressed(chat, message)
+            case FileArrived():
+                await uploads.save(chat, message)
+            case FileRefused():
+                await uploads.refused(chat, message)
+            case FileLost():
+                await uploads.lost(chat, message)
+            case VoiceArrived():
+                await voice.hear(chat, message)
+
+    async def _handled(self, chat: ChatContext, ref: str, work: Coroutine[Any, Any, None]) -> None:
         """Handle an update once, then mark it handled, whatever happened: bad input gets
         words, an unexpected failure is logged with its correlation id and told in one
         sentence. Never retried, never answered twice."""
@@ -120,20 +145,21 @@ class ChatActor(Actor[Any]):
         try:
             await work
         except USER_ERRORS as exc:
-            await self._tell(str(exc))
+            await self._tell(chat, str(exc))
         except Exception as exc:
             log.exception("chat.update_failed", correlation_id=ref)
             await self._tell(
+                chat,
                 f"Sorry, that failed inside pocketcode ({type(exc).__name__}); nothing more "
-                f"will be done with it. The log has the details under {ref}."
+                f"will be done with it. The log has the details under {ref}.",
             )
         await self._append(cs.UPDATE_HANDLED, ref=ref)
 
-    async def _tell(self, text: str) -> None:
+    async def _tell(self, chat: ChatContext, text: str) -> None:
         """Say why an update failed; if even that fails, the log has it (the update still
         ends handled: telling nobody beats handling it again forever)."""
         try:
-            await self.chat.say(text)
+            await chat.say(text)
         except Exception:
             log.exception("chat.say_failed")
 

@@ -8,13 +8,14 @@ nothing of the mailbox, the dedupe of updates or their replay after a restart.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from actors.chat import state as cs
 from actors.chat import texts
+from actors.chat.inbound import HERE, Where
 from actors.chat.transcription import NoTranscriber, Transcriber
 from actors.chat.view import ChatView, Keyboard
 from actors.runtime import ActorRef, AskTimeoutError
@@ -68,11 +69,13 @@ class Append(Protocol):
 @dataclass(frozen=True, slots=True)
 class ChatContext(ChatServices):
     """One chat's edges: the services without the store, which only ``append`` writes to.
-    ``current`` reads the actor's state, which every ``append`` changes."""
+    ``current`` reads the actor's state, which every ``append`` changes. ``where``: the topic
+    the update being handled came from (``at``); what is said about it goes there."""
 
     chat_id: int = field(kw_only=True)
     current: Callable[[], cs.ChatState] = field(kw_only=True)
     append: Append = field(kw_only=True)
+    where: Where = field(default=HERE, kw_only=True)
 
     @classmethod
     def of(
@@ -81,44 +84,70 @@ class ChatContext(ChatServices):
         shared = {f.name: getattr(deps, f.name) for f in fields(ChatServices)}
         return cls(**shared, chat_id=chat_id, current=current, append=append)
 
+    def at(self, where: Where) -> ChatContext:
+        """This chat, handling an update that came from ``where``."""
+        return self if where == self.where else replace(self, where=where)
+
     @property
     def state(self) -> cs.ChatState:
         return self.current()
 
+    def here(self) -> str | None:
+        """The session whose topic the update came from (None: not a session's topic)."""
+        return self.state.session_in(self.where.thread_id)
+
     def active(self) -> str | None:
-        """The active session, unless it has since been archived or removed."""
-        active = self.state.active
+        """The session a message goes to, unless it has since been archived or removed: in a
+        chat with topics the topic's own (none in General), elsewhere the chat's active one."""
+        active = self.here() if self.where.topics else self.state.active
         summary = self.catalog.get(active) if active else None
         return active if summary is not None and summary.status == "active" else None
 
     def label(self, session: str, text: str) -> str:
-        """Replies from a session other than the active one say where they come from."""
-        return text if session == self.state.active else f"[{session}] {text}"
+        """Replies from a session other than the active one say where they come from, unless
+        they go into the session's own topic."""
+        plain = session == self.state.active or self.state.thread_of(session) is not None
+        return text if plain else f"[{session}] {text}"
 
     async def say(
         self, text: str, *, buttons: Keyboard = (), markdown: bool = False, silent: bool = False
     ) -> int | None:
+        """Said where the update being handled came from."""
         return await self.view.say(
-            self.chat_id, text, buttons=buttons, markdown=markdown, silent=silent
+            self.chat_id,
+            text,
+            buttons=buttons,
+            markdown=markdown,
+            silent=silent,
+            thread_id=self.where.thread_id,
         )
 
-    async def say_about(self, session: str, text: str) -> None:
-        await self.say(self.label(session, text))
+    async def say_about(self, session: str, text: str, *, silent: bool = False) -> None:
+        """Said in the session's topic (the chat itself if it has none)."""
+        thread = self.state.thread_of(session)
+        await self.view.say(
+            self.chat_id, self.label(session, text), silent=silent, thread_id=thread
+        )
 
     async def set_active(self, name: str | None) -> None:
         if self.state.active != name:
             await self.append(cs.ACTIVE_CHANGED, session=name)
 
     async def offer_sessions(self, title: str, *, include_archived: bool = False) -> None:
-        """The session list with buttons: what a chat without an active session is shown."""
+        """The session list with buttons: what a chat without an active session is shown. In
+        the topic of a session since archived, that it is."""
+        if (stranded := self.here()) is not None and self.active() is None:
+            await self.say(texts.archived_topic(stranded))
+            return
         catalog = self.catalog
         text, buttons = texts.session_list(
             title,
             catalog.listed(include_archived=include_archived),
-            self.state.active,
+            None if self.where.topics else self.state.active,
             more_archived=not include_archived
             and any(s.status == "archived" for s in catalog.listed(include_archived=True)),
             conversations=await catalog.conversations.current(),
+            topics=self.where.topics,
         )
         await self.say(text, buttons=buttons)
 

@@ -3,7 +3,8 @@
 claude keeps every conversation in its own store (``actors.claude.store``), whoever started it.
 ``/resume`` lists those made outside pocketcode (the ones its sessions drive are left out) and
 imports one: a new session in the conversation's directory whose first process starts with
-``--resume``, so the next message continues it. ``/release`` stops a session's process, so a
+``--resume``, so the next message continues it (where the chat has topics, in a topic of its
+own, as ``/new`` makes one). ``/release`` stops a session's process, so a
 ``claude --resume`` at a terminal is the only one writing the conversation; the next chat message
 resumes it, with what was said there.
 """
@@ -17,7 +18,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from actors.chat import texts
+from actors.chat import texts, topics
 from actors.chat.context import ChatContext
 from actors.chat.view import Button, Keyboard
 from actors.claude import store
@@ -128,9 +129,13 @@ async def _import(
         first_prompt=conversation.first_prompt[:PROMPT_ECHO],
     )
     await chat.ask_session(name, create)
-    await chat.set_active(name)
     exchange = await asyncio.to_thread(store.last_exchange, conversation.path)
-    await chat.say(resumed_text(name, conversation.cwd, exchange))
+    text = resumed_text(name, conversation.cwd, exchange, topic=chat.where.topics)
+    if chat.where.topics:  # in a topic of its own, as /new makes one
+        await topics.point_to(chat, name, text)
+        return
+    await chat.set_active(name)
+    await chat.say(text)
 
 
 async def release(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
@@ -212,8 +217,10 @@ def listing_text(
     return "\n".join(lines), tuple(buttons)
 
 
-def resumed_text(name: str, cwd: str, exchange: store.Exchange) -> str:
-    lines = [f"Resumed the conversation in {cwd} as {name}, now active."]
+def resumed_text(name: str, cwd: str, exchange: store.Exchange, *, topic: bool = False) -> str:
+    """Said where the session is now: the chat (active) or its own topic (``topic``)."""
+    where = "in this topic of its own" if topic else "now active"
+    lines = [f"Resumed the conversation in {cwd} as {name}, {where}."]
     if exchange.prompt is not None or exchange.reply is not None:
         lines.append("Where it stands:")
     if exchange.prompt is not None:

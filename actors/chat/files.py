@@ -99,10 +99,9 @@ async def send(chat: ChatContext, session: str, cwd: str, path: str) -> None:
     except OSError as exc:
         raise SessionError(f"{relative} cannot be read: {exc.strerror or exc}.") from None
     caption = f"{relative} · {session}"
-    if target.suffix.lower() in IMAGE_SUFFIXES:
-        sent = await chat.view.send_photo(chat.chat_id, target.name, data, caption)
-    else:
-        sent = await chat.view.send_file(chat.chat_id, target.name, data, caption)
+    send = chat.view.send_photo if target.suffix.lower() in IMAGE_SUFFIXES else chat.view.send_file
+    thread = chat.where.thread_id  # where it was asked for (a button: under the reply)
+    sent = await send(chat.chat_id, target.name, data, caption, thread_id=thread)
     if sent is None:
         await chat.say(f"{relative} could not be sent: Telegram refused it.")
 

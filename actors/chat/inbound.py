@@ -18,12 +18,26 @@ RECEIVED = "update.received"
 
 
 @dataclass(frozen=True, slots=True)
+class Where:
+    """Where in its chat an update was written: the topic (``thread_id``, None for the chat
+    itself or its General topic) and whether the chat has topics at all (a forum supergroup,
+    or a private chat with the bot's topic mode on). See ``actors.chat.topics``."""
+
+    thread_id: int | None = None
+    topics: bool = False
+
+
+HERE = Where()
+
+
+@dataclass(frozen=True, slots=True)
 class Incoming:
     """A text message or command, as typed."""
 
     user_id: int
     text: str
     correlation_id: str
+    where: Where = HERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +49,7 @@ class Pressed:
     arg: str
     handle: int | None
     correlation_id: str
+    where: Where = HERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,7 @@ class FileArrived:
     data: bytes
     caption: str
     correlation_id: str
+    where: Where = HERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +76,7 @@ class FileRefused:
     limit: int
     correlation_id: str
     reason: str = ""
+    where: Where = HERE
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +88,22 @@ class VoiceArrived:
     filename: str
     data: bytes
     correlation_id: str
+    where: Where = HERE
 
 
-Inbound = Incoming | Pressed | FileArrived | FileRefused | VoiceArrived
+@dataclass(frozen=True, slots=True)
+class TopicChanged:
+    """Telegram's service message about a topic: ``change`` is created, edited (``title`` the
+    new name, None if only the icon changed), closed or reopened."""
+
+    user_id: int
+    change: str
+    title: str | None
+    correlation_id: str
+    where: Where = HERE
+
+
+Inbound = Incoming | Pressed | FileArrived | FileRefused | VoiceArrived | TopicChanged
 #: How a front hands an update to the service: the chat id, then what arrived.
 Deliver = Callable[[int, Inbound], Awaitable[None]]
 
@@ -84,6 +114,7 @@ class FileLost:
 
     filename: str
     correlation_id: str
+    where: Where = HERE
 
 
 def update_stream(correlation_id: str) -> str:
@@ -103,6 +134,8 @@ def record(chat_id: int, message: Inbound) -> dict[str, Any]:
         "update_id": update_id(message.correlation_id),
         "user_id": message.user_id,
     }
+    if message.where != HERE:  # a chat without topics logs what it always did
+        base |= {"thread_id": message.where.thread_id, "topics": message.where.topics}
     match message:
         case Incoming():
             return {**base, "kind": "text", "text": message.text}
@@ -138,21 +171,28 @@ def record(chat_id: int, message: Inbound) -> dict[str, Any]:
                 "filename": message.filename,
                 "size": len(message.data),
             }
+        case TopicChanged():
+            return {**base, "kind": "topic", "change": message.change, "title": message.title}
 
 
-def replayable(data: dict[str, Any], ref: str) -> Incoming | Pressed | FileLost | FileRefused:
-    """The message that hands a logged update to its chat again after a restart. A file's
-    bytes were never logged, so it can only be asked for again."""
+def replayable(
+    data: dict[str, Any], ref: str
+) -> Incoming | Pressed | FileLost | FileRefused | TopicChanged:
+    """The message that hands a logged update to its chat again after a restart, in the topic
+    it came from. A file's bytes were never logged, so it can only be asked for again."""
     user = data.get("user_id") or 0
+    where = Where(data.get("thread_id"), bool(data.get("topics")))
     match data.get("kind"):
         case "text":
-            return Incoming(user, data.get("text", ""), ref)
+            return Incoming(user, data.get("text", ""), ref, where)
         case "button":
-            return Pressed(user, data["action"], data["arg"], data.get("handle"), ref)
+            return Pressed(user, data["action"], data["arg"], data.get("handle"), ref, where)
         case "refused":
             size, limit = data.get("size") or 0, data.get("limit") or 0
             name, reason = str(data.get("filename") or "a file"), data.get("reason") or ""
-            return FileRefused(user, name, size, limit, ref, reason)
+            return FileRefused(user, name, size, limit, ref, reason, where)
         case "voice":
-            return FileLost("Your voice message", ref)
-    return FileLost(str(data.get("filename") or "a file"), ref)
+            return FileLost("Your voice message", ref, where)
+        case "topic":
+            return TopicChanged(user, data["change"], data.get("title"), ref, where)
+    return FileLost(str(data.get("filename") or "a file"), ref, where)

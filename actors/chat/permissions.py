@@ -26,13 +26,16 @@ async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
     """Ask: a request too long for one message goes as a file first, and the question says so."""
     shown = q.render(msg)
     text = shown.text
+    thread = chat.state.thread_of(msg.session)  # asked in the session's topic
     if msg.routine is not None:  # an unattended run: say which, the user may be far away
         head = f"⏰ {msg.routine.label} is running unattended and waits for you:"
         text = f"{routine_texts.escaped(head) if shown.markdown else head}\n{text}"
     if shown.attachment is not None:
         file = shown.attachment
         caption = chat.label(msg.session, file.caption)
-        sent = await chat.view.send_file(chat.chat_id, file.filename, file.data, caption)
+        sent = await chat.view.send_file(
+            chat.chat_id, file.filename, file.data, caption, thread_id=thread
+        )
         text += "\n" + (file.sent if sent is not None else file.unsent)
     handle = await chat.view.say(
         chat.chat_id,
@@ -40,6 +43,7 @@ async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
         buttons=shown.buttons,
         markdown=shown.markdown,
         verbatim=shown.verbatim,
+        thread_id=thread,
     )
     await chat.append(
         cs.QUESTION_ASKED,
@@ -56,8 +60,10 @@ async def asked(chat: ChatContext, msg: n.PermissionAsked) -> None:
 
 async def answer_typed(chat: ChatContext, args: tuple[str, ...], decision: sm.Decision) -> None:
     """``/allow``, ``/allowall``, ``/deny``: with no argument the only open question (several
-    are listed by number), else the one with that number, or a request id."""
-    questions = chat.state.questions
+    are listed by number), else the one with that number, or a request id. In a session's
+    topic, only that session's questions count."""
+    here = chat.here()
+    questions = {r: x for r, x in chat.state.questions.items() if here in (None, x.session)}
     if args and not args[0].isdigit():
         await answer(chat, args[0], decision)
         return

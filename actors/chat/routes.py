@@ -15,9 +15,9 @@ from actors.chat import (
     files,
     permissions,
     routine_commands,
-    session_commands,
     setting_commands,
     texts,
+    topics,
     turns,
 )
 from actors.chat import info_commands as info
@@ -56,7 +56,7 @@ async def start(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
 
 
 async def help_(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
-    await chat.say(help_text())
+    await chat.say(help_text() + ("" if chat.where.topics else texts.TOPICS_HOWTO))
 
 
 COMMANDS: dict[str, Route] = {
@@ -64,25 +64,25 @@ COMMANDS: dict[str, Route] = {
     "help": Route(Spec("/help", "the commands"), help_),
     "new": Route(
         Spec("/new NAME [PERSONA]", "create a session and switch to it", 1, 2),
-        session_commands.new,
+        topics.new,
         buttons=("new",),
     ),
     "session": Route(
         Spec("/session [NAME|all]", "list sessions to switch, or switch to NAME", 0, 1),
-        session_commands.session,
+        topics.session,
         buttons=("switch", "list"),
     ),
     "archive": Route(
         Spec("/archive NAME", "stop a session and pack it into an archive", 1, 1),
-        session_commands.archive,
+        topics.archive,
     ),
     "unarchive": Route(
-        Spec("/unarchive NAME", "bring an archived session back", 1, 1), session_commands.unarchive
+        Spec("/unarchive NAME", "bring an archived session back", 1, 1), topics.unarchive
     ),
     "stop": Route(Spec("/stop", "interrupt the running turn"), turns.stop),
     "status": Route(
         Spec("/status", "session, persona, model, turn state, tokens, cost and cap"),
-        setting_commands.status,
+        topics.status,
     ),
     "model": Route(
         Spec(
@@ -206,9 +206,9 @@ COMMANDS: dict[str, Route] = {
 SPECS: dict[str, Spec] = {name: route.spec for name, route in COMMANDS.items()}
 
 BUTTONS: dict[str, ButtonHandler] = {
-    "switch": lambda chat, p: session_commands.session(chat, (p.arg,), p.correlation_id),
-    "new": lambda chat, p: session_commands.new(chat, (p.arg,), p.correlation_id),
-    "list": lambda chat, p: session_commands.session(
+    "switch": lambda chat, p: topics.session(chat, (p.arg,), p.correlation_id),
+    "new": lambda chat, p: topics.new(chat, (p.arg,), p.correlation_id),
+    "list": lambda chat, p: topics.session(
         chat, ("all",) if p.arg == "all" else (), p.correlation_id
     ),
     "allow": lambda chat, p: permissions.answer(chat, p.arg, "allow"),

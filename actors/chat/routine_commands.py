@@ -1,5 +1,6 @@
-"""/every and /routines: make a routine of the active session, list them, run one now, pause,
-resume or delete one (by button or typed). The scheduler actor keeps them; this only asks it."""
+"""/every and /routines: make a routine of the active session (in a chat with topics, the
+topic's), list them, run one now, pause, resume or delete one (by button or typed). The
+scheduler actor keeps them; this only asks it."""
 
 from __future__ import annotations
 
@@ -31,9 +32,12 @@ async def every(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
 
 
 async def routines(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
-    """``/routines``: the list with buttons; ``/routines VERB N``: what a button does."""
+    """``/routines``: the list with buttons (in a session's topic, that session's);
+    ``/routines VERB N``: what a button does."""
     if not args:
-        text, buttons = rt.listing(await _ask(chat, rm.ListRoutines(chat.chat_id)))
+        here = chat.here()
+        listed = await _ask(chat, rm.ListRoutines(chat.chat_id))
+        text, buttons = rt.listing([x for x in listed if here in (None, x.routine.session)])
         await chat.say(text, buttons=buttons)
         return
     if len(args) != 2 or args[0] not in VERBS:

@@ -17,6 +17,10 @@ REPLY_DELIVERED = "chat.reply_delivered"
 #: Files and folders offered as buttons (``/ls``, a reply's changed files). Data: session,
 #: paths (relative to its directory, folders ending in ``/``).
 FILES_LISTED = "chat.files_listed"
+#: A topic is a session's from now on (``thread_id``, ``session``, ``title``); see ``topics``.
+TOPIC_BOUND = "chat.topic_bound"
+#: Its topic was renamed in Telegram (``thread_id``, ``title``); the session keeps its name.
+TOPIC_RENAMED = "chat.topic_renamed"
 ACCESS_DENIED = "access.denied"
 
 
@@ -65,12 +69,29 @@ class ChatState:
     version: int = 0
     last_number: int = 0  # of the questions open (see ``Question.number``)
     listings: tuple[Listing, ...] = ()
+    #: Thread id -> the session whose topic it is, and the topic's title (chats with topics).
+    topics: dict[int, Topic] = field(default_factory=dict)
+    #: Session -> its topic's thread id: where what the session says goes.
+    threads: dict[str, int] = field(default_factory=dict)
 
     def was_handled(self, ref: str) -> bool:
         return ref in self.handled
 
     def listing(self, number: int) -> Listing | None:
         return next((x for x in self.listings if x.number == number), None)
+
+    def thread_of(self, session: str) -> int | None:
+        return self.threads.get(session)
+
+    def session_in(self, thread_id: int | None) -> str | None:
+        topic = self.topics.get(thread_id) if thread_id is not None else None
+        return topic.session if topic is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    session: str
+    title: str
 
 
 #: How many handled updates a chat remembers: a replay is at most a few updates behind.
@@ -117,4 +138,14 @@ def _changed(state: ChatState, event: Event) -> ChatState:
             questions = dict(state.questions)
             questions.pop(data["request_id"], None)
             return replace(state, questions=questions)
+        case "chat.topic_bound":
+            thread, session = data["thread_id"], data["session"]
+            topics = {**state.topics, thread: Topic(session, data.get("title") or session)}
+            return replace(state, topics=topics, threads={**state.threads, session: thread})
+        case "chat.topic_renamed":
+            bound = state.topics.get(data["thread_id"])
+            if bound is None:
+                return state
+            renamed = replace(bound, title=data["title"])
+            return replace(state, topics={**state.topics, data["thread_id"]: renamed})
     return state

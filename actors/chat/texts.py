@@ -34,10 +34,11 @@ def session_list(
     *,
     more_archived: bool,
     conversations: Mapping[str, str] | None = None,
+    topics: bool = False,
 ) -> tuple[str, Keyboard]:
-    """The list with a button per session to switch, and one to create a new one; under each
-    session with a conversation (``conversations``: session -> claude's id), the command that
-    continues it at a terminal."""
+    """The list with a button per session to switch (``topics``: to open its topic), and one
+    to create a new one; under each session with a conversation (``conversations``: session ->
+    claude's id), the command that continues it at a terminal."""
     rows: list[tuple[Button, ...]] = []
     lines = [title]
     for s in sessions[:SHOWN_SESSIONS]:
@@ -56,8 +57,42 @@ def session_list(
     rows.append((Button(f"➕ New session “{suggestion}”", "new", suggestion),))
     if more_archived:
         rows.append((Button("Show archived", "list", "all"),))
-    lines.append("Or: /new NAME [PERSONA]")
+    lines.append(IN_TOPICS if topics else "Or: /new NAME [PERSONA]")
     return "\n".join(lines), tuple(rows)
+
+
+#: Under the session list of a chat with topics.
+IN_TOPICS = (
+    "Each session has its own topic: write in it (a button here opens it). "
+    "/new NAME [PERSONA] starts one in a new topic."
+)
+#: Under /help where the chat has no topics.
+TOPICS_HOWTO = (
+    "\n\nSessions side by side: with topics, each session gets a topic of its own and "
+    "replies land there, so several can work at once without /session. In a private chat, "
+    "turn on Threaded Mode for the bot in @BotFather, then restart pocketcode; in a group, "
+    "turn on Topics and make the bot an admin allowed to manage topics."
+)
+
+
+def archived_topic(session: str) -> str:
+    """Written in the topic of a session that was archived (or is gone)."""
+    return f"This topic's session {session} is archived; /unarchive {session} brings it back here."
+
+
+def all_status(sessions: Sequence[SessionSummary], threads: dict[str, int]) -> str:
+    """``/status`` in General of a chat with topics: one line per session."""
+    lines = ["Sessions:"]
+    for s in sessions:
+        state = "running a turn" if s.open_turn else "idle"
+        if s.queued:
+            state += f", {s.queued} queued"
+        where = "its topic" if s.name in threads else "no topic yet"
+        lines.append(f"• {s.name} ({s.persona}): {state}, {where}")
+    if not sessions:
+        lines.append("No sessions yet. /new NAME [PERSONA] starts one.")
+    lines.append("/status in a session's topic says more about it.")
+    return "\n".join(lines)
 
 
 def personas(catalog: PersonaCatalog) -> str:

@@ -48,16 +48,16 @@ async def stop(chat: ChatContext, args: tuple[str, ...], ref: str) -> None:
 
 @dataclass(slots=True)
 class Replies:
-    """Shows the turns of the chat's sessions as they run.
+    """Shows the turns of the chat's sessions as they run, each in its session's topic.
 
-    ``running`` keeps the typing indicator on while any turn runs. It is not logged: after a
-    restart no turn of this chat is running until a session says so. A routine's turns
-    (``unattended``) are not streamed: their answer is shown at the end, quietly if all is
-    well (``routine_texts.answer``).
+    ``running`` (turn id -> its topic) keeps a topic's typing indicator on while a turn runs
+    in it. It is not logged: after a restart no turn of this chat is running until a session
+    says so. A routine's turns (``unattended``) are not streamed: their answer is shown at the
+    end, quietly if all is well (``routine_texts.answer``).
     """
 
     chat: ChatContext
-    running: set[str] = field(default_factory=set)
+    running: dict[str, int | None] = field(default_factory=dict)
     unattended: set[str] = field(default_factory=set)
 
     async def queued(self, msg: n.TurnQueued) -> None:
@@ -67,47 +67,56 @@ class Replies:
         )
 
     async def started(self, msg: n.TurnStarted) -> None:
-        self.running.add(msg.turn_id)
-        await self.chat.view.typing(self.chat.chat_id, True)
+        chat, thread = self.chat, self.chat.state.thread_of(msg.session)
+        self.running[msg.turn_id] = thread
+        await chat.view.typing(chat.chat_id, True, thread_id=thread)
         if msg.routine is not None:
             self.unattended.add(msg.turn_id)
             return
         if msg.merged > 1:
-            await self.chat.say_about(
+            await chat.say_about(
                 msg.session, f"Sending your {msg.merged} queued messages together as one turn."
             )
-        label = self.chat.label(msg.session, "")  # an immediate "Thinking…" placeholder
-        await self.chat.view.reply_progress(self.chat.chat_id, msg.turn_id, label, None)
+        label = chat.label(msg.session, "")  # an immediate "Thinking…" placeholder
+        await chat.view.reply_progress(chat.chat_id, msg.turn_id, label, None, thread_id=thread)
 
     async def progress(self, msg: n.ReplyProgress) -> None:
         if msg.turn_id in self.unattended:
             return
-        text = self.chat.label(msg.session, msg.text)
-        await self.chat.view.reply_progress(self.chat.chat_id, msg.turn_id, text, msg.status)
+        chat, thread = self.chat, self.chat.state.thread_of(msg.session)
+        text = chat.label(msg.session, msg.text)
+        await chat.view.reply_progress(
+            chat.chat_id, msg.turn_id, text, msg.status, thread_id=thread
+        )
 
     async def finished(self, msg: n.TurnFinished) -> None:
-        self.running.discard(msg.turn_id)
+        chat, thread = self.chat, self.chat.state.thread_of(msg.session)
+        started = self.running.pop(msg.turn_id, thread)  # its topic may be newer than the turn
         self.unattended.discard(msg.turn_id)
-        if not self.running:
-            await self.chat.view.typing(self.chat.chat_id, False)
+        if started not in self.running.values():
+            await chat.view.typing(chat.chat_id, False, thread_id=started)
         if msg.routine is None:
             await self._reply(msg, msg.text)
         else:
             await self._routine_answer(msg, msg.routine)
-        await self.chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)
+        await chat.append(cs.REPLY_DELIVERED, turn_id=msg.turn_id, session=msg.session)
 
     async def _reply(self, msg: n.TurnFinished, text: str) -> None:
+        """The final reply, in the session's topic; the files its turn changed are buttons
+        under it."""
+        chat = self.chat
         footer = texts.reply_footer(msg)
         buttons: Keyboard = ()
         if msg.files:  # named under the reply, each a button that sends it
-            note, buttons = await files.changed(self.chat, msg.session, msg.files)
+            note, buttons = await files.changed(chat, msg.session, msg.files)
             footer = f"{note}\n{footer}" if footer else note
-        await self.chat.view.reply_done(
-            self.chat.chat_id,
+        await chat.view.reply_done(
+            chat.chat_id,
             msg.turn_id,
-            self.chat.label(msg.session, text),
+            chat.label(msg.session, text),
             footer,
             buttons=buttons,
+            thread_id=chat.state.thread_of(msg.session),
         )
 
     async def _routine_answer(self, msg: n.TurnFinished, run: RoutineRun) -> None:
@@ -115,6 +124,6 @@ class Replies:
         if shown.text is None:
             return  # --quiet, and all is well
         if shown.silent:
-            await self.chat.say(self.chat.label(msg.session, shown.text), silent=True)
+            await self.chat.say_about(msg.session, shown.text, silent=True)
         else:
             await self._reply(msg, f"{shown.header}\n\n{shown.text}")

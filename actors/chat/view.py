@@ -1,4 +1,9 @@
-"""The port a front (Telegram, terminal) implements. The chat actor never knows which it serves."""
+"""The port a front (Telegram, terminal) implements. The chat actor never knows which it serves.
+
+Every call that shows something new takes ``thread_id``: the topic it goes into (None: the chat
+itself, or its General topic). A front without topics never gets one (``create_topic`` says so by
+answering None), so it can ignore the argument.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ class ChatView(Protocol):
         markdown: bool = False,
         verbatim: str | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int | None:
         """Send a message; returns a handle (message id) for ``close_buttons``.
 
@@ -41,30 +47,54 @@ class ChatView(Protocol):
         """
         ...
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         """Send ``data`` as a file named ``filename``; None if the front could not."""
         ...
 
     async def send_photo(
-        self, chat_id: int, filename: str, data: bytes, caption: str
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
     ) -> int | None:
         """Send an image to be seen as a picture; the front sends it as a file where it
         cannot show it as one (Telegram: too big, odd dimensions). None if it could not."""
         ...
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
-        """The reply so far. The front throttles (drafts or edits) and never repeats itself."""
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
+        """The reply so far. The front throttles (drafts or edits) and never repeats itself;
+        replies in different topics of one chat share its limits fairly."""
         ...
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         """The final reply replaces the streamed one: formatted, split, attached if huge;
         ``buttons`` go under its last message."""
         ...
 
-    async def typing(self, chat_id: int, on: bool) -> None:
-        """Keep (or stop) the typing indicator while a turn runs."""
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
+        """Keep (or stop) the typing indicator of a topic while a turn runs in it."""
         ...
 
     async def close_buttons(
@@ -73,3 +103,29 @@ class ChatView(Protocol):
         """An answered question: replace its text (and ``verbatim``, as in ``say``), drop its
         buttons."""
         ...
+
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        """Open a topic named ``name``; its thread id, or None where the chat has no topics or
+        the front could not (the session then lives in the chat itself)."""
+        ...
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> bool:
+        """Close a topic (nobody writes in it any more); False where the front cannot."""
+        ...
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> bool:
+        """Open a closed topic again; False where the front cannot."""
+        ...
+
+
+class NoTopics:
+    """The topic calls of a front without topics (the terminal): it never opens one."""
+
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        return None
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> bool:
+        return False
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> bool:
+        return False

@@ -182,7 +182,7 @@ class SchedulerActor(Actor[Any]):
         await self._append(ev.event(ev.SKIPPED, None, routine_id=routine.routine_id, **data))
         due = self._local(slot)
         text = f"⏰ {routine.label} did not run at {due}: {reason}."
-        self.deps.notify(routine.chat_id, RoutineNotice(text, silent=True))
+        self.deps.notify(routine.chat_id, RoutineNotice(text, silent=True, session=routine.session))
 
     def _hand_over(self, routine: Routine, run: Run) -> None:
         """The run, to its session; it queues it like a message, once per slot."""

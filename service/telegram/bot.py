@@ -54,14 +54,19 @@ def build_dispatcher(
     on_denied: Callable[[dict[str, Any]], Awaitable[None]],
     settings: Config,
     denials: DenialLimiter | None = None,
+    private_topics: bool = False,
 ) -> Dispatcher:
-    """Dispatcher with log context (outermost), access control, then the handlers."""
+    """Dispatcher with log context (outermost), access control, then the handlers.
+    ``private_topics``: the bot's topic mode is on in private chats (``getMe``)."""
     tg = settings.telegram
     dp = Dispatcher(name="pocketcode")
     dp.update.outer_middleware(LogContextMiddleware())
     access = AccessMiddleware(tg.allowed_users, tg.allowed_chats, on_denied, denials)
     dp.update.outer_middleware(access)
-    dp.include_router(build_router(deliver, upload_limit_bytes=tg.upload_limit_mb * 1024 * 1024))
+    limit = tg.upload_limit_mb * 1024 * 1024
+    dp.include_router(
+        build_router(deliver, upload_limit_bytes=limit, private_topics=private_topics)
+    )
     return dp
 
 

@@ -67,7 +67,8 @@ def _update_text(update: Update) -> str:
 
 class AccessMiddleware(BaseMiddleware):
     """Drops updates from users outside the allow-list, and from group chats not allowed by id
-    (an allowed user in some other group must not open the agent to that group)."""
+    (an allowed user in some other group must not open the agent to that group); the bot's own
+    service messages (Telegram sends those about topics) quietly."""
 
     def __init__(
         self,
@@ -92,6 +93,9 @@ class AccessMiddleware(BaseMiddleware):
         user, chat = _user_and_chat(event, data)
         if self.allows(user, chat):
             return await handler(event, data)
+        bot = data.get("bot")
+        if user is not None and bot is not None and user.id == bot.id:
+            return None  # the bot's own notes (a topic it opened or closed): no stranger's
         sender = user.id if user else chat.id if chat else 0
         dropped = self.denials.admit(sender)
         if dropped is None:  # counted, and told with the sender's next recorded denial

@@ -4,7 +4,9 @@ No decisions here: commands are delivered as typed text (the chat actor parses t
 presses as `Pressed`, files as `FileArrived` and voice notes or audio files as `VoiceArrived`
 once downloaded. A file over the limit is not downloaded, and one whose download fails is not
 either: each becomes a `FileRefused` (with the reason in words) so the chat actor can tell the
-user why and the update is handled, not dropped.
+user why and the update is handled, not dropped. Telegram's notes about topics (opened, renamed,
+closed, reopened) become `TopicChanged`. Each carries `Where` it was written: its topic, and
+whether the chat has topics at all.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, Chat, MaybeInaccessibleMessageUnion, Message, Update
 from aiogram.types.message_generation_stopped import MessageGenerationStopped
 
 from actors.chat.inbound import (
@@ -31,7 +33,9 @@ from actors.chat.inbound import (
     FileRefused,
     Incoming,
     Pressed,
+    TopicChanged,
     VoiceArrived,
+    Where,
 )
 from service.telegram.view import Act
 
@@ -43,6 +47,33 @@ TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 def _cid(update: Update) -> str:
     return f"upd-{update.update_id}"
+
+
+def has_topics(chat: Chat, private_topics: bool) -> bool:
+    """A forum supergroup, or a private chat with the bot's topic mode on (``private_topics``:
+    ``getMe``'s ``has_topics_enabled`` at start)."""
+    return private_topics if chat.type == "private" else bool(chat.is_forum)
+
+
+def where(message: MaybeInaccessibleMessageUnion, private_topics: bool) -> Where:
+    """The topic a message is in (``is_topic_message``: not General, not a reply thread); a
+    message in a topic also says the chat has topics, whatever ``getMe`` said at start."""
+    if isinstance(message, Message) and message.is_topic_message:
+        return Where(message.message_thread_id, True)
+    return Where(None, has_topics(message.chat, private_topics))
+
+
+def _topic_change(message: Message) -> tuple[str, str | None] | None:
+    """(change, title) of a service message about a topic."""
+    if message.forum_topic_created is not None:
+        return "created", message.forum_topic_created.name
+    if message.forum_topic_edited is not None:
+        return "edited", message.forum_topic_edited.name
+    if message.forum_topic_closed is not None:
+        return "closed", None
+    if message.forum_topic_reopened is not None:
+        return "reopened", None
+    return None
 
 
 def _file_of(message: Message) -> tuple[str, str, int | None] | None:
@@ -121,17 +152,24 @@ class Holds(Filter):
         return any(getattr(message, part) for part in self.parts)
 
 
-def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
-    """Router turning text, button presses and files into `Incoming`/`Pressed`/`FileArrived`."""
+def build_router(
+    deliver: Deliver, *, upload_limit_bytes: int, private_topics: bool = False
+) -> Router:
+    """Router turning text, button presses and files into `Incoming`/`Pressed`/`FileArrived`;
+    ``private_topics``: the bot's topic mode is on in private chats."""
     router = Router(name="pocketcode")
     limit = min(upload_limit_bytes, TELEGRAM_DOWNLOAD_LIMIT)
+
+    def place(message: MaybeInaccessibleMessageUnion) -> Where:
+        return where(message, private_topics)
 
     @router.message(Holds("text"))
     async def on_text(message: Message, event_update: Update) -> None:
         if message.from_user is None:  # AccessMiddleware lets only known users through
             return
+        text, here = message.text or "", place(message)
         await deliver(
-            message.chat.id, Incoming(message.from_user.id, message.text or "", _cid(event_update))
+            message.chat.id, Incoming(message.from_user.id, text, _cid(event_update), here)
         )
 
     @router.message(Holds("document", "photo"))
@@ -142,14 +180,14 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         if found is None:
             return
         file_id, filename, size = found
-        user_id, cid = message.from_user.id, _cid(event_update)
-        refused = FileRefused(user_id, filename, size or 0, limit, cid)
+        user_id, cid, here = message.from_user.id, _cid(event_update), place(message)
+        refused = FileRefused(user_id, filename, size or 0, limit, cid, where=here)
         data = await _fetch(bot, file_id, refused, size)
         if isinstance(data, FileRefused):
             await deliver(message.chat.id, data)
             return
         caption = message.caption or ""
-        await deliver(message.chat.id, FileArrived(user_id, filename, data, caption, cid))
+        await deliver(message.chat.id, FileArrived(user_id, filename, data, caption, cid, here))
 
     @router.message(Holds("voice", "audio"))
     async def on_voice(message: Message, bot: Bot, event_update: Update) -> None:
@@ -157,13 +195,30 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
         if message.from_user is None or found is None:
             return
         file_id, filename, size = found
-        user_id, cid = message.from_user.id, _cid(event_update)
-        refused = FileRefused(user_id, filename, size or 0, limit, cid)
+        user_id, cid, here = message.from_user.id, _cid(event_update), place(message)
+        refused = FileRefused(user_id, filename, size or 0, limit, cid, where=here)
         data = await _fetch(bot, file_id, refused, size)
         if isinstance(data, FileRefused):
             await deliver(message.chat.id, data)
             return
-        await deliver(message.chat.id, VoiceArrived(user_id, filename, data, cid))
+        await deliver(message.chat.id, VoiceArrived(user_id, filename, data, cid, here))
+
+    @router.message(
+        Holds(
+            "forum_topic_created",
+            "forum_topic_edited",
+            "forum_topic_closed",
+            "forum_topic_reopened",
+        )
+    )
+    async def on_topic(message: Message, event_update: Update) -> None:
+        change = _topic_change(message)
+        here = place(message)
+        if message.from_user is None or change is None or here.thread_id is None:
+            return  # General's own notes are no session's
+        what, title = change
+        changed = TopicChanged(message.from_user.id, what, title, _cid(event_update), here)
+        await deliver(message.chat.id, changed)
 
     @router.callback_query(Act.filter())
     async def on_press(query: CallbackQuery, callback_data: Act, event_update: Update) -> None:
@@ -177,6 +232,7 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
             callback_data.arg,
             message.message_id,
             _cid(event_update),
+            place(message),
         )
         await deliver(message.chat.id, pressed)
 
@@ -191,9 +247,11 @@ def build_router(deliver: Deliver, *, upload_limit_bytes: int) -> Router:
 
     @router.stopped_message_generation()
     async def on_draft_stopped(stopped: MessageGenerationStopped, event_update: Update) -> None:
-        """The stop button of a streaming draft (private chats: chat id is the user id)."""
-        chat_id = stopped.chat.id
-        await deliver(chat_id, Incoming(chat_id, "/stop", _cid(event_update)))
+        """The stop button of a streaming draft (private chats: chat id is the user id), in
+        the topic it streamed in."""
+        chat_id, thread = stopped.chat.id, stopped.message_thread_id
+        here = Where(thread, thread is not None or has_topics(stopped.chat, private_topics))
+        await deliver(chat_id, Incoming(chat_id, "/stop", _cid(event_update), here))
 
     return router
 

@@ -4,7 +4,8 @@ Sends text with its formatting as `MessageEntity` lists (Markdown is converted b
 `format.messages_for`), splits to Telegram's limits, resends as plain text when Telegram
 refuses the formatting, waits out flood control (429) and retries 5xx/network failures with
 bounded backoff. Retries after a network error are at-least-once: a request that reached
-Telegram before the connection broke may show twice, which beats losing a reply.
+Telegram before the connection broke may show twice, which beats losing a reply. What Telegram
+refuses to put into a topic (closed, or gone) goes to the chat's General topic instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import structlog
@@ -41,6 +43,9 @@ CAPTION_LIMIT = 1024
 _FORMAT_REFUSED = re.compile(
     r"can't parse entities|can't parse MessageEntity|: entity |: receive an entity"
 )
+#: Telegram's refusals of a topic: closed (the server's TOPIC_CLOSED), deleted, or unknown
+#: ("message thread not found", the Bot API's own words for any thread it cannot find).
+_TOPIC_REFUSED = re.compile(r"TOPIC_CLOSED|TOPIC_DELETED|message thread not found", re.IGNORECASE)
 
 
 class TelegramDeliveryError(RuntimeError):
@@ -54,6 +59,10 @@ def redact(text: str, token: str | None = None) -> str:
 
 def _is_format_error(e: TelegramBadRequest) -> bool:
     return _FORMAT_REFUSED.search(e.message) is not None
+
+
+def _is_topic_refused(e: TelegramBadRequest) -> bool:
+    return _TOPIC_REFUSED.search(e.message) is not None
 
 
 def _entities(message: Message) -> list[MessageEntity] | None:
@@ -148,6 +157,7 @@ class TelegramSender:
         reply_markup: InlineKeyboardMarkup | None = None,
         fmt: Fmt = "markdown",
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> list[int]:
         """Send `text` as one or more messages; return their ids (markup goes on the last).
 
@@ -155,7 +165,9 @@ class TelegramSender:
         sends it without a notification sound (`disable_notification`).
         """
         messages = await self._messages(text, fmt)
-        return await self.send_messages(chat_id, messages, reply_markup=reply_markup, silent=silent)
+        return await self.send_messages(
+            chat_id, messages, reply_markup=reply_markup, silent=silent, thread_id=thread_id
+        )
 
     async def send_messages(
         self,
@@ -164,13 +176,38 @@ class TelegramSender:
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> list[int]:
-        """Send prepared messages (`format.messages_for`) in order; markup goes on the last."""
+        """Send prepared messages (`format.messages_for`) in order, into topic `thread_id`;
+        markup goes on the last."""
         ids: list[int] = []
         for n, message in enumerate(messages):
             markup = reply_markup if n == len(messages) - 1 else None
-            ids.append(await self._send_one(chat_id, message, markup, silent))
+            ids.append(await self._send_one(chat_id, message, markup, silent, thread_id))
         return ids
+
+    async def _into_topic(
+        self,
+        what: str,
+        chat_id: int | str,
+        thread_id: int | None,
+        call: Callable[[int | None], Awaitable[T]],
+    ) -> T:
+        """``call(thread_id)``; if Telegram refuses the topic, ``call(None)``: the chat's
+        General topic gets it rather than nobody."""
+        try:
+            return await call(thread_id)
+        except TelegramBadRequest as e:
+            if thread_id is None or not _is_topic_refused(e):
+                raise
+            log.warning(
+                "telegram.topic_refused",
+                what=what,
+                chat_id=chat_id,
+                thread_id=thread_id,
+                error=e.message,
+            )
+        return await call(None)
 
     async def _send_one(
         self,
@@ -178,14 +215,16 @@ class TelegramSender:
         message: Message,
         markup: InlineKeyboardMarkup | None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int:
-        async def go(m: Message) -> int:
+        async def go(m: Message, thread: int | None) -> int:
             sent = await self._call(
                 "sendMessage",
                 chat_id,
                 lambda: self.bot.send_message(
                     chat_id,
                     m["text"],
+                    message_thread_id=thread,
                     parse_mode=None,
                     entities=_entities(m),
                     reply_markup=markup,
@@ -196,12 +235,14 @@ class TelegramSender:
             return sent.message_id
 
         try:
-            return await go(message)
+            return await self._into_topic("sendMessage", chat_id, thread_id, partial(go, message))
         except TelegramBadRequest as e:
             if not message["entities"] or not _is_format_error(e):
                 raise
             log.warning("telegram.formatting_refused", chat_id=chat_id, error=e.message)
-        return await go(_plain(message))
+        return await self._into_topic(
+            "sendMessage", chat_id, thread_id, partial(go, _plain(message))
+        )
 
     async def edit(
         self,
@@ -290,39 +331,76 @@ class TelegramSender:
             raise
 
     async def send_document(
-        self, chat_id: int | str, filename: str, data: bytes, caption: str | None = None
+        self,
+        chat_id: int | str,
+        filename: str,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> int:
         """Send bytes as a file; the caption is plain text cut to Telegram's 1024 limit."""
-        msg = await self._call(
-            "sendDocument",
-            chat_id,
-            lambda: self.bot.send_document(
+
+        async def go(thread: int | None) -> int:
+            msg = await self._call(
+                "sendDocument",
                 chat_id,
-                BufferedInputFile(data, filename),
-                caption=_caption(caption),
-                parse_mode=None,
-            ),
-        )
-        return msg.message_id
+                lambda: self.bot.send_document(
+                    chat_id,
+                    BufferedInputFile(data, filename),
+                    message_thread_id=thread,
+                    caption=_caption(caption),
+                    parse_mode=None,
+                ),
+            )
+            return msg.message_id
+
+        return await self._into_topic("sendDocument", chat_id, thread_id, go)
 
     async def send_photo(
-        self, chat_id: int | str, filename: str, data: bytes, caption: str | None = None
+        self,
+        chat_id: int | str,
+        filename: str,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        thread_id: int | None = None,
     ) -> int:
         """Send an image as a photo (Telegram checks its size and dimensions: a refusal is a
         ``TelegramBadRequest``); the caption as for ``send_document``."""
-        msg = await self._call(
-            "sendPhoto",
-            chat_id,
-            lambda: self.bot.send_photo(
-                chat_id,
-                BufferedInputFile(data, filename),
-                caption=_caption(caption),
-                parse_mode=None,
-            ),
-        )
-        return msg.message_id
 
-    async def send_draft(self, chat_id: int, draft_id: int, message: Message) -> bool:
+        async def go(thread: int | None) -> int:
+            msg = await self._call(
+                "sendPhoto",
+                chat_id,
+                lambda: self.bot.send_photo(
+                    chat_id,
+                    BufferedInputFile(data, filename),
+                    message_thread_id=thread,
+                    caption=_caption(caption),
+                    parse_mode=None,
+                ),
+            )
+            return msg.message_id
+
+        return await self._into_topic("sendPhoto", chat_id, thread_id, go)
+
+    async def create_topic(self, chat_id: int | str, name: str) -> int:
+        """Open a topic; its thread id."""
+        topic = await self._call(
+            "createForumTopic", chat_id, lambda: self.bot.create_forum_topic(chat_id, name)
+        )
+        return topic.message_thread_id
+
+    async def close_topic(self, chat_id: int | str, thread_id: int, *, closed: bool) -> None:
+        """Close (or reopen) a topic."""
+        toggle = self.bot.close_forum_topic if closed else self.bot.reopen_forum_topic
+        method = "closeForumTopic" if closed else "reopenForumTopic"
+        await self._call(method, chat_id, lambda: toggle(chat_id, thread_id))
+
+    async def send_draft(
+        self, chat_id: int, draft_id: int, message: Message, *, thread_id: int | None = None
+    ) -> bool:
         """Show a live draft (private chats); best effort: False instead of waiting or raising.
 
         A draft is superseded by the next one, so waiting out a 429 would only delay fresher
@@ -333,6 +411,7 @@ class TelegramSender:
                 return await self.bot.send_message_draft(
                     chat_id,
                     draft_id,
+                    message_thread_id=thread_id,
                     text=attempt["text"],
                     parse_mode=None,
                     entities=_entities(attempt),

@@ -3,7 +3,9 @@
 Streaming replies are throttled per chat (one Bot API call per `edit_interval_s`, latest text
 wins) because Telegram rate-limits per chat and a stale intermediate text is worth nothing.
 All progress calls run in a background task per chat, so a flood wait never blocks the chat
-actor; the final reply waits for an in-flight progress call and then replaces it.
+actor; the final reply waits for an in-flight progress call and then replaces it. Replies in
+different topics of one chat share its lane fairly: they take turns (round robin), and a final
+reply goes before any progress (none is shown in the interval after one).
 """
 
 from __future__ import annotations
@@ -139,10 +141,11 @@ def draft_id_for(chat_id: int, key: str) -> int:
 
 @dataclass
 class _Reply:
-    """One streaming reply: how it is shown and what was shown last."""
+    """One streaming reply: how it is shown, where, and what was shown last."""
 
     draft_id: int
     use_draft: bool
+    thread_id: int | None = None
     message_id: int | None = None
     shown: Message | None = None
     stream: ReplyStream = field(default_factory=ReplyStream)
@@ -151,7 +154,8 @@ class _Reply:
 
 @dataclass
 class _Lane:
-    """Per chat: pending progress (latest per key) and the one worker that shows it."""
+    """Per chat: pending progress (latest per key, keys in the order they became pending, so
+    they take turns) and the one worker that shows it."""
 
     pending: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     last_call: float | None = None
@@ -180,7 +184,7 @@ class TelegramView:
         self._chat_types = chat_types
         self._lanes: dict[int, _Lane] = {}
         self._replies: dict[tuple[int, str], _Reply] = {}
-        self._typing: dict[int, asyncio.Task[None]] = {}
+        self._typing: dict[tuple[int, int | None], asyncio.Task[None]] = {}
 
     def _private(self, chat_id: int) -> bool:
         if self._chat_types is not None:
@@ -214,29 +218,39 @@ class TelegramView:
         markdown: bool = False,
         verbatim: str | None = None,
         silent: bool = False,
+        thread_id: int | None = None,
     ) -> int | None:
         markup = keyboard_markup(buttons)
         fmt: Fmt = "markdown" if markdown else "plain"
+        sender = self.sender
         if verbatim is not None:
             shown = [to_message(part) for part in split(with_verbatim(text, verbatim))]
             ids = await self._patiently(
                 "say",
                 chat_id,
-                lambda: self.sender.send_messages(
-                    chat_id, shown, reply_markup=markup, silent=silent
+                lambda: sender.send_messages(
+                    chat_id, shown, reply_markup=markup, silent=silent, thread_id=thread_id
                 ),
             )
         else:
             ids = await self._patiently(
                 "say",
                 chat_id,
-                lambda: self.sender.send(
-                    chat_id, text, reply_markup=markup, fmt=fmt, silent=silent
+                lambda: sender.send(
+                    chat_id, text, reply_markup=markup, fmt=fmt, silent=silent, thread_id=thread_id
                 ),
             )
         return ids[-1] if ids else None
 
-    async def send_file(self, chat_id: int, filename: str, data: bytes, caption: str) -> int | None:
+    async def send_file(
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
+    ) -> int | None:
         if len(data) > FILE_LIMIT:  # refused with a 413 that would be retried as a network error
             log.warning("telegram.file_too_big", chat_id=chat_id, file=filename, size=len(data))
             return None
@@ -244,14 +258,22 @@ class TelegramView:
             return await self._patiently(
                 "file",
                 chat_id,
-                lambda: self.sender.send_document(chat_id, filename, data, caption=caption),
+                lambda: self.sender.send_document(
+                    chat_id, filename, data, caption=caption, thread_id=thread_id
+                ),
             )
         except TelegramAPIError as e:  # refused outright: the caller says so in words
             log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
             return None
 
     async def send_photo(
-        self, chat_id: int, filename: str, data: bytes, caption: str
+        self,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        *,
+        thread_id: int | None = None,
     ) -> int | None:
         """As a photo when Telegram takes it as one; over 10 MB, or refused for what it is
         (dimensions, not an image Telegram can read), as a file."""
@@ -260,14 +282,16 @@ class TelegramView:
                 return await self._patiently(
                     "photo",
                     chat_id,
-                    lambda: self.sender.send_photo(chat_id, filename, data, caption=caption),
+                    lambda: self.sender.send_photo(
+                        chat_id, filename, data, caption=caption, thread_id=thread_id
+                    ),
                 )
             except TelegramBadRequest as e:
                 log.info("telegram.photo_refused", chat_id=chat_id, file=filename, error=e.message)
             except TelegramAPIError as e:  # refused outright: the caller says so in words
                 log.warning("telegram.file_refused", chat_id=chat_id, file=filename, error=str(e))
                 return None
-        return await self.send_file(chat_id, filename, data, caption)
+        return await self.send_file(chat_id, filename, data, caption, thread_id=thread_id)
 
     async def close_buttons(
         self, chat_id: int, handle: int, text: str, *, verbatim: str | None = None
@@ -281,18 +305,20 @@ class TelegramView:
             log.info("telegram.close_buttons_gone", chat_id=chat_id, message_id=handle)
 
     # ------------------------------------------------------------------ streaming
-    def _reply(self, chat_id: int, key: str) -> _Reply:
+    def _reply(self, chat_id: int, key: str, thread_id: int | None) -> _Reply:
         reply = self._replies.get((chat_id, key))
         if reply is None:
-            reply = _Reply(draft_id_for(chat_id, key), self.use_drafts and self._private(chat_id))
+            draft = self.use_drafts and self._private(chat_id)
+            reply = _Reply(draft_id_for(chat_id, key), draft, thread_id)
             self._replies[(chat_id, key)] = reply
         return reply
 
-    async def reply_progress(self, chat_id: int, key: str, text: str, status: str | None) -> None:
-        self._reply(chat_id, key)
+    async def reply_progress(
+        self, chat_id: int, key: str, text: str, status: str | None, *, thread_id: int | None = None
+    ) -> None:
+        self._reply(chat_id, key, thread_id)
         lane = self._lanes.setdefault(chat_id, _Lane())
-        lane.pending.pop(key, None)  # re-insert: keys take turns in order of arrival
-        lane.pending[key] = (text, status)
+        lane.pending[key] = (text, status)  # a pending key keeps its place: keys take turns
         if lane.task is None or lane.task.done():
             lane.task = asyncio.create_task(self._drain(chat_id, lane))
 
@@ -315,13 +341,13 @@ class TelegramView:
     async def _drain(self, chat_id: int, lane: _Lane) -> None:
         """Show pending progress, one call per interval, until nothing is pending."""
         while lane.pending:
-            if lane.last_call is not None and not self._at_once(chat_id, lane):
-                wait = lane.last_call + self.edit_interval_s - self.clock.monotonic()
-                if wait > 0:
-                    await self.clock.sleep(wait)
+            if (wait := self._wait(chat_id, lane)) > 0:
+                await self.clock.sleep(wait)
             async with lane.lock:
                 if not lane.pending:
                     break
+                if self._wait(chat_id, lane) > 0:
+                    continue  # a final reply went meanwhile: it goes first, then its interval
                 key = next(iter(lane.pending))
                 text, status = lane.pending.pop(key)
                 reply = self._replies.get((chat_id, key))
@@ -341,9 +367,16 @@ class TelegramView:
                     reply.text_shown = True
                     log.info("reply.first_shown", turn=key, chat_id=chat_id)  # latency profile
 
+    def _wait(self, chat_id: int, lane: _Lane) -> float:
+        """Seconds until the lane's next call: one per interval, some at once (``_at_once``)."""
+        if lane.last_call is None or not lane.pending or self._at_once(chat_id, lane):
+            return 0.0
+        return lane.last_call + self.edit_interval_s - self.clock.monotonic()
+
     async def _show_progress(self, chat_id: int, reply: _Reply, shown: Message) -> None:
+        thread = reply.thread_id
         if reply.use_draft:
-            if await self.sender.send_draft(chat_id, reply.draft_id, shown):
+            if await self.sender.send_draft(chat_id, reply.draft_id, shown, thread_id=thread):
                 reply.shown = shown
                 return
             reply.use_draft = False  # fall back to a message + edits for this reply
@@ -352,12 +385,19 @@ class TelegramView:
         ):
             reply.shown = shown
             return
-        ids = await self.sender.send_messages(chat_id, [shown])
+        ids = await self.sender.send_messages(chat_id, [shown], thread_id=thread)
         reply.message_id = ids[0] if ids else None
         reply.shown = shown
 
     async def reply_done(
-        self, chat_id: int, key: str, text: str, footer: str | None, *, buttons: Keyboard = ()
+        self,
+        chat_id: int,
+        key: str,
+        text: str,
+        footer: str | None,
+        *,
+        buttons: Keyboard = (),
+        thread_id: int | None = None,
     ) -> None:
         lane = self._lanes.setdefault(chat_id, _Lane())
         lane.pending.pop(key, None)
@@ -365,10 +405,10 @@ class TelegramView:
             reply = self._replies.pop((chat_id, key), None)
             if not lane.pending and lane.task is not None and not lane.task.done():
                 lane.task.cancel()  # only ever cancelled while sleeping: we hold the lock
-            await self._send_final(chat_id, reply, text, footer, keyboard_markup(buttons))
+            markup = keyboard_markup(buttons)
+            await self._send_final(chat_id, reply, text, footer, markup, thread_id)
             log.info("reply.final_shown", turn=key, chat_id=chat_id)  # for `pocketcode latency`
-            if reply is not None and reply.shown is not None:
-                lane.last_call = self.clock.monotonic()
+            lane.last_call = self.clock.monotonic()
 
     async def _send_final(
         self,
@@ -376,7 +416,8 @@ class TelegramView:
         reply: _Reply | None,
         text: str,
         footer: str | None,
-        markup: InlineKeyboardMarkup | None = None,
+        markup: InlineKeyboardMarkup | None,
+        thread_id: int | None,
     ) -> None:
         streamed = reply.message_id if reply is not None else None
         if not text.strip() and not footer:
@@ -384,7 +425,8 @@ class TelegramView:
                 with contextlib.suppress(TelegramAPIError):
                     await self.bot.delete_message(chat_id, streamed)
             elif reply is not None and reply.use_draft and reply.shown is not None:
-                await self.sender.send_draft(chat_id, reply.draft_id, {"text": "", "entities": []})
+                empty: Message = {"text": "", "entities": []}
+                await self.sender.send_draft(chat_id, reply.draft_id, empty, thread_id=thread_id)
             return
         limit = self.sender.limit
         chunks = (
@@ -402,41 +444,71 @@ class TelegramView:
                 chat_id, streamed, first, reply_markup=None if rest else markup
             ),
         )
+        send = partial(self.sender.send_messages, chat_id, thread_id=thread_id)
         for chunk in rest if edited else chunks:
             keyboard = markup if chunk is chunks[-1] else None
-            await self._patiently(
-                "reply",
-                chat_id,
-                partial(self.sender.send_messages, chat_id, [chunk], reply_markup=keyboard),
-            )
+            await self._patiently("reply", chat_id, partial(send, [chunk], reply_markup=keyboard))
         if len(chunks) > ATTACH_OVER_MESSAGES:
             body = (text + (f"\n\n_{footer}_\n" if footer else "\n")).encode()
             await self._patiently(
                 "reply.md",
                 chat_id,
                 lambda: self.sender.send_document(
-                    chat_id, "reply.md", body, caption="The full reply, as one file."
+                    chat_id,
+                    "reply.md",
+                    body,
+                    caption="The full reply, as one file.",
+                    thread_id=thread_id,
                 ),
             )
 
     # ------------------------------------------------------------------ typing
-    async def typing(self, chat_id: int, on: bool) -> None:
-        task = self._typing.get(chat_id)
+    async def typing(self, chat_id: int, on: bool, *, thread_id: int | None = None) -> None:
+        where = (chat_id, thread_id)
+        task = self._typing.get(where)
         running = task is not None and not task.done()
         if on and not running:
-            self._typing[chat_id] = asyncio.create_task(self._keep_typing(chat_id))
+            self._typing[where] = asyncio.create_task(self._keep_typing(chat_id, thread_id))
         elif not on and task is not None:
-            self._typing.pop(chat_id, None)
+            self._typing.pop(where, None)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _keep_typing(self, chat_id: int) -> None:
+    async def _keep_typing(self, chat_id: int, thread_id: int | None) -> None:
         try:
-            async with ChatActionSender.typing(chat_id=chat_id, bot=self.bot):
+            async with ChatActionSender.typing(
+                chat_id=chat_id, bot=self.bot, message_thread_id=thread_id
+            ):
                 await asyncio.Event().wait()  # until cancelled by typing(chat_id, False)
         except TelegramAPIError as e:
             log.info("telegram.typing_failed", chat_id=chat_id, error=str(e))
+
+    # ------------------------------------------------------------------ topics
+    async def create_topic(self, chat_id: int, name: str) -> int | None:
+        try:
+            return await self.sender.create_topic(chat_id, name)
+        except (TelegramAPIError, TelegramDeliveryError) as e:
+            log.warning("telegram.topic_not_created", chat_id=chat_id, error=str(e))
+            return None
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> bool:
+        if self._private(chat_id):  # closeForumTopic is for forum supergroups only
+            return False
+        return await self._topic_closed(chat_id, thread_id, True)
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> bool:
+        if self._private(chat_id):
+            return False
+        return await self._topic_closed(chat_id, thread_id, False)
+
+    async def _topic_closed(self, chat_id: int, thread_id: int, closed: bool) -> bool:
+        try:
+            await self.sender.close_topic(chat_id, thread_id, closed=closed)
+        except (TelegramAPIError, TelegramDeliveryError) as e:
+            log.warning("telegram.topic_not_toggled", chat_id=chat_id, closed=closed, error=str(e))
+            return False
+        return True
 
     async def close(self) -> None:
         """Stop typing indicators and pending progress; in-flight calls finish first."""

@@ -9,7 +9,11 @@ Refusals use Telegram's exact descriptions and HTTP codes (see shared/telegram/R
 checked by a port of tdlib's parser, `entities` lists by ports of the Bot API's and tdlib's
 checks (what Telegram would silently drop from valid ones is noted in `entity_faults`), flood
 control runs on an injectable clock, and faults
-(5xx answers, dropped connections) can be injected. The stand-in is stricter than Telegram in
+(5xx answers, dropped connections) can be injected. Topics are modelled in forum supergroups
+(`make_forum`) and in private chats when the bot's topic mode is on (`private_topics`): opened,
+renamed, closed and reopened by the bot or a user (each leaving Telegram's service message as an
+update, the bot's own too), `message_thread_id` on sends, drafts, chat actions and messages, and
+the refusals for a closed or unknown topic. The stand-in is stricter than Telegram in
 two places, on purpose: an unescaped '&' is refused, and the 4096 limit counts whitespace that
 Telegram would trim.
 """
@@ -664,6 +668,18 @@ class StoredMessage:
     caption: str | None = None
     edited: int = 0
     deleted: bool = False
+    thread_id: int | None = None  # the topic it is in
+    service: dict[str, Any] | None = None  # a service message's own field ("forum_topic_...")
+
+
+@dataclass
+class Topic:
+    """A forum topic as Telegram keeps it; its id is that of the message that opened it."""
+
+    thread_id: int
+    name: str
+    closed: bool = False
+    icon_color: int = 0x6FB9F0  # the first of the documented icon colors
 
 
 class ApiError(Exception):
@@ -763,6 +779,7 @@ class FakeBotAPI:
         flood: FloodControl | None = None,
         strict_ampersand: bool = True,
         callback_answer_window_s: float | None = None,
+        private_topics: bool = False,
     ) -> None:
         self.token = token
         self.clock = clock
@@ -773,11 +790,19 @@ class FakeBotAPI:
         self._download_faults: list[int | Literal["drop"]] = []
         self.flood = flood or FloodControl(clock=clock)
         self.strict_ampersand = strict_ampersand
+        self.bot_id = int(token.split(":")[0])
         self.bot_user = {
             "id": int(token.split(":")[0]), "is_bot": True, "first_name": "Pocket",
             "username": "pocket_test_bot", "can_join_groups": True,
             "can_read_all_group_messages": False, "supports_inline_queries": False,
+            "has_topics_enabled": private_topics, "allows_users_to_create_topics": private_topics,
         }  # fmt: skip
+        #: Supergroups that are forums (``make_forum``), and every chat's topics.
+        self.forums: set[int | str] = set()
+        self.topics: dict[int | str, dict[int, Topic]] = {}
+        #: (chat, draft id) -> the topic a draft streams in; (chat, topic, action) per action.
+        self.draft_threads: dict[tuple[int | str, int], int | None] = {}
+        self.chat_action_threads: list[tuple[int | str, int | None, str]] = []
         self.log: list[tuple[str, dict[str, Any], int]] = []  # (method, params, http status)
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.drafts: dict[int | str, dict[int, str]] = {}
@@ -856,13 +881,28 @@ class FakeBotAPI:
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         return [p for m, p, _ in self.log if m == method]
 
-    def _chat_obj(self, chat_id: int | str) -> dict[str, Any]:
-        kind = self._chat_types.get(chat_id) or (
+    def _chat_kind(self, chat_id: int | str) -> str:
+        return self._chat_types.get(chat_id) or (
             "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
         )
+
+    def _chat_obj(self, chat_id: int | str) -> dict[str, Any]:
+        kind = self._chat_kind(chat_id)
         if kind == "private":
             return {"id": chat_id, "type": "private", "first_name": "User"}
-        return {"id": chat_id, "type": kind, "title": f"Chat {chat_id}"}
+        forum = {"is_forum": True} if chat_id in self.forums else {}
+        return {"id": chat_id, "type": kind, "title": f"Chat {chat_id}", **forum}
+
+    def has_topics(self, chat_id: int | str) -> bool:
+        """A forum supergroup, or a private chat while the bot's topic mode is on."""
+        if self._chat_kind(chat_id) == "private":
+            return bool(self.bot_user["has_topics_enabled"])
+        return chat_id in self.forums
+
+    def make_forum(self, chat_id: int) -> None:
+        """Turn a supergroup into a forum: it has topics (and a General one) from now on."""
+        self._chat_types[chat_id] = "supergroup"
+        self.forums.add(chat_id)
 
     def _user_obj(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
@@ -878,27 +918,97 @@ class FakeBotAPI:
         return update_id
 
     def _user_message(
-        self, chat_id: int, user_id: int, chat_type: str, extra: dict[str, Any]
+        self,
+        chat_id: int,
+        user_id: int,
+        chat_type: str,
+        extra: dict[str, Any],
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
         self._chat_types.setdefault(chat_id, chat_type)
+        if thread_id is not None and thread_id not in self.topics.get(chat_id, {}):
+            raise ValueError(f"chat {chat_id} has no topic {thread_id} to write in")
         mid = self._new_message_id(chat_id)
-        stored = StoredMessage(mid, chat_id, int(time.time()), False, text=extra.get("text"))
+        stored = StoredMessage(
+            mid, chat_id, int(time.time()), False, text=extra.get("text"), thread_id=thread_id
+        )
         self._messages[chat_id][mid] = stored
         return {
             "message_id": mid, "date": stored.date, "chat": self._chat_obj(chat_id),
-            "from": self._user_obj(user_id), **extra,
+            "from": self._user_obj(user_id), **self._in_topic(thread_id), **extra,
         }  # fmt: skip
 
+    @staticmethod
+    def _in_topic(thread_id: int | None) -> dict[str, Any]:
+        """What a message in a topic says of it (General's messages say nothing)."""
+        if thread_id is None:
+            return {}
+        return {"message_thread_id": thread_id, "is_topic_message": True}
+
     def push_message(
-        self, chat_id: int, user_id: int, text: str, *, chat_type: str = "private"
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        chat_type: str = "private",
+        thread_id: int | None = None,
     ) -> int:
-        """Queue an incoming text message (commands get a bot_command entity); return update_id."""
+        """Queue an incoming text message (commands get a bot_command entity), in topic
+        ``thread_id`` if given; return update_id."""
         extra: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             cmd = text.split()[0]
             extra["entities"] = [{"type": "bot_command", "offset": 0, "length": _u16len(cmd)}]
-        msg = self._user_message(chat_id, user_id, chat_type, extra)
+        msg = self._user_message(chat_id, user_id, chat_type, extra, thread_id)
         return self._push_update({"message": msg})
+
+    # ------------------------------------------------------------------ topics, test side
+    def _topic_note(
+        self, chat_id: int | str, thread_id: int, field: str, value: dict[str, Any], sender: int
+    ) -> int:
+        """Telegram's service message about a topic, as an update (sent for the bot's own
+        notes too: the Bot API skips the bot's outgoing messages, but not these)."""
+        mid = thread_id if field == "forum_topic_created" else self._new_message_id(chat_id)
+        stored = StoredMessage(
+            mid, chat_id, int(time.time()), sender == self.bot_id,
+            thread_id=thread_id, service={field: value},
+        )  # fmt: skip
+        self._messages.setdefault(chat_id, {})[mid] = stored
+        user = self.bot_user if stored.from_bot else self._user_obj(sender)
+        message = {**self._message_json(stored), "from": user}
+        return self._push_update({"message": message})
+
+    def _open_topic(self, chat_id: int | str, name: str, sender: int) -> Topic:
+        thread_id = max(self._new_message_id(chat_id), 2)  # 1 is General's
+        topic = Topic(thread_id, name)
+        self.topics.setdefault(chat_id, {})[thread_id] = topic
+        created = {"name": name, "icon_color": topic.icon_color}
+        self._topic_note(chat_id, thread_id, "forum_topic_created", created, sender)
+        return topic
+
+    def push_topic_created(self, chat_id: int, user_id: int, name: str) -> int:
+        """The user opens a topic by hand; return its thread id."""
+        if not self.has_topics(chat_id):
+            raise ValueError(f"chat {chat_id} has no topics")
+        return self._open_topic(chat_id, name, user_id).thread_id
+
+    def push_topic_edited(self, chat_id: int, user_id: int, thread_id: int, name: str) -> int:
+        """The user renames a topic; return update_id."""
+        self.topics[chat_id][thread_id].name = name
+        return self._topic_note(chat_id, thread_id, "forum_topic_edited", {"name": name}, user_id)
+
+    def push_topic_closed(self, chat_id: int, user_id: int, thread_id: int, closed: bool) -> int:
+        """The user closes (or reopens) a topic; return update_id."""
+        self.topics[chat_id][thread_id].closed = closed
+        field = "forum_topic_closed" if closed else "forum_topic_reopened"
+        return self._topic_note(chat_id, thread_id, field, {}, user_id)
+
+    def thread_messages(self, chat_id: int | str, thread_id: int | None) -> list[StoredMessage]:
+        """The bot's messages in one topic (None: General, or a chat without topics)."""
+        return [
+            m for m in self.bot_messages(chat_id) if m.thread_id == thread_id and m.service is None
+        ]
 
     def push_callback(self, chat_id: int, user_id: int, message_id: int, data: str) -> int:
         """Queue a button press on a bot message; return update_id."""
@@ -1003,7 +1113,8 @@ class FakeBotAPI:
         return [m for _, m in sorted(self._messages.get(chat_id, {}).items()) if not m.deleted]
 
     def bot_messages(self, chat_id: int | str) -> list[StoredMessage]:
-        return [m for m in self.chat_messages(chat_id) if m.from_bot]
+        """The bot's messages (its notes about topics left out)."""
+        return [m for m in self.chat_messages(chat_id) if m.from_bot and m.service is None]
 
     def pending_updates(self) -> list[dict[str, Any]]:
         return list(self._updates)
@@ -1157,6 +1268,30 @@ class FakeBotAPI:
         self.entity_faults.extend((method, fault) for fault in entity_faults(kept))
         return visible, kept
 
+    def _thread(self, chat: int | str, p: dict[str, Any], *, sending: bool = True) -> int | None:
+        """The topic ``message_thread_id`` names, refused as the Bot API does: a thread it
+        cannot find (General's id 1 of a forum included, and any in a chat without topics)
+        is "message thread not found"; sending into a closed topic is the server's
+        TOPIC_CLOSED ("This topic was closed, you can't send messages to it anymore")."""
+        thread = p.get("message_thread_id")
+        if not thread:
+            return None
+        topic = self.topics.get(chat, {}).get(int(thread)) if self.has_topics(chat) else None
+        if topic is None:
+            raise _bad("message thread not found")
+        if sending and topic.closed:
+            raise _bad("TOPIC_CLOSED")
+        return topic.thread_id
+
+    def _topic(self, p: dict[str, Any]) -> tuple[int | str, Topic]:
+        """The chat and topic a topic method names. An unknown one is refused with MTProto's
+        TOPIC_ID_INVALID: the Bot API's wording for it is not documented."""
+        chat = self._chat(p)
+        topic = self.topics.get(chat, {}).get(int(p.get("message_thread_id") or 0))
+        if topic is None:
+            raise _bad("TOPIC_ID_INVALID")
+        return chat, topic
+
     def _markup(self, markup: Any) -> dict[str, Any] | None:
         if not markup:
             return None
@@ -1201,6 +1336,9 @@ class FakeBotAPI:
             out["reply_markup"] = m.reply_markup
         if m.edited:
             out["edit_date"] = m.edited
+        out |= self._in_topic(m.thread_id)
+        if m.service is not None:
+            out |= m.service
         return out
 
     # ------------------------------------------------------------------ methods
@@ -1254,15 +1392,24 @@ class FakeBotAPI:
             method="sendMessage",
         )  # fmt: skip
         markup = self._markup(p.get("reply_markup"))
+        thread = self._thread(chat, p)
         self._flood(chat)
         mid = self._new_message_id(chat)
         stored = StoredMessage(
             mid, chat, int(time.time()), True, text=visible, source=p.get("text"),
             parse_mode=p.get("parse_mode"), entities=entities, reply_markup=markup,
+            thread_id=thread,
         )  # fmt: skip
         self._messages[chat][mid] = stored
-        self.drafts.pop(chat, None)  # a sent message replaces the drafts
+        self._drop_drafts(chat, thread)  # a sent message replaces the drafts of its topic
         return self._message_json(stored)
+
+    def _drop_drafts(self, chat: int | str, thread: int | None) -> None:
+        drafts = self.drafts.get(chat, {})
+        for draft_id in [d for d in drafts if self.draft_threads.get((chat, d)) == thread]:
+            del drafts[draft_id]
+        if not drafts:
+            self.drafts.pop(chat, None)
 
     async def _m_editmessagetext(self, p: dict[str, Any]) -> Any:
         stored = self._find(p, "edit")
@@ -1298,7 +1445,10 @@ class FakeBotAPI:
         return True
 
     async def _m_sendchataction(self, p: dict[str, Any]) -> Any:
-        self.chat_actions.append((self._chat(p), str(p.get("action"))))
+        chat = self._chat(p)
+        thread = self._thread(chat, p, sending=False)
+        self.chat_actions.append((chat, str(p.get("action"))))
+        self.chat_action_threads.append((chat, thread, str(p.get("action"))))
         return True
 
     async def _m_answercallbackquery(self, p: dict[str, Any]) -> Any:
@@ -1369,13 +1519,15 @@ class FakeBotAPI:
             raise _bad("PHOTO_INVALID_DIMENSIONS")
         caption = self._caption(p, "sendPhoto")
         markup = self._markup(p.get("reply_markup"))
+        thread = self._thread(chat, p)
         self._flood(chat)
         mid = self._new_message_id(chat)
         photo = [{"file_id": file_id, "file_unique_id": unique, "width": width, "height": height,
                   "file_size": len(content)}]  # fmt: skip
         stored = StoredMessage(
-            mid, chat, int(time.time()), True, photo=photo, caption=caption, reply_markup=markup
-        )
+            mid, chat, int(time.time()), True, photo=photo, caption=caption, reply_markup=markup,
+            thread_id=thread,
+        )  # fmt: skip
         self._messages[chat][mid] = stored
         return self._message_json(stored)
 
@@ -1384,6 +1536,7 @@ class FakeBotAPI:
         file_id, unique, filename, content = self._upload(p, "document", "documents")
         caption = self._caption(p, "sendDocument")
         markup = self._markup(p.get("reply_markup"))
+        thread = self._thread(chat, p)
         self._flood(chat)
         mid = self._new_message_id(chat)
         document = {
@@ -1392,7 +1545,7 @@ class FakeBotAPI:
         }  # fmt: skip
         stored = StoredMessage(
             mid, chat, int(time.time()), True, document=document, caption=caption,
-            reply_markup=markup,
+            reply_markup=markup, thread_id=thread,
         )  # fmt: skip
         self._messages[chat][mid] = stored
         return self._message_json(stored)
@@ -1420,6 +1573,7 @@ class FakeBotAPI:
         draft_id = p.get("draft_id")
         if not draft_id:
             raise _bad("draft_id must be non-zero")
+        thread = self._thread(chat, p, sending=False)
         text = p.get("text") or ""
         visible = ""
         if text:
@@ -1430,5 +1584,50 @@ class FakeBotAPI:
             if len(visible) > MAX_TEXT:
                 raise _bad("message is too long")
         self.drafts.setdefault(chat, {})[int(draft_id)] = visible
+        self.draft_threads[(chat, int(draft_id))] = thread
         self.draft_history.append((chat, int(draft_id), visible))
+        return True
+
+    # ------------------------------------------------------------------ topics
+    async def _m_createforumtopic(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        if not self.has_topics(chat):
+            raise _bad("the chat is not a forum")  # Telegram's answer, as seen live
+        name = str(p.get("name") or "")
+        if not 1 <= len(name) <= 128:  # documented: "Topic name, 1-128 characters"; the
+            # refusal is MTProto's, passed on as the Bot API does (its wording is not documented)
+            raise _bad("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_TOO_LONG")
+        topic = self._open_topic(chat, name, self.bot_id)
+        return {"message_thread_id": topic.thread_id, "name": name, "icon_color": topic.icon_color}
+
+    async def _m_editforumtopic(self, p: dict[str, Any]) -> Any:
+        chat, topic = self._topic(p)
+        name = str(p.get("name") or "")  # empty: "the current name of the topic will be kept"
+        if len(name) > 128:
+            raise _bad("TOPIC_TITLE_TOO_LONG")
+        if name:
+            topic.name = name
+            self._topic_note(
+                chat, topic.thread_id, "forum_topic_edited", {"name": name}, self.bot_id
+            )
+        return True
+
+    async def _m_closeforumtopic(self, p: dict[str, Any]) -> Any:
+        return self._toggle_closed(p, closed=True)
+
+    async def _m_reopenforumtopic(self, p: dict[str, Any]) -> Any:
+        return self._toggle_closed(p, closed=False)
+
+    def _toggle_closed(self, p: dict[str, Any], *, closed: bool) -> bool:
+        """Documented for forum supergroups only; a private chat gets the Bot API's refusal of
+        supergroup-only methods. Closing a closed topic (its answer is not documented) is
+        accepted and changes nothing."""
+        chat = self._chat(p)
+        if self._chat_kind(chat) == "private":
+            raise _bad("method is available only for supergroups")
+        chat, topic = self._topic(p)
+        if topic.closed != closed:
+            topic.closed = closed
+            field = "forum_topic_closed" if closed else "forum_topic_reopened"
+            self._topic_note(chat, topic.thread_id, field, {}, self.bot_id)
         return True

@@ -12,7 +12,7 @@ from eventstore.projection import fold
 from eventstore.records import Event, NewEvent
 from eventstore.schema import SCHEMA_VERSION
 from eventstore.sqlite import SqliteEventStore
-from eventstore.store import NO_STREAM, EventStore
+from eventstore.store import NO_STREAM, EventStore, WrappedStore
 
 __all__ = [
     "NO_STREAM",
@@ -27,5 +27,6 @@ __all__ = [
     "SchemaTooNewError",
     "SqliteEventStore",
     "StoreClosedError",
+    "WrappedStore",
     "fold",
 ]

@@ -58,6 +58,47 @@ class EventStore(Protocol):
     async def close(self) -> None: ...
 
 
+class WrappedStore:
+    """An ``EventStore`` around another that changes only how events are appended (redacted,
+    fenced): a subclass overrides ``append``; reads and ``close`` go straight through."""
+
+    def __init__(self, inner: EventStore) -> None:
+        self.inner = inner
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
+    ) -> list[Event]:
+        return await self.inner.append(stream, events, expected_version=expected_version)
+
+    async def read_stream(
+        self, stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
+    ) -> list[Event]:
+        return await self.inner.read_stream(
+            stream, after_version=after_version, exclude_types=exclude_types
+        )
+
+    def read_all(
+        self,
+        *,
+        after_seq: int = 0,
+        stream_prefix: str | None = None,
+        types: Collection[str] | None = None,
+    ) -> AsyncIterator[Event]:
+        return self.inner.read_all(after_seq=after_seq, stream_prefix=stream_prefix, types=types)
+
+    def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
+        return self.inner.tail(after_seq=after_seq)
+
+    async def stream_version(self, stream: str) -> int:
+        return await self.inner.stream_version(stream)
+
+    async def last_seq(self) -> int:
+        return await self.inner.last_seq()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 @dataclass(slots=True)
 class PendingAppend:
     """One caller's append waiting for the next group commit."""

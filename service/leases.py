@@ -37,12 +37,12 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from actors.session import events as ev
 from actors.session.catalog import SessionCatalog
-from eventstore import Event, NewEvent
+from eventstore import Event, NewEvent, WrappedStore
 from eventstore.errors import FencedError
 from eventstore.fencing import Fence
 from eventstore.pgleases import Leases
@@ -227,46 +227,17 @@ class WorkerPlacement:
         return Fence(chat_key(chat_id), token)
 
 
-class FencedStore:
+class FencedStore(WrappedStore):
     """A worker's event log: every append of a chat's actors and of their sessions is made
     under that chat's lease (``WorkerPlacement.fence``); reads go straight through."""
 
     def __init__(self, inner: PostgresEventStore, placement: WorkerPlacement) -> None:
-        self.inner = inner
+        super().__init__(inner)
+        self.pg = inner
         self.placement = placement
 
     async def append(
         self, stream: str, events: Sequence[NewEvent], *, expected_version: int | None = None
     ) -> list[Event]:
         fence = self.placement.fence(stream, events)
-        return await self.inner.append(
-            stream, events, expected_version=expected_version, fence=fence
-        )
-
-    async def read_stream(
-        self, stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
-    ) -> list[Event]:
-        return await self.inner.read_stream(
-            stream, after_version=after_version, exclude_types=exclude_types
-        )
-
-    def read_all(
-        self,
-        *,
-        after_seq: int = 0,
-        stream_prefix: str | None = None,
-        types: Collection[str] | None = None,
-    ) -> AsyncIterator[Event]:
-        return self.inner.read_all(after_seq=after_seq, stream_prefix=stream_prefix, types=types)
-
-    def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
-        return self.inner.tail(after_seq=after_seq)
-
-    async def stream_version(self, stream: str) -> int:
-        return await self.inner.stream_version(stream)
-
-    async def last_seq(self) -> int:
-        return await self.inner.last_seq()
-
-    async def close(self) -> None:
-        await self.inner.close()
+        return await self.pg.append(stream, events, expected_version=expected_version, fence=fence)

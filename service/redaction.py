@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from actors.chat.view import Button, ChatView, Keyboard
 from actors.session import events as ev
-from eventstore import Event, EventStore, NewEvent
+from eventstore import Event, EventStore, NewEvent, WrappedStore
 from service.config import MIN_SECRET_LEN
 from service.logs import REDACTED
 
@@ -104,13 +104,13 @@ class Secrets:
         return value
 
 
-class RedactingStore:
+class RedactingStore(WrappedStore):
     """An ``EventStore`` that redacts every event's data before it is appended; in the deltas
     of ``session.stream`` (text, thinking, tool input) also pieces of a secret split across
     them."""
 
     def __init__(self, inner: EventStore, secrets: Secrets) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.secrets = secrets
 
     def _redacted(self, event: NewEvent) -> NewEvent:
@@ -144,34 +144,6 @@ class RedactingStore:
         if self.secrets.values:
             events = [self._redacted(e) for e in events]
         return await self.inner.append(stream, events, expected_version=expected_version)
-
-    async def read_stream(
-        self, stream: str, *, after_version: int = 0, exclude_types: Collection[str] = ()
-    ) -> list[Event]:
-        return await self.inner.read_stream(
-            stream, after_version=after_version, exclude_types=exclude_types
-        )
-
-    def read_all(
-        self,
-        *,
-        after_seq: int = 0,
-        stream_prefix: str | None = None,
-        types: Collection[str] | None = None,
-    ) -> AsyncIterator[Event]:
-        return self.inner.read_all(after_seq=after_seq, stream_prefix=stream_prefix, types=types)
-
-    def tail(self, *, after_seq: int = 0) -> AsyncIterator[Event]:
-        return self.inner.tail(after_seq=after_seq)
-
-    async def stream_version(self, stream: str) -> int:
-        return await self.inner.stream_version(stream)
-
-    async def last_seq(self) -> int:
-        return await self.inner.last_seq()
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 class RedactingView:

@@ -28,6 +28,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity
+from aiogram.types import Message as TelegramMessage
 
 from service.logs import redact_text
 from service.telegram.format import messages_for, one_message_for, plain_messages
@@ -340,22 +341,10 @@ class TelegramSender:
         thread_id: int | None = None,
     ) -> int:
         """Send bytes as a file; the caption is plain text cut to Telegram's 1024 limit."""
-
-        async def go(thread: int | None) -> int:
-            msg = await self._call(
-                "sendDocument",
-                chat_id,
-                lambda: self.bot.send_document(
-                    chat_id,
-                    BufferedInputFile(data, filename),
-                    message_thread_id=thread,
-                    caption=_caption(caption),
-                    parse_mode=None,
-                ),
-            )
-            return msg.message_id
-
-        return await self._into_topic("sendDocument", chat_id, thread_id, go)
+        file = BufferedInputFile(data, filename)
+        return await self._send_file(
+            "sendDocument", self.bot.send_document, chat_id, file, caption, thread_id
+        )
 
     async def send_photo(
         self,
@@ -368,14 +357,27 @@ class TelegramSender:
     ) -> int:
         """Send an image as a photo (Telegram checks its size and dimensions: a refusal is a
         ``TelegramBadRequest``); the caption as for ``send_document``."""
+        file = BufferedInputFile(data, filename)
+        return await self._send_file(
+            "sendPhoto", self.bot.send_photo, chat_id, file, caption, thread_id
+        )
 
+    async def _send_file(
+        self,
+        method: str,
+        send: Callable[..., Awaitable[TelegramMessage]],
+        chat_id: int | str,
+        file: BufferedInputFile,
+        caption: str | None,
+        thread_id: int | None,
+    ) -> int:
         async def go(thread: int | None) -> int:
             msg = await self._call(
-                "sendPhoto",
+                method,
                 chat_id,
-                lambda: self.bot.send_photo(
+                lambda: send(
                     chat_id,
-                    BufferedInputFile(data, filename),
+                    file,
                     message_thread_id=thread,
                     caption=_caption(caption),
                     parse_mode=None,
@@ -383,7 +385,7 @@ class TelegramSender:
             )
             return msg.message_id
 
-        return await self._into_topic("sendPhoto", chat_id, thread_id, go)
+        return await self._into_topic(method, chat_id, thread_id, go)
 
     async def create_topic(self, chat_id: int | str, name: str) -> int:
         """Open a topic; its thread id."""

@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from actors.archive.transcript import render_transcript
 from actors.chat import state as cs
-from actors.chat.inbound import RECEIVED
+from actors.chat.inbound import HERE, RECEIVED, Where
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
 from actors.session import messages as m
@@ -317,8 +317,8 @@ class LogIsTruth(RuleBasedStateMachine):
         assert self.kit.app is not None
         return self.kit.app
 
-    async def _send(self, text: str) -> None:
-        await self.kit.send(text)
+    async def _send(self, text: str, where: Where = HERE) -> None:
+        await self.kit.send(text, where=where)
         await self._settle()
 
     async def _settle(self) -> None:
@@ -342,6 +342,10 @@ class LogIsTruth(RuleBasedStateMachine):
                 await run_until_idle(self.app.system, timeout=5)
         turns = [(a.name, a.state.turn, a.state.questions) for a in busy]
         raise AssertionError(f"the system did not settle: {turns}")
+
+    def _in(self, name: str) -> Where:
+        """Where what is about session ``name`` is typed: the chat itself (no topics here)."""
+        return HERE
 
     # -- rules --------------------------------------------------------------------------------
 
@@ -382,10 +386,12 @@ class LogIsTruth(RuleBasedStateMachine):
                 await self.kit.clock.advance(self.app.settings.claude.permission_timeout_s)
             else:
                 request_id, question = next(iter(questions.items()))
+                where = self._in(question.session)
                 if question.kind == "ask":
-                    await self.kit.press("answer", f"{request_id}|0|0", handle=question.handle)
+                    arg = f"{request_id}|0|0"
+                    await self.kit.press("answer", arg, handle=question.handle, where=where)
                 else:
-                    await self.kit.press(decision, request_id, handle=question.handle)
+                    await self.kit.press(decision, request_id, handle=question.handle, where=where)
             await self._settle()
 
         self.run(press())
@@ -483,5 +489,82 @@ async def _cancel_the_rest() -> None:
     await asyncio.gather(*left, return_exceptions=True)
 
 
-LogIsTruth.TestCase.settings = hypothesis.settings.get_profile(PROFILE)
+GENERAL = Where(None, True)
+
+
+class LogIsTruthInTopics(LogIsTruth):
+    """The same in a chat with topics, where each session is a topic: what is about one session
+    is typed in its topic (General when it has none), the rest in General. Also checked after
+    every step: each reply landed in the topic of its session."""
+
+    def _in(self, name: str) -> Where:
+        chat = self.app.system.cells.get("chat:1")
+        threads = chat.actor.state.threads if chat and chat.actor else {}  # type: ignore[attr-defined]
+        thread = threads.get(name)
+        return GENERAL if thread is None else Where(thread, True)
+
+    @rule(name=NAMES)
+    def new(self, name: str) -> None:
+        self.run(self._send(f"/new {name}", GENERAL))
+
+    @rule(name=NAMES)
+    def switch(self, name: str) -> None:
+        self.run(self._send(f"/session {name}", GENERAL))
+
+    @rule(text=MESSAGES, name=NAMES)
+    def message(self, text: str, name: str = "alpha") -> None:
+        self.run(self._send(text, self._in(name)))
+
+    @rule(first=MESSAGES, second=MESSAGES, name=NAMES)
+    def message_during_a_turn(self, first: str, second: str, name: str = "alpha") -> None:
+        async def both() -> None:
+            where = self._in(name)
+            await self.kit.send("[[slow:20]] [[long:400]] " + first, where=where)
+            await self.kit.send(second, where=where)
+            await self._settle()
+
+        self.run(both())
+
+    @rule(name=NAMES)
+    def stop(self, name: str = "alpha") -> None:
+        self.run(self._send("/stop", self._in(name)))
+
+    @rule(command=SETTINGS, name=NAMES)
+    def setting(self, command: str, name: str = "alpha") -> None:
+        self.run(self._send(command, self._in(name)))
+
+    @rule(name=NAMES)
+    def archive(self, name: str) -> None:
+        self.run(self._send(f"/archive {name}", GENERAL))
+
+    @rule(name=NAMES)
+    def unarchive(self, name: str) -> None:
+        self.run(self._send(f"/unarchive {name}", GENERAL))
+
+    @rule(name=NAMES)
+    def claude_hangs(self, name: str = "alpha") -> None:
+        self.run(self._send("[[hang]] stuck", self._in(name)))
+
+    @invariant()
+    def every_reply_is_in_its_sessions_topic(self) -> None:
+        async def check() -> None:
+            chat = self.app.system.cells.get("chat:1")
+            if chat is None or chat.actor is None:
+                return
+            threads = chat.actor.state.threads  # type: ignore[attr-defined]
+            session_of = {
+                e.data["turn_id"]: e.stream.removeprefix("session:")
+                async for e in self.app.store.read_all(types={ev.TURN_STARTED})
+            }
+            for done in self.kit.view.of(1, "done"):
+                session = session_of.get(done.key or "")
+                if session in threads:
+                    assert done.thread_id == threads[session], f"{done.key} of {session}"
+
+        self.run(check())
+
+
+for machine in (LogIsTruth, LogIsTruthInTopics):
+    machine.TestCase.settings = hypothesis.settings.get_profile(PROFILE)
 test_live_state_is_the_fold_of_the_log_whatever_happens = LogIsTruth.TestCase
+test_the_same_in_a_chat_with_topics = LogIsTruthInTopics.TestCase

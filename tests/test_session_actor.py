@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from actors.claude.errors import ProcessGoneError
 from actors.claude.process import Spawner, spawn_claude
 from actors.runtime.testkit import run_until_idle
 from actors.session import events as ev
@@ -495,3 +496,38 @@ async def test_a_turn_stopped_while_its_lost_conversation_is_resumed_is_not_sent
     assert types.count(ev.PROCESS_STARTED) == 2  # none started afresh for it
     await kit.stop()
     await store.close()
+
+
+class _StdinGone:
+    """A claude whose stdin broke while it still runs: it is dying, its exit on its way."""
+
+    def __init__(self, proc: Any) -> None:
+        self.proc = proc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.proc, name)
+
+    async def write(self, obj: Any) -> bytes:
+        raise ProcessGoneError("claude pid 1: stdin is closed")
+
+
+async def test_a_claude_found_gone_by_a_write_is_left_to_its_exit(kit: SessionKit) -> None:
+    """Found by the deep state machine: an answer, /stop or a timeout written to a claude that
+    was dying failed the whole session actor (restarted, its turn cut off as by a restart)
+    instead of letting the exit end the turn."""
+    ref = await kit.create("work")
+    ref.tell(m.UserTurn("[[tool:Bash:ls -la]] look"))
+    await kit.inbox.wait_for(lambda: kit.inbox.of(n.PermissionAsked))
+    [asked] = kit.inbox.of(n.PermissionAsked)
+    actor = kit.system.cells["session:work"].actor
+    assert isinstance(actor, SessionActor)
+    live = actor.live
+    assert live is not None
+    real, live.proc = live.proc, _StdinGone(live.proc)  # type: ignore[assignment]
+    await ref.ask(m.PermissionAnswer(asked.request_id, "allow"))
+    await ref.ask(m.Interrupt())
+    live.proc = real
+    real.kill()
+    [done] = await kit.inbox.finished(1)
+    assert done.outcome == "crashed"
+    assert kit.system.cells["session:work"].actor is actor  # never restarted

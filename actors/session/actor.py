@@ -290,7 +290,7 @@ class SessionActor(Actor[Any]):
         if self.state.turn is None or self.live is None:
             self._notice(f"Nothing is running in {self.name}.", msg.chat_id)
             return
-        await self.process.write(self.live, codec.interrupt_request(self.ctx.ids()))
+        await self._to_claude(self.live, codec.interrupt_request(self.ctx.ids()))
 
     async def _on_change_setting(self, msg: m.ChangeSetting) -> None:
         """``/model`` or ``/mode``, sent to the running claude at once (``SettingsDesk``)."""
@@ -300,8 +300,7 @@ class SessionActor(Actor[Any]):
         if self.live is None:
             await self.settings.settle_all()
             return
-        with contextlib.suppress(ClaudeError):  # gone: its exit settles the request
-            await self.process.write(self.live, line)
+        await self._to_claude(self.live, line)
 
     async def _on_set_cost_cap(self, msg: m.SetCostCap) -> None:
         """``/cap``; an idle claude with another budget is replaced at once (``SettingsDesk``)."""
@@ -318,7 +317,7 @@ class SessionActor(Actor[Any]):
             self._notice("That question was already answered or has expired.")
             return
         self.timers.cancel(f"perm:{msg.request_id}")  # the line below closes it in the fold
-        await self.process.write(self.live, closing.line)
+        await self._to_claude(self.live, closing.line)
         self._tell_chat(closing.notice)
 
     async def _on_permission_timeout(self, request_id: str) -> None:
@@ -326,7 +325,7 @@ class SessionActor(Actor[Any]):
         question = self.state.question(request_id)
         if closing is None or question is None or self.live is None:
             return
-        await self.process.write(self.live, closing.line)
+        await self._to_claude(self.live, closing.line)
         self._tell_chat(closing.notice)
         turn = self.state.turn
         if turn is not None and turn.routine is not None:  # nobody was there: say so
@@ -339,7 +338,7 @@ class SessionActor(Actor[Any]):
             return
         minutes = self.deps.config.turn_timeout_s / 60
         self._notice(f"The turn in {self.name} ran over {minutes:g} min; interrupting it.")
-        await self.process.write(self.live, codec.interrupt_request(self.ctx.ids()))
+        await self._to_claude(self.live, codec.interrupt_request(self.ctx.ids()))
         generation = self.live.generation
         self.timers.set(
             "kill", self.deps.config.kill_after_interrupt_s, m.StopProcess(f"hung:{generation}")
@@ -601,6 +600,13 @@ class SessionActor(Actor[Any]):
             self.ctx.ref.tell(m.Resume())
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _to_claude(self, live: Live, line: dict[str, Any]) -> None:
+        """Write ``line`` to claude (logged first). A claude found gone is no failure of the
+        session: its exit, on its way through the mailbox, ends the turn and settles what the
+        line was about."""
+        with contextlib.suppress(ClaudeError):
+            await self.process.write(live, line)
 
     async def _append(self, new: NewEvent) -> Event:
         [event] = await self._append_many([new])

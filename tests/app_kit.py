@@ -81,13 +81,7 @@ class RecordingView:
         *,
         thread_id: int | None = None,
     ) -> int | None:
-        self.next_handle += 1
-        shown = Shown(
-            "file", caption, handle=self.next_handle, filename=filename, data=data,
-            thread_id=thread_id,
-        )  # fmt: skip
-        await self._add(chat_id, shown)
-        return self.next_handle
+        return await self._sent("file", chat_id, filename, data, caption, thread_id)
 
     async def send_photo(
         self,
@@ -98,9 +92,20 @@ class RecordingView:
         *,
         thread_id: int | None = None,
     ) -> int | None:
+        return await self._sent("photo", chat_id, filename, data, caption, thread_id)
+
+    async def _sent(
+        self,
+        kind: str,
+        chat_id: int,
+        filename: str,
+        data: bytes,
+        caption: str,
+        thread_id: int | None,
+    ) -> int:
         self.next_handle += 1
         shown = Shown(
-            "photo", caption, handle=self.next_handle, filename=filename, data=data,
+            kind, caption, handle=self.next_handle, filename=filename, data=data,
             thread_id=thread_id,
         )  # fmt: skip
         await self._add(chat_id, shown)

@@ -342,15 +342,21 @@ async def test_restart_after_a_crash_marks_the_turn_and_tells_once(tmp_path: Pat
     await store.close()
 
 
-async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
+async def timed_kit(tmp_path: Path, *env: tuple[str, str]) -> SessionKit:
+    """A kit on a log of its own whose claude (state under ``tmp_path/fake``) is interrupted
+    after 60 s of a turn and killed 10 s later; ``env``: more of the fake's settings."""
     store = await SqliteEventStore.open(tmp_path / "log.db")
     config = SessionConfig(
         claude_bin=FAKE_CLAUDE,
         turn_timeout_s=60,
         kill_after_interrupt_s=10,
-        env=(("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")),),
+        env=(("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")), *env),
     )
-    kit = SessionKit(store, tmp_path, config=config)
+    return SessionKit(store, tmp_path, config=config)
+
+
+async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
+    kit = await timed_kit(tmp_path)
     ref = await kit.create("work")
     ref.tell(m.UserTurn("[[hang]]"))
     await kit.inbox.wait_for(lambda: kit.inbox.of(n.TurnStarted))
@@ -361,7 +367,7 @@ async def test_hung_claude_is_interrupted_then_killed(tmp_path: Path) -> None:
     assert done.outcome == "crashed"
     assert "killed by signal 9" in (done.error or "")
     await kit.stop()
-    await store.close()
+    await kit.store.close()
 
 
 async def test_a_replayed_message_is_queued_once(kit: SessionKit) -> None:
@@ -439,14 +445,7 @@ async def test_a_resumed_claude_killed_for_hanging_is_a_crash_not_a_lost_convers
 ) -> None:
     """Found by the stateful test: a resumed claude that hangs before its init and is killed
     was taken for a failed --resume, started afresh with the same turn, and hung for good."""
-    store = await SqliteEventStore.open(tmp_path / "log.db")
-    config = SessionConfig(
-        claude_bin=FAKE_CLAUDE,
-        turn_timeout_s=60,
-        kill_after_interrupt_s=10,
-        env=(("FAKE_CLAUDE_STATE_DIR", str(tmp_path / "fake")),),
-    )
-    kit = SessionKit(store, tmp_path, config=config)
+    kit = await timed_kit(tmp_path)
     ref = await kit.create("work")
     ref.tell(m.UserTurn("hello"))
     await kit.inbox.finished(1)
@@ -461,7 +460,7 @@ async def test_a_resumed_claude_killed_for_hanging_is_a_crash_not_a_lost_convers
     assert ev.RESUME_FAILED not in types
     assert types.count(ev.PROCESS_STARTED) == 2
     await kit.stop()
-    await store.close()
+    await kit.store.close()
 
 
 async def test_a_turn_stopped_while_its_lost_conversation_is_resumed_is_not_sent_again(
@@ -470,13 +469,8 @@ async def test_a_turn_stopped_while_its_lost_conversation_is_resumed_is_not_sent
     """Found by the deep state machine: /stop reached a resumed claude that then said its
     conversation was gone; the turn was started afresh in a new claude all the same, which
     no timer watched any more (the interrupt had been sent), and hung for good."""
-    store = await SqliteEventStore.open(tmp_path / "log.db")
     fake = tmp_path / "fake"
-    config = SessionConfig(
-        claude_bin=FAKE_CLAUDE,
-        env=(("FAKE_CLAUDE_STATE_DIR", str(fake)), ("FAKE_CLAUDE_START_WHEN", "go")),
-    )
-    kit = SessionKit(store, tmp_path, config=config)
+    kit = await timed_kit(tmp_path, ("FAKE_CLAUDE_START_WHEN", "go"))
     ref = await kit.create("work")
     fake.mkdir()
     (fake / "go").touch()
@@ -495,7 +489,7 @@ async def test_a_turn_stopped_while_its_lost_conversation_is_resumed_is_not_sent
     assert ev.RESUME_FAILED in types
     assert types.count(ev.PROCESS_STARTED) == 2  # none started afresh for it
     await kit.stop()
-    await store.close()
+    await kit.store.close()
 
 
 class _StdinGone:
